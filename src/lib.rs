@@ -1,0 +1,26 @@
+//! ringkv: a Redis-compatible data server, thread-per-core on glommio (io_uring).
+//!
+//! Map of the crate (layers depend downward only):
+//! - [`server`]    process wiring for the data node: logging, daemonize, pidfile, signals,
+//!                 supervision, INFO, startup/shutdown.
+//! - [`commands`]  the command table (one declarative spec per command) and one file per
+//!                 command family: shard-local ops, argument parsing, replies.
+//! - [`shard`]     executors, the channel mesh between them, key routing, multi-shard
+//!                 transactions (lock, fetch, execute, write back).
+//! - [`net`]       listener, connection loop, per-connection session state.
+//! - [`keyspace`]  per-shard databases, values, expiry (synchronous, no I/O).
+//! - [`config`]    redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
+//! - [`resp`]      RESP2/RESP3 request parser (zero-copy) and reply writer.
+
+pub mod commands;
+pub mod config;
+pub mod keyspace;
+pub mod net;
+pub mod resp;
+pub mod server;
+pub mod shard;
+
+/// The Redis version whose behaviour ringkv matches (reported as `redis_version`).
+pub const REDIS_VERSION: &str = "7.0.15";
+/// ringkv's own version (reported as `ringkv_version`).
+pub const RINGKV_VERSION: &str = env!("CARGO_PKG_VERSION");
