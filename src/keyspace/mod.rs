@@ -1,1 +1,368 @@
-//! (module under construction)
+//! Per-shard databases: values, expiry, sampling. Synchronous and I/O-free, so everything here
+//! unit-tests without an executor.
+
+pub mod dense;
+pub mod value;
+
+pub use dense::Dense;
+pub use value::{RString, Value};
+
+use rand::Rng;
+
+/// No expiry.
+pub const NO_EXPIRE: i64 = -1;
+
+pub struct Entry {
+    pub value: Value,
+    /// Absolute unix time in ms, or [`NO_EXPIRE`].
+    pub expire_at: i64,
+    /// LRU clock (seconds, wrapping) of the last access, for OBJECT IDLETIME.
+    pub lru: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value) -> Self {
+        Entry {
+            value,
+            expire_at: NO_EXPIRE,
+            lru: lru_clock(),
+        }
+    }
+}
+
+impl Clone for Entry {
+    fn clone(&self) -> Self {
+        Entry {
+            value: self.value.clone(),
+            expire_at: self.expire_at,
+            lru: self.lru,
+        }
+    }
+}
+
+/// Seconds resolution clock for LRU idle time.
+pub fn lru_clock() -> u32 {
+    (now_ms() / 1000) as u32
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One logical database's part that lives on this shard.
+#[derive(Default)]
+pub struct Db {
+    main: Dense<Entry>,
+    /// Keys that carry a TTL (Redis's `db->expires`), for active expiry sampling and INFO.
+    expires: Dense<()>,
+    /// Keys written since tracking was switched on (multi-shard scratch databases).
+    written: Option<Vec<Box<[u8]>>>,
+    /// Keys removed by lazy or active expiry since last drained.
+    pub expired_count: u64,
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A scratch database that records which keys are written.
+    pub fn tracking() -> Self {
+        Db {
+            written: Some(Vec::new()),
+            ..Self::default()
+        }
+    }
+
+    pub fn take_written(&mut self) -> Vec<Box<[u8]>> {
+        self.written.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    #[inline]
+    fn mark(&mut self, key: &[u8]) {
+        if let Some(w) = &mut self.written {
+            if !w.iter().any(|k| &**k == key) {
+                w.push(key.into());
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.main.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Removes `key` if its TTL has passed. Returns true when the key is (now) absent or was
+    /// expired.
+    #[inline]
+    fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
+        match self.main.get(key) {
+            Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now => {
+                self.main.remove(key);
+                self.expires.remove(key);
+                self.expired_count += 1;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
+    }
+
+    /// Read access (expires lazily, updates the LRU clock).
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        let e = self.main.get_mut(key)?;
+        e.lru = (now / 1000) as u32;
+        Some(e)
+    }
+
+    /// Read access without touching the LRU clock (OBJECT IDLETIME, TYPE of NO-TOUCH clients).
+    pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        self.main.get(key)
+    }
+
+    /// Write access to an existing key (marks it written).
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        self.mark(key);
+        let e = self.main.get_mut(key)?;
+        e.lru = (now / 1000) as u32;
+        Some(e)
+    }
+
+    pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
+        !self.expire_if_needed(key, now)
+    }
+
+    /// Sets a value, discarding any TTL (SET semantics).
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.mark(key);
+        if let Some(e) = self.main.get_mut(key) {
+            e.value = value;
+            e.lru = lru_clock();
+            if e.expire_at != NO_EXPIRE {
+                e.expire_at = NO_EXPIRE;
+                self.expires.remove(key);
+            }
+        } else {
+            self.main.insert_new(key.into(), Entry::new(value));
+        }
+    }
+
+    /// Sets a value keeping the TTL of an existing key (KEEPTTL, SETRANGE, ...).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        self.mark(key);
+        if let Some(e) = self.main.get_mut(key) {
+            e.value = value;
+            e.lru = lru_clock();
+        } else {
+            self.main.insert_new(key.into(), Entry::new(value));
+        }
+    }
+
+    /// Inserts a whole entry (value and TTL), replacing any existing one.
+    pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
+        self.mark(key);
+        let has_ttl = entry.expire_at != NO_EXPIRE;
+        self.main.insert(key, entry);
+        if has_ttl {
+            self.expires.insert(key, ());
+        } else {
+            self.expires.remove(key);
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Entry> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        self.mark(key);
+        self.expires.remove(key);
+        self.main.remove(key).map(|(_, e)| e)
+    }
+
+    /// Sets the absolute expiry of an existing key; `NO_EXPIRE` persists it. Returns false when
+    /// the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: i64, now: i64) -> bool {
+        if self.expire_if_needed(key, now) {
+            return false;
+        }
+        self.mark(key);
+        let Some(e) = self.main.get_mut(key) else {
+            return false;
+        };
+        e.expire_at = at;
+        if at == NO_EXPIRE {
+            self.expires.remove(key);
+        } else {
+            self.expires.insert(key, ());
+        }
+        true
+    }
+
+    pub fn clear(&mut self) {
+        self.main.clear();
+        self.expires.clear();
+    }
+
+    /// One SCAN step over this db's part (see [`Dense::scan`]); expired keys are skipped.
+    pub fn scan(&self, cursor: u64, count: usize, now: i64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
+        self.main.scan(cursor, count, |i| {
+            let s = self.main.slot(i);
+            if s.val.expire_at == NO_EXPIRE || s.val.expire_at > now {
+                f(&s.key, &s.val)
+            }
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.main.iter()
+    }
+
+    /// A uniformly random live key.
+    pub fn random_key(&mut self, now: i64, rng: &mut impl Rng) -> Option<Box<[u8]>> {
+        for _ in 0..100 {
+            if self.main.is_empty() {
+                return None;
+            }
+            let i = rng.random_range(0..self.main.len());
+            let s = self.main.slot(i);
+            if s.val.expire_at != NO_EXPIRE && s.val.expire_at <= now {
+                let k = s.key.clone();
+                self.expire_if_needed(&k, now);
+                continue;
+            }
+            return Some(s.key.clone());
+        }
+        // Mostly expired keys: fall back to a walk.
+        self.main
+            .iter()
+            .find(|(_, e)| e.expire_at == NO_EXPIRE || e.expire_at > now)
+            .map(|(k, _)| k.into())
+    }
+
+    /// One round of active expiry: samples up to `samples` keys with a TTL and removes the
+    /// expired ones. Returns (sampled, expired) so the caller can repeat while the expired
+    /// ratio stays high (Redis's activeExpireCycle).
+    pub fn active_expire(&mut self, now: i64, samples: usize, rng: &mut impl Rng) -> (usize, usize) {
+        let mut sampled = 0;
+        let mut expired = 0;
+        for _ in 0..samples {
+            if self.expires.is_empty() {
+                break;
+            }
+            sampled += 1;
+            let i = rng.random_range(0..self.expires.len());
+            let key = self.expires.slot(i).key.clone();
+            let dead = matches!(self.main.get(&key), Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now);
+            if dead {
+                self.expire_if_needed(&key, now);
+                expired += 1;
+            } else if self.main.get(&key).is_none() {
+                self.expires.remove(&key);
+            }
+        }
+        (sampled, expired)
+    }
+
+    /// Sum of TTLs remaining (ms) over a sample, for INFO keyspace avg_ttl.
+    pub fn avg_ttl(&self, now: i64) -> i64 {
+        let n = self.expires.len().min(64);
+        if n == 0 {
+            return 0;
+        }
+        let mut sum = 0i64;
+        let mut cnt = 0i64;
+        for i in 0..n {
+            if let Some(e) = self.main.get(&self.expires.slot(i).key) {
+                if e.expire_at > now {
+                    sum += e.expire_at - now;
+                    cnt += 1;
+                }
+            }
+        }
+        if cnt == 0 {
+            0
+        } else {
+            sum / cnt
+        }
+    }
+
+    pub fn approx_bytes(&self) -> usize {
+        self.main.capacity_bytes() + self.expires.capacity_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_expiry_and_ttl_bookkeeping() {
+        let mut db = Db::new();
+        db.set(b"a", Value::from_bytes(b"1"));
+        assert!(db.set_expire(b"a", 1000, 0));
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.get(b"a", 999).is_some());
+        assert!(db.get(b"a", 1000).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.expired_count, 1);
+    }
+
+    #[test]
+    fn set_clears_ttl_keep_ttl_keeps_it() {
+        let mut db = Db::new();
+        db.set(b"a", Value::from_bytes(b"1"));
+        db.set_expire(b"a", 5000, 0);
+        db.set_keep_ttl(b"a", Value::from_bytes(b"2"));
+        assert_eq!(db.get(b"a", 0).map(|e| e.expire_at), Some(5000));
+        db.set(b"a", Value::from_bytes(b"3"));
+        assert_eq!(db.get(b"a", 0).map(|e| e.expire_at), Some(NO_EXPIRE));
+        assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn tracking_records_writes_once() {
+        let mut db = Db::tracking();
+        db.set(b"a", Value::from_bytes(b"1"));
+        db.set(b"a", Value::from_bytes(b"2"));
+        let _ = db.get(b"b", 0);
+        db.remove(b"a", 0);
+        assert_eq!(db.take_written(), vec![Box::<[u8]>::from(&b"a"[..])]);
+    }
+
+    #[test]
+    fn active_expire_removes_dead_keys() {
+        let mut db = Db::new();
+        let mut rng = rand::rng();
+        for i in 0..100 {
+            let k = format!("k{i}");
+            db.set(k.as_bytes(), Value::from_bytes(b"v"));
+            db.set_expire(k.as_bytes(), if i < 50 { 10 } else { 1_000_000 }, 0);
+        }
+        for _ in 0..50 {
+            db.active_expire(100, 20, &mut rng);
+        }
+        assert_eq!(db.len(), 50);
+    }
+}
