@@ -1,1 +1,90 @@
-//! (module under construction)
+//! Commands: the table (one declarative spec per command, see [`spec`]), the dispatcher that
+//! routes each command to the shard that owns its keys, and one file per command family.
+//!
+//! A family file holds its specs (`pub static COMMANDS`), its shard-local operations (pure work
+//! on a [`Db`], no reply format) and its handlers (parse arguments, call the op, write the reply).
+
+pub mod connection;
+pub mod dispatch;
+pub mod errors;
+pub mod keys;
+pub mod server;
+pub mod spec;
+pub mod string;
+pub mod table;
+
+use crate::keyspace::Db;
+use crate::net::Conn;
+use crate::resp::ReplyBuf;
+use crate::shard::ShardStats;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use spec::CommandSpec;
+
+/// What a keyed or local handler works with: the databases of the shard that owns the keys (or a
+/// scratch copy of the involved keys, for a multi-shard command), the selected db, and where the
+/// reply goes.
+pub struct Ctx<'a> {
+    pub dbs: &'a mut [Db],
+    pub db: usize,
+    pub now: i64,
+    pub out: &'a mut ReplyBuf,
+    pub stats: &'a mut ShardStats,
+    pub rng: &'a mut rand::rngs::SmallRng,
+    /// Changes made (rdb_changes_since_last_save).
+    pub dirty: u64,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.dbs[self.db]
+    }
+
+    pub fn error(&mut self, e: &str) {
+        count_error(self.stats, e);
+        self.out.error(e);
+    }
+}
+
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Runs on the shard owning the command's keys (inline when that is this connection's shard).
+    Keyed(fn(&mut Ctx, &[Bytes])),
+    /// No keys; runs inline on the connection's shard (PING, ECHO, TIME, ...).
+    Local(fn(&mut Ctx, &[Bytes])),
+    /// Reads or changes connection state (SELECT, AUTH, HELLO, CLIENT SETNAME, ...).
+    Conn(fn(&mut Conn, &[Bytes])),
+    /// Coordinates work over several shards or the whole server (DBSIZE, KEYS, SCAN, INFO,
+    /// CONFIG SET, CLIENT LIST, FLUSHALL, ...).
+    Coord(for<'a> fn(&'a mut Conn, &'a [Bytes]) -> BoxFuture<'a>),
+    /// A command that only dispatches to subcommands.
+    Container,
+}
+
+/// Counts an error reply by its prefix (INFO errorstats).
+pub fn count_error(stats: &mut ShardStats, e: &str) {
+    let prefix = e.split(' ').next().unwrap_or("ERR");
+    stats.total_error_replies += 1;
+    match stats.errors.get_mut(prefix) {
+        Some(n) => *n += 1,
+        None => {
+            stats.errors.insert(prefix.to_string(), 1);
+        }
+    }
+}
+
+/// Parses an integer argument the way Redis's `string2ll` does.
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    crate::keyspace::value::parse_canonical_i64(b)
+}
+
+/// Case-insensitive ASCII comparison for option names.
+#[inline]
+pub fn eq_ic(a: &[u8], b: &str) -> bool {
+    a.eq_ignore_ascii_case(b.as_bytes())
+}

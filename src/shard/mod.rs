@@ -1,1 +1,177 @@
-//! (module under construction)
+//! Shard executors: one glommio executor per shard, the channel mesh between them, key routing,
+//! key locks and multi-shard transactions.
+
+pub mod locks;
+pub mod mesh;
+pub mod multi;
+pub mod route;
+pub mod runtime;
+
+pub use mesh::Mesh;
+pub use route::{key_slot, shard_of};
+
+use crate::config::Config;
+use crate::keyspace::Db;
+use crate::net::client::ClientHandle;
+use hashbrown::HashMap;
+use locks::Locks;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// State shared by every shard of the process. Hot-path code reads it rarely (config is cached
+/// per connection and refreshed when `config_epoch` moves).
+pub struct Shared {
+    pub config: RwLock<Config>,
+    pub config_epoch: AtomicU64,
+    pub nshards: usize,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_unix: i64,
+    pub executable: String,
+    pub next_client_id: AtomicU64,
+    pub connected_clients: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    /// Changes since the last save (rdb_changes_since_last_save).
+    pub dirty: AtomicU64,
+    pub lastsave: AtomicI64,
+    pub shutting_down: AtomicBool,
+    /// CLIENT PAUSE: deadline in unix ms and whether only writes are paused.
+    pub pause_until: AtomicI64,
+    pub pause_writes_only: AtomicBool,
+    pub port: std::sync::atomic::AtomicU16,
+}
+
+impl Shared {
+    pub fn new(config: Config, executable: String) -> Shared {
+        let nshards = config.shards.max(1);
+        let run_id: String = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (0..40)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect()
+        };
+        let port = config.port;
+        Shared {
+            config: RwLock::new(config),
+            config_epoch: AtomicU64::new(0),
+            nshards,
+            run_id,
+            started: Instant::now(),
+            started_unix: crate::keyspace::now_ms() / 1000,
+            executable,
+            next_client_id: AtomicU64::new(1),
+            connected_clients: AtomicU64::new(0),
+            total_connections: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
+            lastsave: AtomicI64::new(crate::keyspace::now_ms() / 1000),
+            shutting_down: AtomicBool::new(false),
+            pause_until: AtomicI64::new(0),
+            pause_writes_only: AtomicBool::new(false),
+            port: std::sync::atomic::AtomicU16::new(port),
+        }
+    }
+
+    /// A snapshot of the configuration.
+    pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
+        match self.config.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn config_mut(&self) -> std::sync::RwLockWriteGuard<'_, Config> {
+        match self.config.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn bump_config_epoch(&self) {
+        self.config_epoch.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Per-command statistics (INFO commandstats).
+#[derive(Default, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+#[derive(Default)]
+pub struct ShardStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub total_commands: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub commands: HashMap<&'static str, CmdStat>,
+    pub errors: HashMap<String, u64>,
+    pub total_error_replies: u64,
+}
+
+/// What one shard owns: its part of every database and its counters.
+pub struct ShardData {
+    pub dbs: Vec<Db>,
+    pub stats: ShardStats,
+    pub rng: rand::rngs::SmallRng,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub nshards: usize,
+    pub data: RefCell<ShardData>,
+    pub mesh: Mesh,
+    pub locks: Locks,
+    pub shared: Arc<Shared>,
+    /// Connections accepted by this shard (CLIENT LIST / KILL gather these from every shard).
+    pub clients: RefCell<HashMap<u64, Rc<ClientHandle>>>,
+}
+
+impl Shard {
+    pub fn new(id: usize, shared: Arc<Shared>) -> Shard {
+        use rand::SeedableRng;
+        let nshards = shared.nshards;
+        let databases = shared.config().databases;
+        Shard {
+            id,
+            nshards,
+            data: RefCell::new(ShardData {
+                dbs: (0..databases).map(|_| Db::new()).collect(),
+                stats: ShardStats::default(),
+                rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
+            }),
+            mesh: Mesh::new(nshards),
+            locks: Locks::default(),
+            shared,
+            clients: RefCell::new(HashMap::new()),
+        }
+    }
+
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        shard_of(key, self.nshards)
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Shard>>> = const { RefCell::new(None) };
+}
+
+/// The shard of the executor running on this thread.
+pub fn current() -> Option<Rc<Shard>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+pub(crate) fn set_current(s: Rc<Shard>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(s));
+}

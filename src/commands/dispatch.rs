@@ -1,0 +1,292 @@
+//! The data node's dispatcher: resolves each command against the table, applies the gates
+//! (arity, auth), and routes it: keys on this shard run inline, keys on one other shard hop
+//! there (consecutive commands for that shard travel together), keys on several shards run as a
+//! multi-shard transaction.
+
+use super::errors;
+use super::spec::{CommandSpec, NO_AUTH};
+use super::table::{lookup, lookup_sub};
+use super::{Ctx, Handler};
+use crate::keyspace::now_ms;
+use crate::net::session::ReplyMode;
+use crate::net::{Conn, Engine};
+use crate::resp::{Proto, ReplyBuf};
+use crate::shard::locks::LockKey;
+use crate::shard::{multi, Mesh, Shard};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+pub struct DataEngine;
+
+impl Engine for DataEngine {
+    async fn run(&self, conn: &mut Conn, queue: &mut VecDeque<Vec<Bytes>>) {
+        while let Some(argv) = queue.pop_front() {
+            if conn.close_after_reply || conn.handle.killed.get() {
+                queue.clear();
+                return;
+            }
+            let mark = conn.out.len();
+            let skip = match conn.reply_mode {
+                ReplyMode::On => false,
+                ReplyMode::Off => true,
+                ReplyMode::SkipNext => {
+                    conn.reply_mode = ReplyMode::Skip;
+                    true
+                }
+                ReplyMode::Skip => {
+                    conn.reply_mode = ReplyMode::On;
+                    false
+                }
+            };
+            execute(conn, argv, queue).await;
+            if skip {
+                conn.out.buf.truncate(mark);
+                if conn.reply_mode == ReplyMode::Skip {
+                    conn.reply_mode = ReplyMode::On;
+                }
+            }
+        }
+    }
+}
+
+/// Finds the spec for argv (descending into subcommands) or the error Redis gives.
+pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, String> {
+    let Some(spec) = lookup(&argv[0]) else {
+        return Err(errors::unknown_command(argv));
+    };
+    if !arity_ok(spec.arity, argv.len()) {
+        return Err(errors::wrong_arity(spec.name));
+    }
+    if spec.subcommands.is_empty() {
+        return Ok(spec);
+    }
+    let Some(sub) = lookup_sub(spec, &argv[1]) else {
+        return Err(errors::unknown_subcommand(&argv[1], spec.name));
+    };
+    if !arity_ok(sub.arity, argv.len()) {
+        return Err(errors::wrong_arity(sub.name));
+    }
+    Ok(sub)
+}
+
+#[inline]
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let argc = argc as i32;
+    if arity >= 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
+}
+
+/// Where a keyed command runs.
+enum Route {
+    One(usize),
+    Multi,
+}
+
+fn route(shard: &Shard, spec: &CommandSpec, argv: &[Bytes]) -> Route {
+    if shard.nshards == 1 {
+        return Route::One(0);
+    }
+    if let super::spec::Keys::Range(1, 1, 1) = spec.keys {
+        return Route::One(shard.shard_of(&argv[1]));
+    }
+    let mut pos = Vec::new();
+    spec.key_positions(argv, &mut pos);
+    let mut target = None;
+    for i in pos {
+        let s = shard.shard_of(&argv[i]);
+        match target {
+            None => target = Some(s),
+            Some(t) if t != s => return Route::Multi,
+            _ => {}
+        }
+    }
+    Route::One(target.unwrap_or(shard.id))
+}
+
+fn lock_keys(spec: &CommandSpec, db: usize, argv: &[Bytes]) -> Vec<LockKey> {
+    let mut pos = Vec::new();
+    spec.key_positions(argv, &mut pos);
+    pos.into_iter()
+        .map(|i| (db as u32, argv[i].as_ref().into()))
+        .collect()
+}
+
+async fn execute(conn: &mut Conn, argv: Vec<Bytes>, queue: &mut VecDeque<Vec<Bytes>>) {
+    let spec = match resolve(&argv) {
+        Ok(s) => s,
+        Err(e) => {
+            conn.error(&e);
+            return;
+        }
+    };
+    if !conn.authenticated && spec.flags & NO_AUTH == 0 {
+        conn.error(errors::NOAUTH);
+        return;
+    }
+    conn.handle.info.borrow_mut().last_cmd = spec.name;
+    match spec.handler {
+        Handler::Keyed(f) => keyed(conn, spec, f, argv, queue).await,
+        Handler::Local(f) => {
+            let shard = conn.shard.clone();
+            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+        }
+        Handler::Conn(f) => {
+            let t = Instant::now();
+            f(conn, &argv);
+            record(&conn.shard, spec, t);
+        }
+        Handler::Coord(f) => {
+            let t = Instant::now();
+            f(conn, &argv).await;
+            record(&conn.shard, spec, t);
+        }
+        Handler::Container => {}
+    }
+}
+
+fn record(shard: &Shard, spec: &CommandSpec, t: Instant) {
+    let mut d = shard.data.borrow_mut();
+    d.stats.total_commands += 1;
+    let st = d.stats.commands.entry(spec.name).or_default();
+    st.calls += 1;
+    st.usec += t.elapsed().as_micros() as u64;
+}
+
+/// Runs a keyed or local handler against this shard's data.
+pub fn run_here(
+    shard: &Shard,
+    db: usize,
+    out: &mut ReplyBuf,
+    spec: &'static CommandSpec,
+    f: fn(&mut Ctx, &[Bytes]),
+    argv: &[Bytes],
+) {
+    let t = Instant::now();
+    let mark = out.len();
+    let mut data = shard.data.borrow_mut();
+    let data = &mut *data;
+    let mut ctx = Ctx {
+        dbs: &mut data.dbs,
+        db,
+        now: now_ms(),
+        out,
+        stats: &mut data.stats,
+        rng: &mut data.rng,
+        dirty: 0,
+    };
+    f(&mut ctx, argv);
+    let dirty = ctx.dirty;
+    let failed = out.buf.get(mark) == Some(&b'-');
+    data.stats.total_commands += 1;
+    let st = data.stats.commands.entry(spec.name).or_default();
+    st.calls += 1;
+    st.usec += t.elapsed().as_micros() as u64;
+    if failed {
+        st.failed += 1;
+    }
+    if dirty > 0 {
+        shard
+            .shared
+            .dirty
+            .fetch_add(dirty, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+type Batch = Vec<(&'static CommandSpec, fn(&mut Ctx, &[Bytes]), Vec<Bytes>)>;
+
+async fn keyed(
+    conn: &mut Conn,
+    spec: &'static CommandSpec,
+    f: fn(&mut Ctx, &[Bytes]),
+    argv: Vec<Bytes>,
+    queue: &mut VecDeque<Vec<Bytes>>,
+) {
+    let shard = conn.shard.clone();
+    match route(&shard, spec, &argv) {
+        Route::One(s) if s == shard.id => {
+            if !shard.locks.is_empty() {
+                let keys = lock_keys(spec, conn.db, &argv);
+                shard.locks.wait_unlocked(&keys).await;
+            }
+            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+        }
+        Route::One(s) => {
+            let mut batch: Batch = vec![(spec, f, argv)];
+            // Squash: the following commands for the same shard ride in the same message.
+            while let Some(next) = queue.front() {
+                match squashable(conn, &shard, next, s) {
+                    Some((nspec, nf)) => {
+                        if let Some(a) = queue.pop_front() {
+                            conn.handle.info.borrow_mut().last_cmd = nspec.name;
+                            batch.push((nspec, nf, a));
+                        }
+                    }
+                    None => break,
+                }
+            }
+            let reply = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            conn.out.raw(&reply);
+        }
+        Route::Multi => {
+            let reply = multi::execute(&shard, conn.db, conn.proto(), vec![(spec, f, argv)]).await;
+            conn.out.raw(&reply);
+        }
+    }
+}
+
+fn squashable(
+    conn: &Conn,
+    shard: &Shard,
+    argv: &[Bytes],
+    target: usize,
+) -> Option<(&'static CommandSpec, fn(&mut Ctx, &[Bytes]))> {
+    if conn.reply_mode != ReplyMode::On || !conn.authenticated {
+        return None;
+    }
+    let spec = resolve(argv).ok()?;
+    let Handler::Keyed(f) = spec.handler else {
+        return None;
+    };
+    match route(shard, spec, argv) {
+        Route::One(s) if s == target => Some((spec, f)),
+        _ => None,
+    }
+}
+
+/// Sends a batch of single-shard commands to shard `target` and returns their replies.
+async fn run_remote(shard: &Rc<Shard>, target: usize, db: usize, proto: Proto, batch: Batch) -> Bytes {
+    Mesh::submit::<Bytes>(
+        shard,
+        target,
+        Box::new(move |sh, resp| {
+            let blocked = !sh.locks.is_empty()
+                && batch
+                    .iter()
+                    .any(|(spec, _, argv)| sh.locks.any_locked(lock_keys(spec, db, argv).iter().map(|(d, k)| (*d, &**k))));
+            if !blocked {
+                let mut out = ReplyBuf::new(proto);
+                for (spec, f, argv) in &batch {
+                    run_here(sh, db, &mut out, spec, *f, argv);
+                }
+                resp.send(sh, Box::new(out.buf.freeze()));
+                return;
+            }
+            let sh = sh.clone();
+            glommio::spawn_local(async move {
+                let mut out = ReplyBuf::new(proto);
+                for (spec, f, argv) in &batch {
+                    sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
+                    run_here(&sh, db, &mut out, spec, *f, argv);
+                }
+                resp.send(&sh, Box::new(out.buf.freeze()));
+            })
+            .detach();
+        }),
+    )
+    .await
+}

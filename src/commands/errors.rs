@@ -1,0 +1,54 @@
+//! Canonical error replies, built once (clients map the prefixes to exception types).
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const INVALID_EXPIRE: &str = "ERR invalid expire time in 'set' command";
+pub const OFFSET_RANGE: &str = "ERR offset is out of range";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+
+pub fn wrong_arity(fullname: &str) -> String {
+    format!("ERR wrong number of arguments for '{fullname}' command")
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` exactly as Redis 7.0 builds it.
+pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
+    let name = truncate_lossy(&argv[0], 128);
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push('\'');
+        args.push_str(&truncate_lossy(a, room));
+        args.push_str("' ");
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {args}")
+}
+
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate_lossy(sub, 128),
+        cmd.to_ascii_uppercase()
+    )
+}
+
+fn truncate_lossy(b: &[u8], max: usize) -> String {
+    // Redis prints bytes as they are; an error line must stay one line.
+    let b = &b[..b.len().min(max)];
+    String::from_utf8_lossy(b)
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,199 @@
+//! The declarative command spec: one per command, the single source of truth for arity, flags,
+//! key positions, ACL categories and COMMAND DOCS text. Routing reads key positions from it.
+
+use super::Handler;
+use bytes::Bytes;
+
+pub type Flags = u32;
+pub const WRITE: Flags = 1 << 0;
+pub const READONLY: Flags = 1 << 1;
+pub const DENYOOM: Flags = 1 << 2;
+pub const ADMIN: Flags = 1 << 3;
+pub const PUBSUB: Flags = 1 << 4;
+pub const NOSCRIPT: Flags = 1 << 5;
+pub const BLOCKING: Flags = 1 << 6;
+pub const LOADING: Flags = 1 << 7;
+pub const STALE: Flags = 1 << 8;
+pub const SKIP_MONITOR: Flags = 1 << 9;
+pub const SKIP_SLOWLOG: Flags = 1 << 10;
+pub const FAST: Flags = 1 << 11;
+pub const NO_AUTH: Flags = 1 << 12;
+pub const MAY_REPLICATE: Flags = 1 << 13;
+pub const NO_MULTI: Flags = 1 << 14;
+pub const ALLOW_BUSY: Flags = 1 << 15;
+pub const SENTINEL: Flags = 1 << 16;
+pub const NO_MANDATORY_KEYS: Flags = 1 << 17;
+pub const DANGEROUS: Flags = 1 << 18;
+
+/// Redis's names for the flags, in COMMAND INFO order.
+pub const FLAG_NAMES: &[(Flags, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"),
+    (ALLOW_BUSY, "allow_busy"),
+    (SENTINEL, "sentinel"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+];
+
+/// Where a command's keys are in argv.
+#[derive(Clone, Copy)]
+pub enum Keys {
+    None,
+    /// Redis's legacy (first, last, step); last < 0 counts from the end.
+    Range(i32, i32, i32),
+    /// Computed from the arguments: pushes (db offset marker, argv index). Used where the
+    /// positions depend on the arguments (numkeys, COPY ... DB n).
+    Custom(fn(&[Bytes], &mut Vec<usize>)),
+}
+
+pub struct CommandSpec {
+    /// Lower case.
+    pub name: &'static str,
+    /// Redis arity: n = exactly n arguments (with the name), -n = at least n.
+    pub arity: i32,
+    pub flags: Flags,
+    pub keys: Keys,
+    /// (first, last, step) reported by COMMAND INFO.
+    pub legacy_keys: (i32, i32, i32),
+    /// The command's group: "string", "generic", "bitmap", "connection", "server", ...
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+/// Shorthand for table literals: `spec("get", 2, READONLY | FAST, Keys::Range(1, 1, 1), ...)`.
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    keys: Keys,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    complexity: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    let legacy_keys = match keys {
+        Keys::Range(a, b, c) => (a, b, c),
+        _ => (0, 0, 0),
+    };
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        legacy_keys,
+        group,
+        since,
+        summary,
+        complexity,
+        handler,
+        subcommands: &[],
+    }
+}
+
+/// A container command (CLIENT, CONFIG, ...) whose work is done by its subcommands.
+pub const fn container(
+    name: &'static str,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: -2,
+        flags: 0,
+        keys: Keys::None,
+        legacy_keys: (0, 0, 0),
+        group,
+        since,
+        summary,
+        complexity: "Depends on subcommand.",
+        handler: Handler::Container,
+        subcommands,
+    }
+}
+
+impl CommandSpec {
+    pub const fn with_legacy_keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.legacy_keys = (first, last, step);
+        self
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags & WRITE != 0
+    }
+
+    /// Argument positions of the keys in `argv`.
+    pub fn key_positions(&self, argv: &[Bytes], out: &mut Vec<usize>) {
+        match self.keys {
+            Keys::None => {}
+            Keys::Range(first, last, step) => {
+                let argc = argv.len() as i32;
+                let last = if last < 0 { argc + last } else { last.min(argc - 1) };
+                let mut i = first;
+                while i <= last && i > 0 && step > 0 {
+                    out.push(i as usize);
+                    i += step;
+                }
+            }
+            Keys::Custom(f) => f(argv, out),
+        }
+    }
+
+    /// ACL categories, derived like Redis does from flags and group.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut c = Vec::new();
+        if self.flags & WRITE != 0 {
+            c.push("@write");
+        }
+        if self.flags & READONLY != 0 {
+            c.push("@read");
+        }
+        match self.group {
+            "string" => c.push("@string"),
+            "bitmap" => c.push("@bitmap"),
+            "generic" => c.push("@keyspace"),
+            "connection" => c.push("@connection"),
+            "list" => c.push("@list"),
+            "hash" => c.push("@hash"),
+            "set" => c.push("@set"),
+            "sorted-set" => c.push("@sortedset"),
+            "pubsub" => c.push("@pubsub"),
+            "transactions" => c.push("@transaction"),
+            _ => {}
+        }
+        if self.flags & ADMIN != 0 {
+            c.push("@admin");
+        }
+        if self.flags & (ADMIN | DANGEROUS) != 0 {
+            c.push("@dangerous");
+        }
+        if self.flags & FAST != 0 {
+            c.push("@fast");
+        } else {
+            c.push("@slow");
+        }
+        if self.flags & BLOCKING != 0 {
+            c.push("@blocking");
+        }
+        c
+    }
+}

@@ -1,0 +1,97 @@
+//! What the rest of the server can see of a connection (CLIENT LIST / INFO / KILL): a handle
+//! owned by the shard that accepted it and updated by the connection as it runs.
+
+use bytes::Bytes;
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+#[derive(Default, Clone)]
+pub struct ClientInfo {
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub last_cmd: &'static str,
+    pub qbuf: usize,
+    pub multi: i64,
+    pub flags: String,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub user: &'static str,
+}
+
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created: Instant,
+    pub last_interaction: Cell<Instant>,
+    pub info: RefCell<ClientInfo>,
+    /// Set by CLIENT KILL; the connection closes at its next chance.
+    pub killed: Cell<bool>,
+    pub is_unix: bool,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, is_unix: bool) -> ClientHandle {
+        let now = Instant::now();
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            last_interaction: Cell::new(now),
+            info: RefCell::new(ClientInfo {
+                resp: 2,
+                user: "default",
+                last_cmd: "NULL",
+                multi: -1,
+                ..Default::default()
+            }),
+            killed: Cell::new(false),
+            is_unix,
+        }
+    }
+
+    /// Closes the connection from outside: marks it and shuts the socket down so a pending
+    /// read returns at once.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        // SAFETY: fd belongs to the live connection this handle describes; shutdown does not
+        // close or invalidate it, it only makes pending and future I/O on it fail/EOF.
+        if self.fd >= 0 {
+            unsafe {
+                libc::shutdown(self.fd, libc::SHUT_RDWR);
+            }
+        }
+    }
+
+    /// One CLIENT LIST line (without the trailing newline), fields as Redis 7.0 prints them.
+    pub fn list_line(&self, now: Instant) -> String {
+        let i = self.info.borrow();
+        let age = now.duration_since(self.created).as_secs();
+        let idle = now.duration_since(self.last_interaction.get()).as_secs();
+        let flags = if i.flags.is_empty() { "N" } else { &i.flags };
+        let name = i.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let lib_name = i.lib_name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let lib_ver = i.lib_ver.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let (addr, laddr) = if self.is_unix {
+            (format!("{}:0", self.addr), self.laddr.clone())
+        } else {
+            (self.addr.clone(), self.laddr.clone())
+        };
+        let mut line = format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
+            self.id, addr, laddr, self.fd, name, age, idle, flags, i.db, i.multi, i.qbuf, i.last_cmd, i.user, i.resp
+        );
+        // Redis 7.0 has no CLIENT SETINFO; the fields appear once a client library sets them
+        // (as Redis 7.2 shows them), so 7.0-era parsers see the exact 7.0 line.
+        if i.lib_name.is_some() || i.lib_ver.is_some() {
+            line.push_str(&format!(" lib-name={lib_name} lib-ver={lib_ver}"));
+        }
+        line
+    }
+}

@@ -1,0 +1,124 @@
+//! The connection loop: read, parse every complete command, execute them in order, write all
+//! replies with one send.
+
+use super::client::ClientHandle;
+use super::session::{conn_config, Conn, ReplyMode};
+use super::Engine;
+use crate::resp::{ParseLimits, Proto, ReplyBuf, RequestParser};
+use crate::shard::Shard;
+use bytes::BytesMut;
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+/// Bytes asked of the kernel per read. Redis reads 16 KiB (PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
+    engine: Rc<E>,
+    shard: Rc<Shard>,
+    handle: Rc<ClientHandle>,
+    mut stream: S,
+) {
+    let epoch = shard.shared.config_epoch.load(Ordering::Acquire);
+    let cfg = conn_config(&shard, epoch);
+    let mut conn = Conn {
+        authenticated: cfg.requirepass.is_none(),
+        shard: shard.clone(),
+        handle,
+        out: ReplyBuf::new(Proto::Resp2),
+        db: 0,
+        reply_mode: ReplyMode::On,
+        close_after_reply: false,
+        cfg,
+        shutdown_requested: false,
+    };
+    let mut parser = RequestParser::default();
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut queue = VecDeque::new();
+    let mut argv = Vec::new();
+    'conn: loop {
+        if conn.handle.killed.get() {
+            break;
+        }
+        let start = inbuf.len();
+        inbuf.resize(start + READ_CHUNK, 0);
+        let n = match read_some(&mut stream, &mut inbuf[start..], conn.cfg.timeout).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        inbuf.truncate(start + n);
+        conn.handle
+            .last_interaction
+            .set(std::time::Instant::now());
+        shard.data.borrow_mut().stats.net_input_bytes += n as u64;
+        conn.refresh_config();
+        if inbuf.len() as u64 > conn.cfg.client_query_buffer_limit {
+            tracing::warn!(
+                "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                conn.handle.id,
+                conn.handle.addr,
+                String::from_utf8_lossy(&inbuf[..inbuf.len().min(64)])
+            );
+            break;
+        }
+        loop {
+            let limits = ParseLimits {
+                proto_max_bulk_len: conn.cfg.proto_max_bulk_len,
+                authenticated: conn.authenticated,
+            };
+            match parser.parse(&mut inbuf, &limits, &mut argv) {
+                Ok(true) => {
+                    queue.push_back(std::mem::take(&mut argv));
+                    // Before AUTH succeeds the parser's limits depend on the outcome of each
+                    // command, so run them one by one.
+                    if !conn.authenticated {
+                        engine.run(&mut conn, &mut queue).await;
+                        if conn.close_after_reply {
+                            break;
+                        }
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    engine.run(&mut conn, &mut queue).await;
+                    tracing::debug!("Protocol error ({e}) from client: id={} addr={}", conn.handle.id, conn.handle.addr);
+                    conn.out.raw(&e.reply());
+                    conn.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        if !queue.is_empty() {
+            engine.run(&mut conn, &mut queue).await;
+        }
+        conn.handle.info.borrow_mut().qbuf = inbuf.len();
+        if !conn.out.is_empty() {
+            shard.data.borrow_mut().stats.net_output_bytes += conn.out.len() as u64;
+            if stream.write_all(&conn.out.buf).await.is_err() {
+                break 'conn;
+            }
+            conn.out.buf.clear();
+        }
+        if conn.close_after_reply {
+            break;
+        }
+        // Keep the buffer from holding on to a large allocation after a big request.
+        if inbuf.is_empty() && inbuf.capacity() > 4 * READ_CHUNK {
+            inbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+    let _ = stream.close().await;
+}
+
+async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8], timeout_secs: u64) -> std::io::Result<usize> {
+    if timeout_secs == 0 {
+        return stream.read(buf).await;
+    }
+    let d = std::time::Duration::from_secs(timeout_secs);
+    match glommio::timer::timeout(d, async { stream.read(buf).await.map_err(Into::into) }).await {
+        Ok(n) => Ok(n),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}

@@ -1,0 +1,149 @@
+//! Starting the shard executors: one pinned glommio executor per shard, the channel mesh
+//! between every pair, a ready handshake (glommio reports setup failures such as a too-low
+//! memlock limit only at join, so each executor says "ready" from inside), then the accept loops
+//! and the per-shard cron.
+
+use super::mesh::{receive_loop, Msg};
+use super::{set_current, Shard, Shared};
+use crate::net::listener::{accept_loop, ListenerFd};
+use crate::net::Engine;
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How listening sockets reach the shards: TCP fds are dup'ed for every shard; the unix socket
+/// is served by shard 0.
+pub struct Listeners {
+    pub tcp: Vec<RawFd>,
+    pub unix: Option<(String, u32)>,
+}
+
+pub struct Running {
+    pub handles: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+/// Starts `shared.nshards` executors serving `listeners` with the engine made by `engine`.
+pub fn start<E, F>(shared: Arc<Shared>, listeners: Listeners, engine: F) -> Result<Running, String>
+where
+    E: Engine,
+    F: Fn() -> E + Send + Clone + 'static,
+{
+    let n = shared.nshards;
+    let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    // senders[i][j]: i -> j ; receivers[j][i]: what j receives from i.
+    let mut senders: Vec<Vec<(usize, SharedSender<Msg>)>> = (0..n).map(|_| Vec::new()).collect();
+    let mut receivers: Vec<Vec<(usize, SharedReceiver<Msg>)>> = (0..n).map(|_| Vec::new()).collect();
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                let (tx, rx) = shared_channel::new_bounded(4096);
+                senders[i].push((j, tx));
+                receivers[j].push((i, rx));
+            }
+        }
+    }
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, String>>();
+    let mut handles = Vec::new();
+    for (i, (my_senders, my_receivers)) in senders.into_iter().zip(receivers).enumerate() {
+        let shared = shared.clone();
+        let ready = ready_tx.clone();
+        let engine = engine.clone();
+        let fds: Vec<RawFd> = listeners
+            .tcp
+            .iter()
+            // SAFETY: dup of a listening socket we own; the copy goes to exactly one executor.
+            .map(|&fd| unsafe { libc::dup(fd) })
+            .collect();
+        let unix = if i == 0 { listeners.unix.clone() } else { None };
+        let placement = if n <= cpus {
+            Placement::Fixed(i)
+        } else {
+            Placement::Unbound
+        };
+        let builder = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard{i}"))
+            // Every executor registers this much in each of its 3 rings; the default (10 MiB)
+            // overflows the usual 8 MiB memlock limit (glommio-notes.md §1).
+            .io_memory(512 << 10);
+        let spawned = builder.spawn(move || async move {
+            let shard = Rc::new(Shard::new(i, shared));
+            set_current(shard.clone());
+            for (peer, rx) in my_receivers {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let rx = rx.connect().await;
+                    receive_loop(shard, peer, rx).await;
+                })
+                .detach();
+            }
+            for (peer, tx) in my_senders {
+                let tx = tx.connect().await;
+                shard.mesh.set_sender(peer, tx);
+            }
+            let engine = Rc::new(engine());
+            for fd in fds {
+                glommio::spawn_local(accept_loop(engine.clone(), shard.clone(), ListenerFd::Tcp(fd))).detach();
+            }
+            if let Some((path, perm)) = unix {
+                glommio::spawn_local(accept_loop(engine.clone(), shard.clone(), ListenerFd::Unix(path, perm))).detach();
+            }
+            let _ = ready.send(Ok(i));
+            cron(shard).await;
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => return Err(crate::server::explain_executor_error(&e.to_string())),
+        }
+    }
+    drop(ready_tx);
+    let mut up = 0;
+    while up < n {
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(_)) => up += 1,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                // An executor died before saying ready: its error is in its join handle.
+                for h in handles {
+                    if let Err(e) = h.join() {
+                        return Err(crate::server::explain_executor_error(&e.to_string()));
+                    }
+                }
+                return Err("a shard executor failed to start".into());
+            }
+        }
+    }
+    Ok(Running { handles })
+}
+
+/// The per-shard cron (Redis's serverCron part that is per keyspace): active expiry, time
+/// bounded, `hz` times a second.
+async fn cron(shard: Rc<Shard>) {
+    loop {
+        let hz = shard.shared.config().hz.clamp(1, 500);
+        glommio::timer::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        active_expire_cycle(&shard);
+    }
+}
+
+/// Like Redis's activeExpireCycle: sample keys with a TTL in each db, repeat while more than a
+/// quarter of the sample was expired, within a time budget of 25% of the cron period.
+fn active_expire_cycle(shard: &Shard) {
+    let start = std::time::Instant::now();
+    let hz = shard.shared.config().hz.clamp(1, 500) as u64;
+    let budget = Duration::from_micros(250_000 / hz);
+    let now = crate::keyspace::now_ms();
+    let mut data = shard.data.borrow_mut();
+    let data = &mut *data;
+    for db in data.dbs.iter_mut() {
+        loop {
+            let (sampled, expired) = db.active_expire(now, 20, &mut data.rng);
+            if sampled == 0 || expired * 4 < sampled || start.elapsed() > budget {
+                break;
+            }
+        }
+        data.stats.expired_keys += std::mem::take(&mut db.expired_count);
+    }
+}
