@@ -125,6 +125,9 @@ pub struct RequestParser {
     bulklen: Option<usize>,
     /// Bytes of the current frame already parsed (offset into the caller's buffer).
     pos: usize,
+    /// Bytes of the current header/inline line already searched without finding its end, so
+    /// a line trickling in byte by byte is not re-scanned from its start each time.
+    scanned: usize,
     /// Argument ranges within the current frame; reused between commands.
     ranges: Vec<(usize, usize)>,
     last_inline: bool,
@@ -190,6 +193,7 @@ impl RequestParser {
         self.multibulklen = 0;
         self.bulklen = None;
         self.pos = 0;
+        self.scanned = 0;
         self.ranges.clear();
     }
 
@@ -202,7 +206,10 @@ impl RequestParser {
         // newline means "no newline yet". Only the first PROTO_INLINE_MAX_SIZE+1 bytes are
         // searched so the outcome does not depend on how the bytes were split into reads.
         let window = &buf[..buf.len().min(PROTO_INLINE_MAX_SIZE + 1)];
-        let newline = match memchr2(b'\n', 0, window) {
+        let from = self.scanned.min(window.len());
+        let found = memchr2(b'\n', 0, &window[from..]).map(|i| from + i);
+        self.scanned = found.unwrap_or(window.len());
+        let newline = match found {
             Some(i) if window[i] == b'\n' => i,
             _ => {
                 return if buf.len() > PROTO_INLINE_MAX_SIZE {
@@ -237,7 +244,7 @@ impl RequestParser {
         argv: &mut Vec<Bytes>,
     ) -> Result<Step, ProtocolError> {
         if self.multibulklen == 0 {
-            let cr = match find_cr(buf, 0) {
+            let cr = match find_cr(buf, 0, &mut self.scanned) {
                 Line::Found(cr) => cr,
                 Line::NeedMore => return Ok(Step::NeedMore),
                 Line::TooBig => return Err(ProtocolError::TooBigMbulkCountString),
@@ -257,6 +264,7 @@ impl RequestParser {
             }
             self.multibulklen = count;
             self.pos = header_len;
+            self.scanned = 0;
             self.ranges.clear();
         }
 
@@ -264,7 +272,7 @@ impl RequestParser {
             let bulklen = match self.bulklen {
                 Some(n) => n,
                 None => {
-                    let cr = match find_cr(buf, self.pos) {
+                    let cr = match find_cr(buf, self.pos, &mut self.scanned) {
                         Line::Found(cr) => cr,
                         Line::NeedMore => return Ok(Step::NeedMore),
                         Line::TooBig => return Err(ProtocolError::TooBigBulkCountString),
@@ -282,6 +290,7 @@ impl RequestParser {
                     }
                     let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
                     self.pos = cr + 2;
+                    self.scanned = 0;
                     self.bulklen = Some(len);
                     len
                 }
@@ -310,11 +319,15 @@ fn fill_argv(frame: &Bytes, ranges: &[(usize, usize)], argv: &mut Vec<Bytes>) {
 
 /// Find the `\r` ending the header line that starts at `from`, the way Redis does it: strchr
 /// (so a NUL byte hides any later `\r`), then require one more byte after the `\r`. A line
-/// longer than PROTO_INLINE_MAX_SIZE is an error however the bytes arrived.
-fn find_cr(buf: &[u8], from: usize) -> Line {
+/// longer than PROTO_INLINE_MAX_SIZE is an error however the bytes arrived. `scanned` is how
+/// much of the line earlier calls already searched; it is updated for the next call.
+fn find_cr(buf: &[u8], from: usize, scanned: &mut usize) -> Line {
     let avail = buf.len().saturating_sub(from);
     let window = &buf[from..from + avail.min(PROTO_INLINE_MAX_SIZE + 1)];
-    match memchr2(b'\r', 0, window) {
+    let start = (*scanned).min(window.len());
+    let found = memchr2(b'\r', 0, &window[start..]).map(|i| start + i);
+    *scanned = found.unwrap_or(window.len());
+    match found {
         Some(i) if window[i] == b'\r' => {
             if i + 2 > avail {
                 Line::NeedMore
@@ -401,7 +414,11 @@ fn split_args_in_place(line: &mut [u8], ranges: &mut Vec<(usize, usize)>) -> boo
         while !done {
             let c = at(line, p);
             if in_dq {
-                let hex = match (at(line, p + 1), hex_value(at(line, p + 2)), hex_value(at(line, p + 3))) {
+                let hex = match (
+                    at(line, p + 1),
+                    hex_value(at(line, p + 2)),
+                    hex_value(at(line, p + 3)),
+                ) {
                     (b'x', Some(h), Some(l)) if c == b'\\' => Some(h * 16 + l),
                     _ => None,
                 };
@@ -465,5 +482,465 @@ fn split_args_in_place(line: &mut [u8], ranges: &mut Vec<(usize, usize)>) -> boo
             }
         }
         ranges.push((start, w));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPEN: ParseLimits = ParseLimits {
+        proto_max_bulk_len: 512 * 1024 * 1024,
+        authenticated: true,
+    };
+    const NOAUTH: ParseLimits = ParseLimits {
+        proto_max_bulk_len: 512 * 1024 * 1024,
+        authenticated: false,
+    };
+
+    /// Everything the parser makes of `input` fed at once: the commands, then the error (if
+    /// any), then the bytes left unconsumed.
+    type Outcome = (Vec<Vec<Vec<u8>>>, Option<ProtocolError>, Vec<u8>);
+
+    fn run(parser: &mut RequestParser, buf: &mut BytesMut, limits: &ParseLimits) -> Outcome {
+        let mut cmds = Vec::new();
+        let mut argv = Vec::new();
+        loop {
+            match parser.parse(buf, limits, &mut argv) {
+                Ok(true) => cmds.push(argv.iter().map(|a| a.to_vec()).collect()),
+                Ok(false) => return (cmds, None, buf.to_vec()),
+                Err(e) => return (cmds, Some(e), buf.to_vec()),
+            }
+        }
+    }
+
+    fn parse_whole(input: &[u8], limits: &ParseLimits) -> Outcome {
+        run(
+            &mut RequestParser::new(),
+            &mut BytesMut::from(input),
+            limits,
+        )
+    }
+
+    /// Feed `input` one byte at a time; the leftover is compared loosely (only whether the
+    /// parser stopped in the same state), so the commands and error must match exactly.
+    fn parse_bytewise(input: &[u8], limits: &ParseLimits) -> Outcome {
+        let mut parser = RequestParser::new();
+        let mut buf = BytesMut::new();
+        let mut all = (Vec::new(), None, Vec::new());
+        for &b in input {
+            buf.extend_from_slice(&[b]);
+            let (cmds, err, rest) = run(&mut parser, &mut buf, limits);
+            all.0.extend(cmds);
+            all.2 = rest;
+            if err.is_some() {
+                all.1 = err;
+                break;
+            }
+        }
+        all
+    }
+
+    fn args(list: &[&[u8]]) -> Vec<Vec<u8>> {
+        list.iter().map(|a| a.to_vec()).collect()
+    }
+
+    /// Cases run against redis-server 7.0.15 over a socket (requirepass set for the
+    /// unauthenticated ones); the reply is exactly what Redis sent before closing.
+    #[test]
+    fn protocol_errors_match_redis() {
+        let long = |prefix: &[u8], fill: u8| {
+            let mut v = prefix.to_vec();
+            v.resize(70_000, fill);
+            v
+        };
+        let cases: Vec<(ParseLimits, Vec<u8>, &[u8])> = vec![
+            (
+                OPEN,
+                b"*abc\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*2147483648\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*01\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*+1\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*-0\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"* 1\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                NOAUTH,
+                b"*11\r\n".to_vec(),
+                b"-ERR Protocol error: unauthenticated multibulk length\r\n",
+            ),
+            (
+                NOAUTH,
+                b"*abc\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                NOAUTH,
+                b"*2147483648\r\n".to_vec(),
+                b"-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\nfoo\r\n".to_vec(),
+                b"-ERR Protocol error: expected '$', got 'f'\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n\r\n\r\n".to_vec(),
+                b"-ERR Protocol error: expected '$', got ' '\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n\n\r\n".to_vec(),
+                b"-ERR Protocol error: expected '$', got ' '\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n\xff\r\n".to_vec(),
+                b"-ERR Protocol error: expected '$', got '\xff'\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n$-1\r\n".to_vec(),
+                b"-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n$abc\r\n".to_vec(),
+                b"-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n$04\r\nPING\r\n".to_vec(),
+                b"-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n$\r\n".to_vec(),
+                b"-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                OPEN,
+                b"*1\r\n$536870913\r\n".to_vec(),
+                b"-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                NOAUTH,
+                b"*1\r\n$16385\r\n".to_vec(),
+                b"-ERR Protocol error: unauthenticated bulk length\r\n",
+            ),
+            (
+                NOAUTH,
+                b"*1\r\n$-5\r\n".to_vec(),
+                b"-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                OPEN,
+                long(b"*", b'1'),
+                b"-ERR Protocol error: too big mbulk count string\r\n",
+            ),
+            (
+                OPEN,
+                long(b"*1\r\n$", b'1'),
+                b"-ERR Protocol error: too big bulk count string\r\n",
+            ),
+            (
+                OPEN,
+                long(b"*1\r\n", b'x'),
+                b"-ERR Protocol error: too big bulk count string\r\n",
+            ),
+            (
+                OPEN,
+                long(b"", b'a'),
+                b"-ERR Protocol error: too big inline request\r\n",
+            ),
+            (
+                OPEN,
+                b"SET \"a b\n".to_vec(),
+                b"-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                OPEN,
+                b"SET \"a\"b\n".to_vec(),
+                b"-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                OPEN,
+                b"SET 'a\n".to_vec(),
+                b"-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                OPEN,
+                b"SET 'a'b\n".to_vec(),
+                b"-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                OPEN,
+                b"ECHO \"abc\\\"\n".to_vec(),
+                b"-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                OPEN,
+                b"ECHO a\"b\"c\n".to_vec(),
+                b"-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+        ];
+        for (limits, input, reply) in &cases {
+            let (cmds, err, _) = parse_whole(input, limits);
+            assert!(cmds.is_empty(), "{:?}", input.escape_ascii().to_string());
+            let err = err.unwrap_or_else(|| panic!("no error for {}", input.escape_ascii()));
+            assert_eq!(err.reply(), *reply, "input {}", input.escape_ascii());
+            let bytewise = parse_bytewise(input, limits);
+            assert_eq!(bytewise.1, Some(err), "bytewise {}", input.escape_ascii());
+        }
+    }
+
+    /// Inputs on which redis-server 7.0.15 neither replies nor closes: it waits for more.
+    #[test]
+    fn incomplete_requests_wait_like_redis() {
+        let cases: &[(ParseLimits, &[u8])] = &[
+            (OPEN, b"*2147483647\r\n"),
+            (NOAUTH, b"*10\r\n"),
+            (OPEN, b"*1\r\n$536870912\r\n"),
+            (NOAUTH, b"*1\r\n$16384\r\n"),
+            // strchr stops at NUL, so Redis never sees these lines end.
+            (OPEN, b"*1\x00\r\n"),
+            (OPEN, b"PI\x00NG\n"),
+            (OPEN, b"*1\r"),
+            (OPEN, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n"),
+            (OPEN, b"*1\r\n$4\r\nPING\r"),
+        ];
+        for (limits, input) in cases {
+            let (cmds, err, _) = parse_whole(input, limits);
+            assert!(cmds.is_empty() && err.is_none(), "{}", input.escape_ascii());
+        }
+    }
+
+    /// Inputs whose commands Redis executed (reply observed: PONG, or ECHO of the argument).
+    /// An input and the argument lists of the commands parsed from it.
+    type Expected<'a> = (&'a [u8], &'a [&'a [&'a [u8]]]);
+
+    #[test]
+    fn accepted_requests_match_redis() {
+        let cases: &[Expected] = &[
+            (b"*-1\r\nPING\r\n", &[&[b"PING"]]),
+            (b"*0\r\nPING\r\n", &[&[b"PING"]]),
+            (b"\r\nPING\r\n", &[&[b"PING"]]),
+            (b"   \nPING\n", &[&[b"PING"]]),
+            (b"PING\n", &[&[b"PING"]]),
+            (b"PING\r\r\n", &[&[b"PING"]]),
+            (b"ECHO \"a\\x41\\n\\t\\q\"\r\n", &[&[b"ECHO", b"aA\n\tq"]]),
+            (b"ECHO 'it\\'s'\r\n", &[&[b"ECHO", b"it's"]]),
+            // Redis skips the two bytes after a bulk, and the byte after a header's '\r',
+            // without checking them.
+            (b"*1\r\n$4\r\nPINGxx", &[&[b"PING"]]),
+            (b"*1\rX$4\r\nPING\r\n", &[&[b"PING"]]),
+            (b"ECHO \"\"\n", &[&[b"ECHO", b""]]),
+            (b"ECHO a\x0bb\n", &[&[b"ECHO", b"a\x0bb"]]),
+            (b"\x0bECHO x\n", &[&[b"ECHO", b"x"]]),
+            (b"ECHO \"a\"\x0b\n", &[&[b"ECHO", b"a"]]),
+            (
+                b"*2\r\n$4\r\nECHO\r\n$1\r\n\x00\r\n",
+                &[&[b"ECHO", b"\x00"]],
+            ),
+            (b"ECHO \"\\x4\"\n", &[&[b"ECHO", b"x4"]]),
+            (b"ECHO \"\\xZZ\"\n", &[&[b"ECHO", b"xZZ"]]),
+        ];
+        for (input, want) in cases {
+            let want: Vec<Vec<Vec<u8>>> = want.iter().map(|c| args(c)).collect();
+            let (cmds, err, rest) = parse_whole(input, &OPEN);
+            assert_eq!(err, None, "{}", input.escape_ascii());
+            assert_eq!(cmds, want, "{}", input.escape_ascii());
+            assert!(rest.is_empty());
+            assert_eq!(
+                parse_bytewise(input, &OPEN).0,
+                want,
+                "{}",
+                input.escape_ascii()
+            );
+        }
+    }
+
+    #[test]
+    fn multibulk_round_trip_is_zero_copy() {
+        let input = b"*3\r\n$3\r\nSET\r\n$6\r\nkey:01\r\n$5\r\nhello\r\n";
+        let mut buf = BytesMut::from(&input[..]);
+        let mut parser = RequestParser::new();
+        let mut argv = vec![Bytes::from_static(b"stale")];
+        assert_eq!(parser.parse(&mut buf, &OPEN, &mut argv), Ok(true));
+        assert_eq!(argv, vec![&b"SET"[..], b"key:01", b"hello"]);
+        assert!(buf.is_empty());
+        assert!(!parser.last_was_inline());
+        // All arguments point into one frame: consecutive addresses with the framing between.
+        let base = argv[0].as_ptr() as usize;
+        assert_eq!(argv[1].as_ptr() as usize, base + 3 + 6);
+        assert_eq!(argv[2].as_ptr() as usize, base + 3 + 6 + 6 + 6);
+    }
+
+    #[test]
+    fn pipelined_commands_come_out_in_order() {
+        let input =
+            b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*0\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$3\r\nGE";
+        let (cmds, err, rest) = parse_whole(input, &OPEN);
+        assert_eq!(err, None);
+        assert_eq!(
+            cmds,
+            vec![
+                args(&[b"PING"]),
+                args(&[b"ECHO", b"hi"]),
+                args(&[b"GET", b"k"])
+            ]
+        );
+        assert_eq!(rest, b"*2\r\n$3\r\nGE");
+    }
+
+    #[test]
+    fn inline_flag_follows_the_request_type() {
+        let mut buf = BytesMut::from(&b"PING\r\n*1\r\n$4\r\nPING\r\n"[..]);
+        let mut parser = RequestParser::new();
+        let mut argv = Vec::new();
+        assert_eq!(parser.parse(&mut buf, &OPEN, &mut argv), Ok(true));
+        assert!(parser.last_was_inline());
+        assert_eq!(parser.parse(&mut buf, &OPEN, &mut argv), Ok(true));
+        assert!(!parser.last_was_inline());
+    }
+
+    #[test]
+    fn inline_quoting_like_sdssplitargs() {
+        let cases: &[(&[u8], &[&[u8]])] = &[
+            (b"set k \"hello world\"\n", &[b"set", b"k", b"hello world"]),
+            (b"  a   b\tc  \r\n", &[b"a", b"b", b"c"]),
+            (b"'a b' \"c\\\"d\"\n", &[b"a b", b"c\"d"]),
+            (b"\"\\xff\\x00\\xAb\"\n", &[b"\xff\x00\xab"]),
+            (b"'no \\n escape'\n", &[b"no \\n escape"]),
+            (b"\"\\a\\b\\r\"\n", &[b"\x07\x08\r"]),
+            (b"a\"b\" a'b'\n", &[b"ab", b"ab"]),
+            (b"\"a\\'\"\n", &[b"a'"]),
+            (b"'' x\n", &[b"", b"x"]),
+        ];
+        for (input, want) in cases {
+            let (cmds, err, _) = parse_whole(input, &OPEN);
+            assert_eq!(err, None, "{}", input.escape_ascii());
+            assert_eq!(cmds, vec![args(want)], "{}", input.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_commands() {
+        let mut input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$10\r\n0123456789\r\nPING\n".to_vec();
+        input.extend_from_slice(b"ECHO \"a\\x41\"\r\n*-1\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n");
+        let whole = parse_whole(&input, &OPEN);
+        assert_eq!(whole.0.len(), 4);
+        for cut in 0..=input.len() {
+            let mut parser = RequestParser::new();
+            let mut buf = BytesMut::from(&input[..cut]);
+            let (mut cmds, err, _) = run(&mut parser, &mut buf, &OPEN);
+            assert_eq!(err, None);
+            buf.extend_from_slice(&input[cut..]);
+            let (more, err, rest) = run(&mut parser, &mut buf, &OPEN);
+            cmds.extend(more);
+            assert_eq!((cmds, err, rest), whole, "cut at {cut}");
+        }
+        assert_eq!(parse_bytewise(&input, &OPEN).0, whole.0);
+    }
+
+    #[test]
+    fn big_bulk_is_not_rescanned() {
+        let mut parser = RequestParser::new();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nSET\r\n$100000\r\n"[..]);
+        let mut argv = Vec::new();
+        assert_eq!(parser.parse(&mut buf, &OPEN, &mut argv), Ok(false));
+        assert_eq!(parser.bulklen, Some(100_000));
+        // A '\r' inside the value must not be taken for a header line.
+        for _ in 0..100 {
+            buf.extend_from_slice(&[b'\r'; 1000]);
+            assert_eq!(parser.parse(&mut buf, &OPEN, &mut argv), Ok(false));
+        }
+        buf.extend_from_slice(b"\r\n");
+        assert_eq!(parser.parse(&mut buf, &OPEN, &mut argv), Ok(true));
+        assert_eq!(argv[1].len(), 100_000);
+    }
+
+    #[test]
+    fn inline_line_of_exactly_the_limit_is_accepted() {
+        let mut input = vec![b'a'; PROTO_INLINE_MAX_SIZE];
+        input.push(b'\n');
+        let (cmds, err, _) = parse_whole(&input, &OPEN);
+        assert_eq!(err, None);
+        assert_eq!(cmds[0][0].len(), PROTO_INLINE_MAX_SIZE);
+        let mut input = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
+        input.push(b'\n');
+        assert_eq!(
+            parse_whole(&input, &OPEN).1,
+            Some(ProtocolError::TooBigInlineRequest)
+        );
+    }
+
+    #[test]
+    fn master_limits_skip_proto_max_bulk_len() {
+        let master = ParseLimits {
+            proto_max_bulk_len: u64::MAX,
+            authenticated: true,
+        };
+        let (_, err, _) = parse_whole(b"*1\r\n$9223372036854775807\r\n", &master);
+        assert_eq!(err, None);
+    }
+
+    #[test]
+    fn string2ll_matches_redis() {
+        assert_eq!(string2ll(b"0"), Some(0));
+        assert_eq!(string2ll(b"-1"), Some(-1));
+        assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"00",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(string2ll(bad), None, "{}", bad.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn display_is_the_error_text() {
+        assert_eq!(
+            ProtocolError::ExpectedDollar(b'\n').to_string(),
+            "Protocol error: expected '$', got '\\n'"
+        );
+        assert_eq!(
+            ProtocolError::InvalidBulkLength.to_string(),
+            "Protocol error: invalid bulk length"
+        );
     }
 }

@@ -309,3 +309,168 @@ impl StackOut<'_> {
         self.len += bytes.len();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn both(f: impl Fn(&mut ReplyBuf)) -> (Vec<u8>, Vec<u8>) {
+        let mut r2 = ReplyBuf::new(Proto::Resp2);
+        let mut r3 = ReplyBuf::new(Proto::Resp3);
+        f(&mut r2);
+        f(&mut r3);
+        (r2.buf.to_vec(), r3.buf.to_vec())
+    }
+
+    fn check(f: impl Fn(&mut ReplyBuf), resp2: &[u8], resp3: &[u8]) {
+        let (r2, r3) = both(f);
+        assert_eq!(
+            r2.escape_ascii().to_string(),
+            resp2.escape_ascii().to_string()
+        );
+        assert_eq!(
+            r3.escape_ascii().to_string(),
+            resp3.escape_ascii().to_string()
+        );
+    }
+
+    #[test]
+    fn replies_in_both_protocols() {
+        check(|r| r.ok(), b"+OK\r\n", b"+OK\r\n");
+        check(|r| r.simple("PONG"), b"+PONG\r\n", b"+PONG\r\n");
+        check(
+            |r| r.error("ERR syntax error"),
+            b"-ERR syntax error\r\n",
+            b"-ERR syntax error\r\n",
+        );
+        check(
+            |r| r.error("ERR a\r\nb"),
+            b"-ERR a  b\r\n",
+            b"-ERR a  b\r\n",
+        );
+        check(|r| r.int(-42), b":-42\r\n", b":-42\r\n");
+        check(
+            |r| r.int(i64::MIN),
+            b":-9223372036854775808\r\n",
+            b":-9223372036854775808\r\n",
+        );
+        check(
+            |r| r.bulk(b"a\r\nb"),
+            b"$4\r\na\r\nb\r\n",
+            b"$4\r\na\r\nb\r\n",
+        );
+        check(|r| r.bulk(b""), b"$0\r\n\r\n", b"$0\r\n\r\n");
+        check(|r| r.bulk_int(-17), b"$3\r\n-17\r\n", b"$3\r\n-17\r\n");
+        check(|r| r.null(), b"$-1\r\n", b"_\r\n");
+        check(|r| r.null_array(), b"*-1\r\n", b"_\r\n");
+        check(|r| r.array(3), b"*3\r\n", b"*3\r\n");
+        check(|r| r.map(2), b"*4\r\n", b"%2\r\n");
+        check(|r| r.set(5), b"*5\r\n", b"~5\r\n");
+        check(|r| r.push(3), b"*3\r\n", b">3\r\n");
+        check(|r| r.boolean(true), b":1\r\n", b"#t\r\n");
+        check(|r| r.boolean(false), b":0\r\n", b"#f\r\n");
+        check(
+            |r| r.verbatim(b"# Server"),
+            b"$8\r\n# Server\r\n",
+            b"=12\r\ntxt:# Server\r\n",
+        );
+        check(|r| r.raw(b"+X\r\n"), b"+X\r\n", b"+X\r\n");
+        let (r2, _) = both(|r| {
+            r.array(2);
+            r.bulk(b"a");
+            r.int(1);
+        });
+        assert_eq!(r2, b"*2\r\n$1\r\na\r\n:1\r\n");
+        let r = ReplyBuf::new(Proto::Resp3);
+        assert!(r.is_empty());
+        assert_eq!(r.len(), 0);
+    }
+
+    /// Observed from redis-server 7.0.15 (ZSCORE under RESP2 and after HELLO 3).
+    #[test]
+    fn doubles_match_redis() {
+        check(
+            |r| r.double(0.1),
+            b"$19\r\n0.10000000000000001\r\n",
+            b",0.10000000000000001\r\n",
+        );
+        check(|r| r.double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n");
+        check(
+            |r| r.double(f64::NEG_INFINITY),
+            b"$4\r\n-inf\r\n",
+            b",-inf\r\n",
+        );
+        check(|r| r.double(1e100), b"$6\r\n1e+100\r\n", b",1e+100\r\n");
+        check(
+            |r| r.double(123456.789),
+            b"$10\r\n123456.789\r\n",
+            b",123456.789\r\n",
+        );
+        check(
+            |r| r.double(1e-5),
+            b"$22\r\n1.0000000000000001e-05\r\n",
+            b",1.0000000000000001e-05\r\n",
+        );
+        check(|r| r.double(1e17), b"$5\r\n1e+17\r\n", b",1e+17\r\n");
+        check(|r| r.double(0.0), b"$1\r\n0\r\n", b",0\r\n");
+    }
+
+    fn libc_g17(d: f64) -> Vec<u8> {
+        let mut buf = [0u8; 64];
+        // SAFETY: the buffer is 64 bytes, snprintf writes at most that many including the NUL,
+        // and the format takes exactly one double.
+        let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), d) };
+        buf[..n as usize].to_vec()
+    }
+
+    fn ours(d: f64) -> Vec<u8> {
+        let mut v = Vec::new();
+        format_double(d, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn format_double_equals_glibc_printf() {
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            0.5,
+            1e-4,
+            1e-5,
+            f64::from_bits(1e-4f64.to_bits() - 1),
+            1e16,
+            1e17,
+            12345678901234567.0,
+            1234567890123456.0 + 0.75, // a tie at the 17th digit: both round half to even
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            std::f64::consts::PI,
+            100.0,
+            0.1 + 0.2,
+        ];
+        for d in specials {
+            assert_eq!(
+                ours(d).escape_ascii().to_string(),
+                libc_g17(d).escape_ascii().to_string(),
+                "{d:e}"
+            );
+        }
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..200_000 {
+            let d = f64::from_bits(rng.random::<u64>());
+            assert_eq!(ours(d), libc_g17(d), "{d:e}");
+            let scaled = rng.random_range(-1e6..1e6) * 10f64.powi(rng.random_range(-25..25));
+            assert_eq!(ours(scaled), libc_g17(scaled), "{scaled:e}");
+            let short = f64::from(rng.random_range(-100_000i32..100_000)) / 1000.0;
+            assert_eq!(ours(short), libc_g17(short), "{short:e}");
+        }
+    }
+}
