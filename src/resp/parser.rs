@@ -870,6 +870,58 @@ mod tests {
         assert_eq!(parse_bytewise(&input, &OPEN).0, whole.0);
     }
 
+    /// The fuzz target's property on generated streams: random mixes of valid frames, inline
+    /// lines and garbage, cut into random chunks, give what parsing the whole stream gives.
+    #[test]
+    fn random_chunking_equals_whole_parse() {
+        use rand::{Rng, SeedableRng};
+        let pieces: &[&[u8]] = &[
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+            b"*1\r\n$0\r\n\r\n",
+            b"PING\r\n",
+            b"ECHO \"a\\x41\" 'b\\'c'\n",
+            b"\n",
+            b"*0\r\n",
+            b"*-1\r\n",
+            b"$",
+            b"*",
+            b"\r",
+            b"\x00",
+            b"\"",
+            b"'",
+            b"12",
+            b"-",
+            b"*11\r\n",
+            b"$16385\r\n",
+        ];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(42);
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.random_range(1..12) {
+                input.extend_from_slice(pieces[rng.random_range(0..pieces.len())]);
+            }
+            let limits = if rng.random_bool(0.5) { OPEN } else { NOAUTH };
+            let whole = parse_whole(&input, &limits);
+            let mut parser = RequestParser::new();
+            let mut buf = BytesMut::new();
+            let mut got: Outcome = (Vec::new(), None, Vec::new());
+            let mut pos = 0;
+            while pos < input.len() && got.1.is_none() {
+                let end = (pos + rng.random_range(1..6)).min(input.len());
+                buf.extend_from_slice(&input[pos..end]);
+                pos = end;
+                let (cmds, err, rest) = run(&mut parser, &mut buf, &limits);
+                got.0.extend(cmds);
+                (got.1, got.2) = (err, rest);
+            }
+            assert_eq!(got.0, whole.0, "{}", input.escape_ascii());
+            assert_eq!(got.1, whole.1, "{}", input.escape_ascii());
+            if whole.1.is_none() {
+                assert_eq!(got.2, whole.2, "{}", input.escape_ascii());
+            }
+        }
+    }
+
     #[test]
     fn big_bulk_is_not_rescanned() {
         let mut parser = RequestParser::new();
