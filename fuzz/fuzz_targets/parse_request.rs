@@ -2,8 +2,10 @@
 //! every command must have at least one argument, and the commands, the error and the bytes
 //! left over must equal what parsing the whole buffer at once gives.
 //!
-//! Input layout: byte 0 chooses the limits; byte 1 is how many split points follow, each as one
-//! byte (a chunk length); the rest is the request stream.
+//! Input layout: byte 0 chooses the limits (bit 0: unauthenticated, bit 1: tiny
+//! proto-max-bulk-len) and bit 2 repeats the stream past 64 KiB, to reach the "too big" line
+//! limits; byte 1 is how many split points follow, each as one byte (a chunk length); the rest
+//! is the request stream.
 #![no_main]
 
 use bytes::BytesMut;
@@ -31,10 +33,7 @@ fn drain(
                 assert!(!argv.is_empty(), "a command without arguments");
                 out.0.push(argv.iter().map(|a| a.to_vec()).collect());
             }
-            Ok(false) => {
-                out.2 = buf.to_vec();
-                return false;
-            }
+            Ok(false) => return false,
             Err(e) => {
                 // The reply must be one well-formed error line.
                 let reply = e.reply();
@@ -52,7 +51,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let limits = ParseLimits {
-        proto_max_bulk_len: if flags & 2 != 0 { 64 } else { 512 * 1024 * 1024 },
+        proto_max_bulk_len: if flags & 2 != 0 {
+            64
+        } else {
+            512 * 1024 * 1024
+        },
         authenticated: flags & 1 == 0,
     };
     let Some((&nsplits, rest)) = rest.split_first() else {
@@ -60,14 +63,18 @@ fuzz_target!(|data: &[u8]| {
     };
     let nsplits = usize::from(nsplits).min(rest.len());
     let (splits, stream) = rest.split_at(nsplits);
+    let repeated;
+    let (stream, default_chunk) = if flags & 4 != 0 && !stream.is_empty() {
+        repeated = stream.repeat(66_000 / stream.len() + 1);
+        (&repeated[..], 997)
+    } else {
+        (stream, 1)
+    };
 
     let mut whole = (Vec::new(), None, Vec::new());
-    drain(
-        &mut RequestParser::default(),
-        &mut BytesMut::from(stream),
-        &limits,
-        &mut whole,
-    );
+    let mut buf = BytesMut::from(stream);
+    drain(&mut RequestParser::default(), &mut buf, &limits, &mut whole);
+    whole.2 = buf.to_vec();
 
     let mut chunked = (Vec::new(), None, Vec::new());
     let mut parser = RequestParser::default();
@@ -75,8 +82,11 @@ fuzz_target!(|data: &[u8]| {
     let mut pos = 0;
     let mut split_iter = splits.iter();
     while pos < stream.len() {
-        // Chunk lengths come from the input; after they run out, one byte at a time.
-        let len = split_iter.next().map_or(1, |&n| usize::from(n)).max(1);
+        // Chunk lengths come from the input; after they run out, a fixed size.
+        let len = split_iter
+            .next()
+            .map_or(default_chunk, |&n| usize::from(n))
+            .max(1);
         let end = (pos + len).min(stream.len());
         buf.extend_from_slice(&stream[pos..end]);
         pos = end;
@@ -84,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
+    chunked.2 = buf.to_vec();
     assert_eq!(whole.0, chunked.0, "commands differ");
     assert_eq!(whole.1, chunked.1, "errors differ");
     if whole.1.is_none() {
