@@ -194,7 +194,12 @@ impl RequestParser {
         self.bulklen = None;
         self.pos = 0;
         self.scanned = 0;
-        self.ranges.clear();
+        // Keep the argument table for the next command, unless one huge command grew it.
+        if self.ranges.capacity() > 4096 {
+            self.ranges = Vec::new();
+        } else {
+            self.ranges.clear();
+        }
     }
 
     fn parse_inline(
