@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run the request-parser fuzz target for a bounded time: fuzz/run-bounded.sh [SECONDS] (default 60).
+# Installs cargo-fuzz if it is missing. Exits non-zero if libFuzzer finds a crash (a panic, or a
+# difference between chunked and whole-buffer parsing); the input is left in fuzz/artifacts/.
+set -euo pipefail
+
+secs="${1:-60}"
+cd "$(dirname "$0")"
+
+# libFuzzer instrumentation needs a nightly toolchain.
+toolchain=nightly
+if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
+    rustup toolchain install "$toolchain" --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+
+# Separate from the main crate's target dir: instrumented builds would invalidate its cache.
+export CARGO_TARGET_DIR="$PWD/target"
+mkdir -p corpus/parse_request
+
+# The parser has no unsafe code, so AddressSanitizer adds cost without finding more; panics and
+# assertion failures are what we look for. Inputs stay small so many split patterns are tried.
+exec cargo "+$toolchain" fuzz run --sanitizer none parse_request \
+    corpus/parse_request seeds \
+    -- -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1
