@@ -69,6 +69,24 @@ pub struct SentinelLine {
     pub args: Vec<Vec<u8>>,
 }
 
+/// CONFIG HELP lines (Redis 7.0 text).
+pub const CONFIG_HELP: &[&str] = &[
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+];
+
+/// Whether CONFIG SET's value for this directive must be redacted from SLOWLOG/MONITOR
+/// (`requirepass`, `masterauth`, `masteruser`).
+pub fn is_sensitive(name: &[u8]) -> bool {
+    registry::lookup(name).is_some_and(|(i, _)| DIRECTIVES[i].has(registry::SENSITIVE))
+}
+
 /// Nested `include` depth at which loading stops (Redis would recurse until it crashes).
 const MAX_INCLUDE_DEPTH: usize = 64;
 
@@ -392,6 +410,22 @@ impl Config {
             .zip(&self.explicit)
             .filter(|(d, set)| **set && !EFFECTIVE.contains(&d.name))
             .map(|(d, _)| d.name.to_string())
+            .collect();
+        out.extend(self.other_ineffective.iter().cloned());
+        out
+    }
+
+    /// The subset of [`Config::ineffective`] whose value differs from the default: the
+    /// settings a user would miss (a stock redis.conf spells out many defaults).
+    pub fn ineffective_changed(&self) -> Vec<String> {
+        let mut out: Vec<String> = DIRECTIVES
+            .iter()
+            .zip(&self.explicit)
+            .zip(&self.values)
+            .filter(|((d, set), v)| {
+                **set && !EFFECTIVE.contains(&d.name) && **v != value::default_value(d)
+            })
+            .map(|((d, _), _)| d.name.to_string())
             .collect();
         out.extend(self.other_ineffective.iter().cloned());
         out

@@ -1380,10 +1380,3 @@ pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
         }
     })
 }
-
-pub fn index_of(name: &str) -> usize {
-    // The table is static; callers only pass names from it (checked by a unit test).
-    lookup(name.as_bytes())
-        .map(|(i, _)| i)
-        .unwrap_or(usize::MAX)
-}

@@ -568,7 +568,6 @@ fn rewrite_keeps_comments_and_replaces_in_place() {
     })
     .unwrap();
     assert_eq!(again.get(&[b"*"]), cfg.get(&[b"*"]));
-    let _ = &mut c;
 }
 
 #[test]
@@ -602,4 +601,173 @@ fn rewrite_without_file_is_an_error() {
         Config::default().rewrite().unwrap_err(),
         "ERR The server is running without a config file"
     );
+}
+
+#[test]
+fn argv_errors_report_like_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.conf");
+    fs::write(&ok, "port 0\n").unwrap();
+    let ok = ok.to_str().unwrap().to_string();
+    let report = |n: usize, line: &str, reason: &str| {
+        format!("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {n}\n>>> '{line}'\n{reason}\n")
+    };
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["--bogus", "1"],
+            report(
+                2,
+                "bogus \"1\"",
+                "Bad directive or wrong number of arguments",
+            ),
+        ),
+        (
+            vec!["--port"],
+            report(2, "port", "wrong number of arguments"),
+        ),
+        (
+            vec!["--port", "0", "--maxmemory", "1x"],
+            report(3, "maxmemory \"1x\"", "argument must be a memory value"),
+        ),
+        (
+            vec!["--save", "0", "1"],
+            report(2, "save \"0\" \"1\"", "Invalid save parameters"),
+        ),
+        (
+            vec![ok.as_str(), "--daemonize", "maybe"],
+            report(3, "daemonize \"maybe\"", "argument must be 'yes' or 'no'"),
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut argv = vec![std::ffi::OsString::from("ringkv-server")];
+        argv.extend(args.iter().map(std::ffi::OsString::from));
+        let Argv::Run(src) = parse_argv(argv) else {
+            panic!("{args:?}")
+        };
+        assert_eq!(
+            Config::load(&src).unwrap_err().to_string(),
+            expected,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn more_config_set_cases_match_redis() {
+    let mut c = load_str("enable-protected-configs yes\n").unwrap();
+    let err = |c: &mut Config, a: &[&str]| set(c, a).unwrap_err();
+    let failed = |name: &str, why: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    };
+    assert_eq!(
+        err(&mut c, &["slave-priority", "abc"]),
+        failed(
+            "slave-priority",
+            "argument couldn't be parsed into an integer"
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["PORT", "abc"]),
+        failed("port", "argument couldn't be parsed into an integer")
+    );
+    assert_eq!(
+        err(&mut c, &["DAEMONIZE", "yes"]),
+        failed("DAEMONIZE", "can't set immutable config")
+    );
+    assert_eq!(
+        err(&mut c, &["dir", "/nonexist"]),
+        failed("dir", "No such file or directory")
+    );
+    assert_eq!(
+        err(&mut c, &["dir", "/etc/hostname"]),
+        failed("dir", "Not a directory")
+    );
+    assert_eq!(
+        err(&mut c, &["client-output-buffer-limit", "normal 1 2"]),
+        failed(
+            "client-output-buffer-limit",
+            "Wrong number of arguments in buffer limit configuration."
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["client-output-buffer-limit", "master 1 2 3"]),
+        failed(
+            "client-output-buffer-limit",
+            "Invalid client class specified in buffer limit configuration."
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["oom-score-adj-values", "1 2"]),
+        failed("oom-score-adj-values", "wrong number of arguments")
+    );
+    assert_eq!(
+        err(&mut c, &["latency-tracking-info-percentiles", "abc"]),
+        failed(
+            "latency-tracking-info-percentiles",
+            "Invalid latency-tracking-info-percentiles parameters"
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["latency-tracking-info-percentiles", "101"]),
+        failed(
+            "latency-tracking-info-percentiles",
+            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["maxmemory-clients", "200%"]),
+        failed(
+            "maxmemory-clients",
+            "percentage argument must be less or equal to 100"
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["cluster-announce-hostname", "a_b"]),
+        failed(
+            "cluster-announce-hostname",
+            "Hostnames may only contain alphanumeric characters, hyphens or dots"
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["proc-title-template", "{bogus}"]),
+        failed(
+            "proc-title-template",
+            "template format is invalid or contains unknown variables"
+        )
+    );
+    assert_eq!(
+        err(&mut c, &["dbfilename", "a/b"]),
+        failed("dbfilename", "dbfilename can't be a path, just a filename")
+    );
+    assert_eq!(
+        err(&mut c, &["port", "abc", "foo", "1"]),
+        "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+    );
+
+    set(&mut c, &["maxmemory", ""]).unwrap();
+    assert_eq!(get1(&c, "maxmemory"), "0");
+    set(&mut c, &["bind", ""]).unwrap();
+    assert_eq!(get1(&c, "bind"), "");
+    assert!(c.bind.is_empty());
+    set(&mut c, &["latency-tracking-info-percentiles", "50.5 99"]).unwrap();
+    assert_eq!(get1(&c, "latency-tracking-info-percentiles"), "50.5 99");
+    set(&mut c, &["appendfsync", "ALWAYS"]).unwrap();
+    assert_eq!(c.appendfsync, "always");
+    set(&mut c, &["oom-score-adj", "relative"]).unwrap();
+    assert_eq!(get1(&c, "oom-score-adj"), "yes");
+    assert_eq!(
+        c.get(&[b"MAXMEMORY"]),
+        vec![("MAXMEMORY".to_string(), "0".to_string())]
+    );
+}
+
+#[test]
+fn ineffective_changed_skips_defaults_and_sensitive_names() {
+    let c = load_str("activerehashing yes\nhz 20\nlist-max-listpack-size -1\n").unwrap();
+    assert_eq!(
+        c.ineffective(),
+        vec!["activerehashing", "list-max-listpack-size"]
+    );
+    assert_eq!(c.ineffective_changed(), vec!["list-max-listpack-size"]);
+    assert!(is_sensitive(b"REQUIREPASS") && is_sensitive(b"masterauth") && !is_sensitive(b"port"));
 }

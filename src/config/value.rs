@@ -635,7 +635,8 @@ pub enum Rewrite {
     Remove,
 }
 
-/// Redis' per-type rewrite functions. `cwd_dir` is what `dir` is written as.
+/// Redis' per-type rewrite functions: the lines for `v`, and whether each must be
+/// written even when the old file does not mention the directive.
 pub fn rewrite_lines(d: &Directive, v: &Value) -> Rewrite {
     let name = d.name;
     let default = default_value(d);
