@@ -569,16 +569,24 @@ impl Config {
     /// CONFIG REWRITE: rewrites the config file in place, keeping comments and lines it
     /// does not own. The error is the full reply text without the leading `-`.
     pub fn rewrite(&self) -> Result<(), String> {
+        self.rewrite_with(&[])
+    }
+
+    /// CONFIG REWRITE plus lines owned by another module, given as (option key, lines):
+    /// Sentinel passes `("sentinel myid", vec!["sentinel myid <id>"])`,
+    /// `("sentinel monitor", ...)` and so on; old lines with the same key (`sentinel` +
+    /// first word, in sentinel mode) are replaced in place, leftovers removed.
+    pub fn rewrite_with(&self, extra: &[(&str, Vec<String>)]) -> Result<(), String> {
         let Some(path) = &self.config_file else {
             return Err("ERR The server is running without a config file".into());
         };
-        rewrite::rewrite_file(path, self)
+        rewrite::rewrite_file(path, self, extra)
             .map_err(|e| format!("ERR Rewriting config file: {}", strerror_of(&e)))
     }
 
     /// The text CONFIG REWRITE would write for `old` (the current file content).
     pub fn rewrite_content(&self, old: &[u8]) -> Vec<u8> {
-        rewrite::rewritten_content(old, self)
+        rewrite::rewritten_content(old, self, &[])
     }
 
     pub(crate) fn value_at(&self, idx: usize) -> &Value {

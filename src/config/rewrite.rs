@@ -142,7 +142,7 @@ impl State {
 }
 
 /// The new file content for the old content `old`.
-pub fn rewritten_content(old: &[u8], cfg: &Config) -> Vec<u8> {
+pub fn rewritten_content(old: &[u8], cfg: &Config, extra: &[(&str, Vec<String>)]) -> Vec<u8> {
     let mut st = State::read(old, cfg.sentinel_mode);
     for (idx, d) in DIRECTIVES.iter().enumerate() {
         if cfg.sentinel_mode && matches!(d.kind, registry::Kind::Special(Special::Save)) {
@@ -159,18 +159,30 @@ pub fn rewritten_content(old: &[u8], cfg: &Config) -> Vec<u8> {
             Rewrite::Remove => st.mark(d.name),
         }
     }
+    // Lines owned by other modules (Sentinel state: `sentinel myid`, `sentinel monitor`),
+    // always written, replacing their old lines in place.
+    for (option, lines) in extra {
+        for line in lines {
+            st.rewrite_line(option, line.clone(), true);
+        }
+        st.mark(option);
+    }
     st.remove_orphaned();
     st.content()
 }
 
 /// Rewrites `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
-pub fn rewrite_file(path: &Path, cfg: &Config) -> std::io::Result<()> {
+pub fn rewrite_file(
+    path: &Path,
+    cfg: &Config,
+    extra: &[(&str, Vec<String>)],
+) -> std::io::Result<()> {
     let old = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
-    let content = rewritten_content(&old, cfg);
+    let content = rewritten_content(&old, cfg, extra);
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(format!(".{:06x}", rand::random::<u32>() & 0xff_ffff));
     let tmp = std::path::PathBuf::from(tmp_name);

@@ -770,3 +770,41 @@ fn ineffective_changed_skips_defaults_and_sensitive_names() {
     assert_eq!(c.ineffective_changed(), vec!["list-max-listpack-size"]);
     assert!(is_sensitive(b"REQUIREPASS") && is_sensitive(b"masterauth") && !is_sensitive(b"port"));
 }
+
+#[test]
+fn rewrite_with_sentinel_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("sentinel.conf");
+    fs::write(&f, "port 26379\nsentinel monitor m 127.0.0.1 6379 2\nsentinel myid old\nsentinel known-replica m a 1\n").unwrap();
+    let src = ConfigSource {
+        file: Some(f.clone()),
+        sentinel: true,
+        ..Default::default()
+    };
+    let c = Config::load(&src).unwrap();
+    assert_eq!(c.sentinel_lines.len(), 3);
+    c.rewrite_with(&[
+        ("sentinel myid", vec!["sentinel myid abc".to_string()]),
+        (
+            "sentinel monitor",
+            vec!["sentinel monitor m 127.0.0.1 6380 2".to_string()],
+        ),
+        ("sentinel known-replica", vec![]),
+        (
+            "sentinel current-epoch",
+            vec!["sentinel current-epoch 1".to_string()],
+        ),
+    ])
+    .unwrap();
+    let out = fs::read_to_string(&f).unwrap();
+    assert!(
+        out.starts_with("port 26379\nsentinel monitor m 127.0.0.1 6380 2\nsentinel myid abc\n\n"),
+        "{out}"
+    );
+    assert!(out.contains("\nsentinel current-epoch 1\n"), "{out}");
+    assert!(!out.contains("known-replica"), "{out}");
+    assert!(
+        !out.contains("\nsave "),
+        "sentinel mode does not write save lines: {out}"
+    );
+}
