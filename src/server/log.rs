@@ -517,6 +517,75 @@ mod tests {
         assert!(lines[1].ends_with(" - verbose shown port=6380"), "{text}");
     }
 
+    /// Runs in a re-executed copy of the test binary: `init` installs a process-global
+    /// subscriber, which must not leak into the other tests.
+    #[test]
+    #[ignore = "helper run in a child process"]
+    fn global_init_child_helper() {
+        let Ok(path) = std::env::var("RINGKV_LOG_CHILD_FILE") else {
+            return;
+        };
+        init(Level::Notice, &path, 'C').unwrap();
+        tracing::warn!("oO0OoO0OoO0Oo ringkv is starting oO0OoO0OoO0Oo");
+        set_role('M');
+        // What glommio does: log through the `log` crate.
+        ::log::warn!(target: "glommio::sys::uring", "registering buffers failed");
+        ::log::info!(target: "glommio::sys::uring", "an info line");
+        ::log::debug!(target: "glommio::sys::uring", "hidden at notice");
+        set_level(Level::Warning);
+        tracing::info!("hidden at warning");
+        set_level(Level::Debug);
+        tracing::trace!("debug line");
+        raw(Level::Notice, "RAW\n");
+        from_signal_handler(Level::Warning, "Received SIGTERM scheduling shutdown...");
+    }
+
+    #[test]
+    fn global_init_bridges_log_and_changes_at_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("global.log");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "server::log::tests::global_init_child_helper",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env("RINGKV_LOG_CHILD_FILE", &path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(lines[0].contains(":C "), "{text}");
+        assert!(
+            lines[0].ends_with(" # oO0OoO0OoO0Oo ringkv is starting oO0OoO0OoO0Oo"),
+            "{text}"
+        );
+        assert!(lines[1].contains(":M "), "{text}");
+        assert!(
+            lines[1].ends_with(" # glommio::sys::uring: registering buffers failed"),
+            "{text}"
+        );
+        assert!(
+            lines[2].ends_with(" * glommio::sys::uring: an info line"),
+            "{text}"
+        );
+        assert!(lines[3].ends_with(" . debug line"), "{text}");
+        assert_eq!(lines[4], "RAW");
+        let pid_prefix = lines[0].split(':').next().unwrap_or_default();
+        assert!(
+            lines[5].starts_with(&format!("{pid_prefix}:signal-handler (")),
+            "{text}"
+        );
+        assert!(
+            lines[5].ends_with(") Received SIGTERM scheduling shutdown..."),
+            "{text}"
+        );
+    }
+
     #[test]
     fn unopenable_logfile_is_refused() {
         let state = LogState::new();

@@ -23,7 +23,11 @@ pub struct ShutdownSignal {
     /// Redis words the first line differently while the dataset is loading.
     loading: AtomicBool,
     wakers: Mutex<Vec<Waker>>,
+    /// Run before `exit(1)` on a second SIGINT (Redis removes its temp RDB file there).
+    force_exit_hook: Mutex<Option<ForceExitHook>>,
 }
+
+type ForceExitHook = Box<dyn Fn() + Send + Sync>;
 
 static INSTALLED: OnceLock<Arc<ShutdownSignal>> = OnceLock::new();
 
@@ -40,6 +44,7 @@ impl ShutdownSignal {
             requested: AtomicI32::new(0),
             loading: AtomicBool::new(false),
             wakers: Mutex::new(Vec::new()),
+            force_exit_hook: Mutex::new(None),
         }
     }
 
@@ -94,6 +99,15 @@ impl ShutdownSignal {
         self.loading.store(loading, Ordering::Relaxed);
     }
 
+    /// Cleanup to run when a second SIGINT makes the process exit at once (e.g. removing a
+    /// half-written `temp-<pid>.rdb`). It runs on the signal thread; keep it short.
+    pub fn set_force_exit_hook(&self, hook: impl Fn() + Send + Sync + 'static) {
+        *self
+            .force_exit_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Box::new(hook));
+    }
+
     /// Resolves with the signal number once shutdown is requested. Works from any executor or
     /// thread: it registers its waker, then re-checks the flag, so a concurrent request is never
     /// missed.
@@ -125,6 +139,14 @@ impl ShutdownSignal {
         ) {
             SignalAction::ExitNow(msg) => {
                 log::from_signal_handler(Level::Warning, msg);
+                if let Some(hook) = &*self
+                    .force_exit_hook
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                {
+                    hook();
+                }
+                // Not a clean shutdown, hence status 1 (Redis does the same).
                 std::process::exit(1);
             }
             SignalAction::Schedule(msg) => {
@@ -223,5 +245,55 @@ mod tests {
         // SAFETY: sending a signal to ourselves; the handler above keeps it from killing us.
         unsafe { libc::kill(libc::getpid(), SIGTERM) };
         assert_eq!(futures_lite::future::block_on(bell.wait()), SIGTERM);
+    }
+
+    /// Runs in a re-executed copy of the test binary (see `second_sigint_exits_1`).
+    #[test]
+    #[ignore = "helper run in a child process"]
+    fn second_sigint_child_helper() {
+        let Ok(marker) = std::env::var("RINGKV_SIGINT_MARKER") else {
+            return;
+        };
+        let bell = ShutdownSignal::install().unwrap();
+        bell.set_force_exit_hook(move || {
+            let _ = std::fs::write(&marker, "hook ran");
+        });
+        // SAFETY: signals to ourselves, caught by the signal thread.
+        unsafe { libc::kill(libc::getpid(), SIGINT) };
+        assert_eq!(futures_lite::future::block_on(bell.wait()), SIGINT);
+        unsafe { libc::kill(libc::getpid(), SIGINT) };
+        std::thread::sleep(Duration::from_secs(10));
+    }
+
+    #[test]
+    fn second_sigint_exits_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("marker");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "server::signals::tests::second_sigint_child_helper",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env("RINGKV_SIGINT_MARKER", &marker)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "hook ran");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let logged: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.split_once(":signal-handler (").map(|(_, r)| r))
+            .filter_map(|r| r.split_once(") ").map(|(_, m)| m))
+            .collect();
+        assert_eq!(
+            logged,
+            [
+                "Received SIGINT scheduling shutdown...",
+                "You insist... exiting now."
+            ],
+            "{stdout}"
+        );
     }
 }
