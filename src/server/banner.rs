@@ -7,6 +7,20 @@
 //! 5. [`log_logo_or_mode`]: the logo, or `Running mode=standalone, port=6379.`
 //!
 //! The first three are warnings in Redis so that they show even with `loglevel warning`.
+//! Redis 7.0.15 prints them with role `C` (its `server.pid` is not set yet, so they look like a
+//! child's); `log::init(.., 'C')` then `log::set_role('M')` after them reproduces that exactly.
+//! Real output for comparison (`redis-server --port 0 --unixsocket ...`):
+//!
+//! ```text
+//! 23792:C 22 Nov 2026 05:39:22.279 # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo
+//! 23792:C 22 Nov 2026 05:39:22.279 # Redis version=7.0.15, bits=64, commit=00000000, modified=0, pid=23792, just started
+//! 23792:C 22 Nov 2026 05:39:22.279 # Configuration loaded
+//! 23792:M 22 Nov 2026 05:39:22.300 * Running mode=standalone, port=0.
+//! 23792:M 22 Nov 2026 05:39:22.300 # Server initialized
+//! 23792:M 22 Nov 2026 05:39:22.306 * The server is now ready to accept connections at /tmp/rs-plumb.sock
+//! 23792:signal-handler (1795325962) Received SIGTERM scheduling shutdown...
+//! 23792:M 22 Nov 2026 05:39:22.811 # User requested shutdown...
+//! ```
 
 use std::io::IsTerminal;
 

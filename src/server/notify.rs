@@ -183,4 +183,49 @@ mod tests {
     fn notify_to_missing_socket_fails() {
         assert!(notify_socket_send("/nonexistent/notify.sock", READY).is_err());
     }
+
+    /// Runs in a re-executed copy of the test binary with NOTIFY_SOCKET set by the parent
+    /// (changing the environment inside a multi-threaded test process would be racy).
+    #[test]
+    #[ignore = "helper run in a child process"]
+    fn supervised_child_helper() {
+        if std::env::var_os("RINGKV_NOTIFY_CHILD").is_none() {
+            return;
+        }
+        assert_eq!(
+            resolve_supervised(SupervisedMode::Auto),
+            SupervisedMode::Systemd
+        );
+        notify_ready(true);
+        notify_stopping();
+    }
+
+    #[test]
+    fn auto_detects_systemd_and_sends_redis_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "server::notify::tests::supervised_child_helper",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env("RINGKV_NOTIFY_CHILD", "1")
+            .env("NOTIFY_SOCKET", &path)
+            .env_remove("UPSTART_JOB")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let got: Vec<String> = (0..4).map(|_| recv(&server)).collect();
+        assert_eq!(got, [STATUS_LOADING, STATUS_READY_REPLICA, READY, STOPPING]);
+    }
+
+    #[test]
+    fn no_supervision_without_environment() {
+        // `supervised no` never looks at the environment.
+        assert_eq!(resolve_supervised(SupervisedMode::No), SupervisedMode::No);
+    }
 }
