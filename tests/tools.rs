@@ -119,7 +119,7 @@ fn redis_cli_config_get_all_has_databases_16() {
         let out = redis_cli_ok(server.port, &["config", "get", "*"]);
         let lines: Vec<&str> = out.lines().collect();
         assert!(
-            lines.len() % 2 == 0,
+            lines.len().is_multiple_of(2),
             "CONFIG GET * must return pairs:\n{out}"
         );
         let pairs: Vec<(&str, &str)> = lines.chunks(2).map(|c| (c[0], c[1])).collect();
