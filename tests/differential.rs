@@ -336,3 +336,43 @@ fn split_args_follows_redis_cli_quoting() {
     );
     assert!(split_args(r#"SET "abc"#).is_err());
 }
+
+#[test]
+fn reply_framing_handles_resp2_and_resp3() {
+    let cases: &[(&[u8], Reply)] = &[
+        (b"+OK\r\n", Reply::Simple(b"OK".to_vec())),
+        (b"$-1\r\n", Reply::Bulk(None)),
+        (b"*-1\r\n", Reply::Array(None)),
+        (b"_\r\n", Reply::Null),
+        (b",1.5\r\n", Reply::Double(b"1.5".to_vec())),
+        (b"#t\r\n", Reply::Boolean(true)),
+        (
+            b"=8\r\ntxt:abcd\r\n",
+            Reply::Verbatim(b"txt".to_vec(), b"abcd".to_vec()),
+        ),
+        (
+            b"%1\r\n$1\r\na\r\n:1\r\n",
+            Reply::Map(vec![(Reply::Bulk(Some(b"a".to_vec())), Reply::Integer(1))]),
+        ),
+        (b"~1\r\n:2\r\n", Reply::Set(vec![Reply::Integer(2)])),
+        (
+            b">1\r\n+x\r\n",
+            Reply::Push(vec![Reply::Simple(b"x".to_vec())]),
+        ),
+    ];
+    for (bytes, want) in cases {
+        let (got, used) = parse_reply(bytes).unwrap().unwrap();
+        assert_eq!(&got, want);
+        assert_eq!(used, bytes.len());
+        // Every strict prefix is incomplete, never an error.
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                parse_reply(&bytes[..cut]),
+                Ok(None),
+                "{}",
+                show(&bytes[..cut])
+            );
+        }
+    }
+    assert!(parse_reply(b"?x\r\n").is_err());
+}
