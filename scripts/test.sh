@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one test command: installs the oracle tools if missing, builds in release, runs every
+# test, then the bounded parser fuzz run if present. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+# Real Redis 7.0.15 (Debian bookworm) is the oracle for the differential and tool tests.
+missing=()
+command -v redis-server    >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli       >/dev/null 2>&1 || missing+=(redis-tools)
+command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+command -v redis-sentinel  >/dev/null 2>&1 || missing+=(redis-sentinel)
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    # policy-rc.d 101 stops the package scripts from starting the Debian service: the tests
+    # start their own instances on free ports.
+    policy=/usr/sbin/policy-rc.d
+    created_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod +x "$policy"
+        created_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends redis-server redis-tools redis-sentinel >/dev/null
+    if [ "$created_policy" = 1 ]; then $SUDO rm -f "$policy"; fi
+    # If a service got started anyway, stop it (it would hold port 6379; harmless, but ours).
+    if command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl stop redis-server redis-sentinel >/dev/null 2>&1 || true
+    fi
+fi
+for tool in redis-server redis-cli redis-benchmark redis-sentinel timeout; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "missing required tool: $tool" >&2; exit 1; }
+done
+redis-server -v
+
+log "cargo build --release --all-targets"
+cargo build --release --all-targets
+
+log "cargo test --release"
+# Integration tests start many servers; two test threads keep a 2-core machine responsive.
+cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}"
+
+if [ -x fuzz/run-bounded.sh ] || [ -f fuzz/run-bounded.sh ]; then
+    log "fuzz/run-bounded.sh 60"
+    bash fuzz/run-bounded.sh 60
+else
+    log "fuzz/run-bounded.sh not present: skipping the fuzz run"
+fi
+
+log "all tests passed"
