@@ -1,16 +1,16 @@
 //! ringkv: a Redis-compatible data server, thread-per-core on glommio (io_uring).
 //!
 //! Map of the crate (layers depend downward only):
-//! - [`server`]    process wiring for the data node: logging, daemonize, pidfile, signals,
-//!                 supervision, INFO, startup/shutdown.
-//! - [`commands`]  the command table (one declarative spec per command) and one file per
-//!                 command family: shard-local ops, argument parsing, replies.
-//! - [`shard`]     executors, the channel mesh between them, key routing, multi-shard
-//!                 transactions (lock, fetch, execute, write back).
-//! - [`net`]       listener, connection loop, per-connection session state.
-//! - [`keyspace`]  per-shard databases, values, expiry (synchronous, no I/O).
-//! - [`config`]    redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
-//! - [`resp`]      RESP2/RESP3 request parser (zero-copy) and reply writer.
+//! - [`server`]: process wiring for the data node: logging, daemonize, pidfile, signals,
+//!   supervision, INFO, startup/shutdown.
+//! - [`commands`]: the command table (one declarative spec per command) and one file per
+//!   command family: shard-local ops, argument parsing, replies.
+//! - [`shard`]: executors, the channel mesh between them, key routing, multi-shard
+//!   transactions (lock, fetch, execute, write back).
+//! - [`net`]: listener, connection loop, per-connection session state.
+//! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
+//! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
+//! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
 
 pub mod commands;
 pub mod config;

@@ -12,15 +12,105 @@ use bytes::Bytes;
 const FAST_AUTH: Flags = NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SENTINEL;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("ping", -1, FAST | SENTINEL, Keys::None, "connection", "1.0.0", "Ping the server", "O(1)", Handler::Local(ping)),
-    spec("echo", 2, FAST, Keys::None, "connection", "1.0.0", "Echo the given string", "O(1)", Handler::Local(echo)),
-    spec("select", 2, LOADING | STALE | FAST, Keys::None, "connection", "1.0.0", "Change the selected database for the current connection", "O(1)", Handler::Conn(select)),
-    spec("auth", -2, FAST_AUTH, Keys::None, "connection", "1.0.0", "Authenticate to the server", "O(N) where N is the number of passwords defined for the user", Handler::Conn(auth)),
-    spec("hello", -1, FAST_AUTH, Keys::None, "connection", "6.0.0", "Handshake with Redis", "O(1)", Handler::Conn(hello)),
-    spec("quit", -1, ALLOW_BUSY | NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, Keys::None, "connection", "1.0.0", "Close the connection", "O(1)", Handler::Conn(quit)),
-    spec("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, Keys::None, "connection", "6.2.0", "Reset the connection", "O(1)", Handler::Conn(reset)),
-    spec("post", -1, NO_AUTH | LOADING | STALE, Keys::None, "server", "2.8.13", "", "", Handler::Conn(security_warning)),
-    spec("host:", -1, NO_AUTH | LOADING | STALE, Keys::None, "server", "3.2.0", "", "", Handler::Conn(security_warning)),
+    spec(
+        "ping",
+        -1,
+        FAST | SENTINEL,
+        Keys::None,
+        "connection",
+        "1.0.0",
+        "Ping the server",
+        "O(1)",
+        Handler::Local(ping),
+    ),
+    spec(
+        "echo",
+        2,
+        FAST,
+        Keys::None,
+        "connection",
+        "1.0.0",
+        "Echo the given string",
+        "O(1)",
+        Handler::Local(echo),
+    ),
+    spec(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        Keys::None,
+        "connection",
+        "1.0.0",
+        "Change the selected database for the current connection",
+        "O(1)",
+        Handler::Conn(select),
+    ),
+    spec(
+        "auth",
+        -2,
+        FAST_AUTH,
+        Keys::None,
+        "connection",
+        "1.0.0",
+        "Authenticate to the server",
+        "O(N) where N is the number of passwords defined for the user",
+        Handler::Conn(auth),
+    ),
+    spec(
+        "hello",
+        -1,
+        FAST_AUTH,
+        Keys::None,
+        "connection",
+        "6.0.0",
+        "Handshake with Redis",
+        "O(1)",
+        Handler::Conn(hello),
+    ),
+    spec(
+        "quit",
+        -1,
+        ALLOW_BUSY | NO_AUTH | NOSCRIPT | LOADING | STALE | FAST,
+        Keys::None,
+        "connection",
+        "1.0.0",
+        "Close the connection",
+        "O(1)",
+        Handler::Conn(quit),
+    ),
+    spec(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        Keys::None,
+        "connection",
+        "6.2.0",
+        "Reset the connection",
+        "O(1)",
+        Handler::Conn(reset),
+    ),
+    spec(
+        "post",
+        -1,
+        NO_AUTH | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "",
+        "",
+        Handler::Conn(security_warning),
+    ),
+    spec(
+        "host:",
+        -1,
+        NO_AUTH | LOADING | STALE,
+        Keys::None,
+        "server",
+        "3.2.0",
+        "",
+        "",
+        Handler::Conn(security_warning),
+    ),
 ];
 
 fn ping(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -107,7 +197,9 @@ fn hello(conn: &mut Conn, argv: &[Bytes]) {
         } else if eq_ic(&argv[i], "setname") && more >= 1 {
             let name = &argv[i + 1];
             if name.iter().any(|&c| c <= b' ' || c > b'~') {
-                return conn.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                return conn.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
             }
             setname = Some(name.clone());
             i += 2;
@@ -173,7 +265,11 @@ fn security_warning(conn: &mut Conn, _argv: &[Bytes]) {
     let now = crate::keyspace::now_ms() / 1000;
     // Logged at most once a minute, like Redis, so an attacker cannot flood the log.
     let last = LAST.load(Ordering::Relaxed);
-    if now - last > 60 && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+    if now - last > 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
         tracing::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
     }
     conn.close_after_reply = true;

@@ -197,7 +197,8 @@ pub fn run_here(
     }
 }
 
-type Batch = Vec<(&'static CommandSpec, fn(&mut Ctx, &[Bytes]), Vec<Bytes>)>;
+type KeyedFn = fn(&mut Ctx, &[Bytes]);
+type Batch = Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>;
 
 async fn keyed(
     conn: &mut Conn,
@@ -244,7 +245,7 @@ fn squashable(
     shard: &Shard,
     argv: &[Bytes],
     target: usize,
-) -> Option<(&'static CommandSpec, fn(&mut Ctx, &[Bytes]))> {
+) -> Option<(&'static CommandSpec, KeyedFn)> {
     if conn.reply_mode != ReplyMode::On || !conn.authenticated {
         return None;
     }
@@ -259,15 +260,22 @@ fn squashable(
 }
 
 /// Sends a batch of single-shard commands to shard `target` and returns their replies.
-async fn run_remote(shard: &Rc<Shard>, target: usize, db: usize, proto: Proto, batch: Batch) -> Bytes {
+async fn run_remote(
+    shard: &Rc<Shard>,
+    target: usize,
+    db: usize,
+    proto: Proto,
+    batch: Batch,
+) -> Bytes {
     Mesh::submit::<Bytes>(
         shard,
         target,
         Box::new(move |sh, resp| {
             let blocked = !sh.locks.is_empty()
-                && batch
-                    .iter()
-                    .any(|(spec, _, argv)| sh.locks.any_locked(lock_keys(spec, db, argv).iter().map(|(d, k)| (*d, &**k))));
+                && batch.iter().any(|(spec, _, argv)| {
+                    sh.locks
+                        .any_locked(lock_keys(spec, db, argv).iter().map(|(d, k)| (*d, &**k)))
+                });
             if !blocked {
                 let mut out = ReplyBuf::new(proto);
                 for (spec, f, argv) in &batch {

@@ -24,6 +24,9 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) {
 
 fn exists(ctx: &mut Ctx, argv: &[Bytes]) {
     let now = ctx.now;
-    let n = argv[1..].iter().filter(|k| ctx.dbs[ctx.db].exists(k, now)).count();
+    let n = argv[1..]
+        .iter()
+        .filter(|k| ctx.dbs[ctx.db].exists(k, now))
+        .count();
     ctx.out.int(n as i64);
 }

@@ -7,16 +7,82 @@ use crate::shard::Mesh;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("dbsize", 1, READONLY | FAST, Keys::None, "server", "1.0.0", "Return the number of keys in the selected database", "O(1)", Handler::Coord(dbsize)),
-    spec("flushdb", -1, WRITE, Keys::None, "server", "1.0.0", "Remove all keys from the current database", "O(N) where N is the number of keys in the selected database", Handler::Coord(flushdb)),
-    spec("flushall", -1, WRITE, Keys::None, "server", "1.0.0", "Remove all keys from all databases", "O(N) where N is the total number of keys in all databases", Handler::Coord(flushall)),
-    spec("time", 1, LOADING | STALE | FAST, Keys::None, "server", "2.6.0", "Return the current server time", "O(1)", Handler::Local(time)),
-    container("config", "server", "2.0.0", "A container for server configuration commands", CONFIG_SUBCOMMANDS),
+    spec(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Return the number of keys in the selected database",
+        "O(1)",
+        Handler::Coord(dbsize),
+    ),
+    spec(
+        "flushdb",
+        -1,
+        WRITE,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Remove all keys from the current database",
+        "O(N) where N is the number of keys in the selected database",
+        Handler::Coord(flushdb),
+    ),
+    spec(
+        "flushall",
+        -1,
+        WRITE,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Remove all keys from all databases",
+        "O(N) where N is the total number of keys in all databases",
+        Handler::Coord(flushall),
+    ),
+    spec(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        Keys::None,
+        "server",
+        "2.6.0",
+        "Return the current server time",
+        "O(1)",
+        Handler::Local(time),
+    ),
+    container(
+        "config",
+        "server",
+        "2.0.0",
+        "A container for server configuration commands",
+        CONFIG_SUBCOMMANDS,
+    ),
 ];
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    spec("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, Keys::None, "server", "2.0.0", "Get the values of configuration parameters", "O(N) when N is the number of configuration parameters provided", Handler::Conn(config_get)),
-    spec("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, Keys::None, "server", "2.0.0", "Set configuration parameters to the given values", "O(N) when N is the number of configuration parameters provided", Handler::Conn(config_set)),
+    spec(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.0.0",
+        "Get the values of configuration parameters",
+        "O(N) when N is the number of configuration parameters provided",
+        Handler::Conn(config_get),
+    ),
+    spec(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.0.0",
+        "Set configuration parameters to the given values",
+        "O(N) when N is the number of configuration parameters provided",
+        Handler::Conn(config_set),
+    ),
 ];
 
 fn dbsize<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
@@ -32,7 +98,11 @@ fn dbsize<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
 
 fn flushdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
     Box::pin(async move {
-        if argv.len() > 2 || (argv.len() == 2 && !super::eq_ic(&argv[1], "async") && !super::eq_ic(&argv[1], "sync")) {
+        if argv.len() > 2
+            || (argv.len() == 2
+                && !super::eq_ic(&argv[1], "async")
+                && !super::eq_ic(&argv[1], "sync"))
+        {
             return conn.error(super::errors::SYNTAX);
         }
         let db = conn.db;
@@ -43,7 +113,11 @@ fn flushdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
 
 fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
     Box::pin(async move {
-        if argv.len() > 2 || (argv.len() == 2 && !super::eq_ic(&argv[1], "async") && !super::eq_ic(&argv[1], "sync")) {
+        if argv.len() > 2
+            || (argv.len() == 2
+                && !super::eq_ic(&argv[1], "async")
+                && !super::eq_ic(&argv[1], "sync"))
+        {
             return conn.error(super::errors::SYNTAX);
         }
         Mesh::run_on_all(&conn.shard, |sh| {

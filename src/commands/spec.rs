@@ -147,7 +147,11 @@ impl CommandSpec {
             Keys::None => {}
             Keys::Range(first, last, step) => {
                 let argc = argv.len() as i32;
-                let last = if last < 0 { argc + last } else { last.min(argc - 1) };
+                let last = if last < 0 {
+                    argc + last
+                } else {
+                    last.min(argc - 1)
+                };
                 let mut i = first;
                 while i <= last && i > 0 && step > 0 {
                     out.push(i as usize);

@@ -7,14 +7,94 @@ use crate::keyspace::{Entry, RString, Value};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("get", 2, READONLY | FAST, Keys::Range(1, 1, 1), "string", "1.0.0", "Get the value of a key", "O(1)", Handler::Keyed(get)),
-    spec("set", -3, WRITE | DENYOOM, Keys::Range(1, 1, 1), "string", "1.0.0", "Set the string value of a key", "O(1)", Handler::Keyed(set)),
-    spec("incr", 2, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "string", "1.0.0", "Increment the integer value of a key by one", "O(1)", Handler::Keyed(incr)),
-    spec("decr", 2, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "string", "1.0.0", "Decrement the integer value of a key by one", "O(1)", Handler::Keyed(decr)),
-    spec("incrby", 3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "string", "1.0.0", "Increment the integer value of a key by the given amount", "O(1)", Handler::Keyed(incrby)),
-    spec("decrby", 3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "string", "1.0.0", "Decrement the integer value of a key by the given number", "O(1)", Handler::Keyed(decrby)),
-    spec("mget", -2, READONLY | FAST, Keys::Range(1, -1, 1), "string", "1.0.0", "Get the values of all the given keys", "O(N) where N is the number of keys to retrieve.", Handler::Keyed(mget)),
-    spec("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), "string", "1.0.1", "Set multiple keys to multiple values", "O(N) where N is the number of keys to set.", Handler::Keyed(mset)),
+    spec(
+        "get",
+        2,
+        READONLY | FAST,
+        Keys::Range(1, 1, 1),
+        "string",
+        "1.0.0",
+        "Get the value of a key",
+        "O(1)",
+        Handler::Keyed(get),
+    ),
+    spec(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        Keys::Range(1, 1, 1),
+        "string",
+        "1.0.0",
+        "Set the string value of a key",
+        "O(1)",
+        Handler::Keyed(set),
+    ),
+    spec(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        Keys::Range(1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by one",
+        "O(1)",
+        Handler::Keyed(incr),
+    ),
+    spec(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        Keys::Range(1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by one",
+        "O(1)",
+        Handler::Keyed(decr),
+    ),
+    spec(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        Keys::Range(1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by the given amount",
+        "O(1)",
+        Handler::Keyed(incrby),
+    ),
+    spec(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        Keys::Range(1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by the given number",
+        "O(1)",
+        Handler::Keyed(decrby),
+    ),
+    spec(
+        "mget",
+        -2,
+        READONLY | FAST,
+        Keys::Range(1, -1, 1),
+        "string",
+        "1.0.0",
+        "Get the values of all the given keys",
+        "O(N) where N is the number of keys to retrieve.",
+        Handler::Keyed(mget),
+    ),
+    spec(
+        "mset",
+        -3,
+        WRITE | DENYOOM,
+        Keys::Range(1, -1, 2),
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values",
+        "O(N) where N is the number of keys to set.",
+        Handler::Keyed(mset),
+    ),
 ];
 
 /// Reads a string value: Ok(None) when absent, Err on wrong type. Borrows only the databases
@@ -92,7 +172,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) {
         } else if eq_ic(a, "keepttl") && !ttl_set {
             ttl = Ttl::Keep;
             ttl_set = true;
-        } else if !ttl_set && next.is_some() && (eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat")) {
+        } else if !ttl_set
+            && next.is_some()
+            && (eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat"))
+        {
             let Some(n) = next.and_then(|n| parse_i64(n)) else {
                 return ctx.error(errors::NOT_INTEGER);
             };
@@ -101,7 +184,11 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) {
             if n <= 0 {
                 return ctx.error(errors::INVALID_EXPIRE);
             }
-            let ms = if unit_ms { Some(n) } else { n.checked_mul(1000) };
+            let ms = if unit_ms {
+                Some(n)
+            } else {
+                n.checked_mul(1000)
+            };
             let at = match ms {
                 Some(ms) if absolute => Some(ms),
                 Some(ms) => ms.checked_add(ctx.now),
@@ -143,7 +230,14 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) {
         match ttl {
             Ttl::Clear => db.set(key, value),
             Ttl::Keep => db.set_keep_ttl(key, value),
-            Ttl::At(at) => db.put_entry(key, Entry { value, expire_at: at, lru: (now / 1000) as u32 }),
+            Ttl::At(at) => db.put_entry(
+                key,
+                Entry {
+                    value,
+                    expire_at: at,
+                    lru: (now / 1000) as u32,
+                },
+            ),
         }
         ctx.dirty += 1;
     }
@@ -169,7 +263,10 @@ pub fn op_incrby(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<i64, &'static 
             },
         },
     };
-    let v = cur.unwrap_or(0).checked_add(delta).ok_or(errors::OVERFLOW)?;
+    let v = cur
+        .unwrap_or(0)
+        .checked_add(delta)
+        .ok_or(errors::OVERFLOW)?;
     match db.get_mut(key, now) {
         Some(e) => e.value = Value::from_int(v),
         None => db.set(key, Value::from_int(v)),
@@ -219,7 +316,7 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) {
 }
 
 fn mset(ctx: &mut Ctx, argv: &[Bytes]) {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return ctx.error(&errors::wrong_arity("mset"));
     }
     for kv in argv[1..].chunks_exact(2) {

@@ -40,7 +40,11 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 pub fn lookup_sub(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
     let mut buf = [0u8; MAX_NAME];
     let n = lower(name, &mut buf)?;
-    parent.subcommands.iter().find(|s| s.name.as_bytes() == n)
+    // Subcommand specs are named by their full name, "parent|sub".
+    parent
+        .subcommands
+        .iter()
+        .find(|s| s.name.split_once('|').map(|(_, sub)| sub.as_bytes()) == Some(n))
 }
 
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {

@@ -125,7 +125,8 @@ impl<V> Dense<V> {
         if self.slots.len() < self.slots.capacity() / 4 && self.slots.capacity() > 64 {
             self.slots.shrink_to(self.slots.len() * 2);
             let slots = &self.slots;
-            self.idx.shrink_to(slots.len() * 2, |&j| slots[j as usize].hash);
+            self.idx
+                .shrink_to(slots.len() * 2, |&j| slots[j as usize].hash);
         }
         (s.key, s.val)
     }
@@ -184,7 +185,10 @@ mod tests {
             assert_eq!(d.remove(format!("k{i}").as_bytes()).map(|x| x.1), Some(i));
         }
         for i in 0..1000u32 {
-            assert_eq!(d.get(format!("k{i}").as_bytes()).copied(), (i % 2 == 1).then_some(i));
+            assert_eq!(
+                d.get(format!("k{i}").as_bytes()).copied(),
+                (i % 2 == 1).then_some(i)
+            );
         }
     }
 

@@ -78,7 +78,10 @@ impl Db {
     }
 
     pub fn take_written(&mut self) -> Vec<Box<[u8]>> {
-        self.written.as_mut().map(std::mem::take).unwrap_or_default()
+        self.written
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     #[inline]
@@ -225,7 +228,13 @@ impl Db {
     }
 
     /// One SCAN step over this db's part (see [`Dense::scan`]); expired keys are skipped.
-    pub fn scan(&self, cursor: u64, count: usize, now: i64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: i64,
+        mut f: impl FnMut(&[u8], &Entry),
+    ) -> u64 {
         self.main.scan(cursor, count, |i| {
             let s = self.main.slot(i);
             if s.val.expire_at == NO_EXPIRE || s.val.expire_at > now {
@@ -263,7 +272,12 @@ impl Db {
     /// One round of active expiry: samples up to `samples` keys with a TTL and removes the
     /// expired ones. Returns (sampled, expired) so the caller can repeat while the expired
     /// ratio stays high (Redis's activeExpireCycle).
-    pub fn active_expire(&mut self, now: i64, samples: usize, rng: &mut impl Rng) -> (usize, usize) {
+    pub fn active_expire(
+        &mut self,
+        now: i64,
+        samples: usize,
+        rng: &mut impl Rng,
+    ) -> (usize, usize) {
         let mut sampled = 0;
         let mut expired = 0;
         for _ in 0..samples {

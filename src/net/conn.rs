@@ -49,9 +49,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
             Ok(n) => n,
         };
         inbuf.truncate(start + n);
-        conn.handle
-            .last_interaction
-            .set(std::time::Instant::now());
+        conn.handle.last_interaction.set(std::time::Instant::now());
         shard.data.borrow_mut().stats.net_input_bytes += n as u64;
         conn.refresh_config();
         if inbuf.len() as u64 > conn.cfg.client_query_buffer_limit {
@@ -83,7 +81,11 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(false) => break,
                 Err(e) => {
                     engine.run(&mut conn, &mut queue).await;
-                    tracing::debug!("Protocol error ({e}) from client: id={} addr={}", conn.handle.id, conn.handle.addr);
+                    tracing::debug!(
+                        "Protocol error ({e}) from client: id={} addr={}",
+                        conn.handle.id,
+                        conn.handle.addr
+                    );
                     conn.out.raw(&e.reply());
                     conn.close_after_reply = true;
                     break;
@@ -112,7 +114,11 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.close().await;
 }
 
-async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8], timeout_secs: u64) -> std::io::Result<usize> {
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    timeout_secs: u64,
+) -> std::io::Result<usize> {
     if timeout_secs == 0 {
         return stream.read(buf).await;
     }

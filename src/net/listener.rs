@@ -27,10 +27,34 @@ fn set_keepalive(fd: RawFd, interval: u64) {
     let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: fd is a connected socket we own; the option values are live c_ints.
     unsafe {
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, &on as *const _ as *const _, sz);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const _, sz);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, &intvl as *const _ as *const _, sz);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, &cnt as *const _ as *const _, sz);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            &on as *const _ as *const _,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            &idle as *const _ as *const _,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            &intvl as *const _ as *const _,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            &cnt as *const _ as *const _,
+            sz,
+        );
     }
 }
 
@@ -132,7 +156,15 @@ pub async fn accept_loop<E: Engine>(engine: Rc<E>, shard: Rc<Shard>, lfd: Listen
                 }
                 // glommio's UnixStream does not expose its fd: CLIENT KILL of a unix client
                 // takes effect when it next sends something.
-                start_conn(&engine, &shard, path.clone(), path.clone(), -1, true, stream);
+                start_conn(
+                    &engine,
+                    &shard,
+                    path.clone(),
+                    path.clone(),
+                    -1,
+                    true,
+                    stream,
+                );
             }
         }
     }
@@ -160,7 +192,10 @@ fn start_conn<E: Engine, S>(
     glommio::spawn_local(async move {
         serve(engine, shard.clone(), handle, stream).await;
         shard.clients.borrow_mut().remove(&id);
-        shard.shared.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        shard
+            .shared
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
     })
     .detach();
 }

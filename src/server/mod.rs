@@ -4,9 +4,11 @@
 
 pub mod banner;
 pub mod log;
+pub mod node;
 pub mod notify;
 pub mod process;
 pub mod signals;
 pub mod uring;
 
 pub use signals::ShutdownSignal;
+pub use uring::explain_executor_error;

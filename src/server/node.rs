@@ -2,10 +2,13 @@
 //! shutdown → clean exit.
 
 use crate::commands::dispatch::DataEngine;
-use crate::config::{Argv, Config, ConfigSource};
+use crate::config::{Argv, Config, ConfigSource, LogLevel, Supervised};
+use crate::server::notify::{self, SupervisedMode};
+use crate::server::{banner, log, process, uring, ShutdownSignal};
 use crate::shard::runtime::{self, Listeners};
 use crate::shard::Shared;
-use std::os::fd::{IntoRawFd, RawFd};
+use std::os::fd::RawFd;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,20 +30,96 @@ pub fn main_entry() -> i32 {
     let config = match Config::load(&src) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            eprint!("{e}");
             return 1;
         }
     };
     run(config, &src)
 }
 
-fn run(config: Config, src: &ConfigSource) -> i32 {
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stdout).try_init();
-    let _ = src;
+fn log_level(l: LogLevel) -> log::Level {
+    match l {
+        LogLevel::Debug => log::Level::Debug,
+        LogLevel::Verbose => log::Level::Verbose,
+        LogLevel::Notice => log::Level::Notice,
+        LogLevel::Warning => log::Level::Warning,
+        LogLevel::Nothing => log::Level::Nothing,
+    }
+}
+
+fn supervised_mode(s: Supervised) -> SupervisedMode {
+    match s {
+        Supervised::No => SupervisedMode::No,
+        Supervised::Upstart => SupervisedMode::Upstart,
+        Supervised::Systemd => SupervisedMode::Systemd,
+        Supervised::Auto => SupervisedMode::Auto,
+    }
+}
+
+/// Runs the data node in Redis's startup order (server.c main): supervision, daemonize (before
+/// any thread), logging, startup lines, file limits, io_uring probe, pidfile, listeners, shards,
+/// ready; then waits for a shutdown request.
+fn run(mut config: Config, src: &ConfigSource) -> i32 {
+    let supervised = notify::resolve_supervised(supervised_mode(config.supervised));
+    let daemonized = config.daemonize && supervised == SupervisedMode::No;
+    if daemonized {
+        if let Err(e) = process::daemonize() {
+            eprintln!("Can't daemonize: {e}");
+            return 1;
+        }
+    }
+    if let Err(e) = log::init(log_level(config.loglevel), &config.logfile, 'C') {
+        eprintln!("Can't open the log file: {e}");
+        return 1;
+    }
+    banner::log_starting();
+    banner::log_version();
+    let argv0 = std::env::args()
+        .next()
+        .unwrap_or_else(|| "ringkv-server".into());
+    banner::log_config_source(
+        src.file.is_some() || !src.overrides.is_empty() || src.stdin,
+        &argv0,
+    );
+    log::set_role('M');
+    let ineffective = config.ineffective_changed();
+    if !ineffective.is_empty() {
+        tracing::warn!(
+            "These configuration directives are accepted but have no effect in ringkv yet: {}",
+            ineffective.join(", ")
+        );
+    }
+    match banner::adjust_open_files_limit(config.maxclients) {
+        Ok(m) => config.maxclients = m,
+        Err(()) => return 1,
+    }
+    if let Err(e) = uring::probe_executor() {
+        tracing::warn!("{e}");
+        return 1;
+    }
     if let Err(e) = std::env::set_current_dir(&config.dir) {
         tracing::warn!("Can't chdir to '{}': {e}", config.dir.display());
         return 1;
     }
+    let pidfile = if !config.pidfile.is_empty() {
+        Some(PathBuf::from(&config.pidfile))
+    } else if daemonized {
+        Some(PathBuf::from(process::DEFAULT_PIDFILE))
+    } else {
+        None
+    };
+    if let Some(p) = &pidfile {
+        if let Err(e) = process::write_pidfile(p) {
+            tracing::warn!("Failed to write PID file: {e}");
+        }
+    }
+    let signal = match ShutdownSignal::install() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("Can't install signal handlers: {e}");
+            return 1;
+        }
+    };
     let listeners = match bind_all(&config) {
         Ok(l) => l,
         Err(e) => {
@@ -51,21 +130,33 @@ fn run(config: Config, src: &ConfigSource) -> i32 {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let port = config.port;
-    let shared = Arc::new(Shared::new(config, exe));
+    let (port, logo) = (config.port, config.always_show_logo);
+    let shared = Arc::new(Shared::new(config, exe, signal.clone()));
+    banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
     let _running = match runtime::start(shared.clone(), listeners, || DataEngine) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{e}");
+            tracing::warn!("{e}");
             return 1;
         }
     };
-    tracing::info!("Running mode=standalone, port={port}.");
-    tracing::info!("Ready to accept connections tcp");
-    while !shared.shutting_down.load(Ordering::Relaxed) {
+    tracing::info!("Server initialized");
+    tracing::info!("Ready to accept connections");
+    if supervised == SupervisedMode::Systemd {
+        notify::notify_ready(false);
+    }
+    while signal.requested().is_none() {
         std::thread::sleep(Duration::from_millis(100));
     }
-    tracing::info!("Redis is now ready to exit, bye bye...");
+    shared.shutting_down.store(true, Ordering::Relaxed);
+    tracing::warn!("User requested shutdown...");
+    if supervised == SupervisedMode::Systemd {
+        notify::notify_stopping();
+    }
+    if let Some(p) = &pidfile {
+        let _ = process::remove_pidfile(p);
+    }
+    tracing::warn!("Redis is now ready to exit, bye bye...");
     0
 }
 
@@ -98,7 +189,8 @@ fn bind_all(config: &Config) -> Result<Listeners, String> {
             }
         }
     }
-    let unix = (!config.unixsocket.is_empty()).then(|| (config.unixsocket.clone(), config.unixsocketperm));
+    let unix =
+        (!config.unixsocket.is_empty()).then(|| (config.unixsocket.clone(), config.unixsocketperm));
     if tcp.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
@@ -106,18 +198,77 @@ fn bind_all(config: &Config) -> Result<Listeners, String> {
 }
 
 fn bind_one(addr: &str, port: u16, backlog: i32) -> std::io::Result<RawFd> {
+    use std::io::Error;
     let ip: std::net::IpAddr = addr
         .parse()
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "invalid address"))?;
-    let sa = std::net::SocketAddr::new(ip, port);
-    let l = std::net::TcpListener::bind(sa)?;
-    l.set_nonblocking(true)?;
-    let fd = l.into_raw_fd();
-    // std listens with a backlog of 128; Redis uses tcp-backlog (511). Listening again on a
-    // listening socket updates the backlog.
-    // SAFETY: fd is the listening socket we just created.
+        .map_err(|_| Error::new(std::io::ErrorKind::AddrNotAvailable, "invalid address"))?;
+    let check = |r: libc::c_int| {
+        if r < 0 {
+            Err(Error::last_os_error())
+        } else {
+            Ok(r)
+        }
+    };
+    let family = if ip.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    // SAFETY: plain socket syscalls on a descriptor we create and own; the sockaddr structs are
+    // fully initialised locals whose sizes are passed alongside.
     unsafe {
-        libc::listen(fd, backlog.max(1));
+        let fd = check(libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let close_on_err = |e: Error| {
+            libc::close(fd);
+            e
+        };
+        let one: libc::c_int = 1;
+        let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            &one as *const _ as *const _,
+            sz,
+        );
+        let r = match ip {
+            std::net::IpAddr::V4(v4) => {
+                let mut sa: libc::sockaddr_in = std::mem::zeroed();
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = port.to_be();
+                sa.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+                libc::bind(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of_val(&sa) as libc::socklen_t,
+                )
+            }
+            std::net::IpAddr::V6(v6) => {
+                // Like Redis: an IPv6 socket never also takes IPv4, so `bind * ::*` works.
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_V6ONLY,
+                    &one as *const _ as *const _,
+                    sz,
+                );
+                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sa.sin6_port = port.to_be();
+                sa.sin6_addr.s6_addr = v6.octets();
+                libc::bind(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of_val(&sa) as libc::socklen_t,
+                )
+            }
+        };
+        check(r).map_err(close_on_err)?;
+        check(libc::listen(fd, backlog.max(1))).map_err(close_on_err)?;
+        Ok(fd)
     }
-    Ok(fd)
 }

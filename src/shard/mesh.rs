@@ -142,7 +142,10 @@ impl Mesh {
             };
             let tx = shard.mesh.senders.borrow()[peer].clone();
             if let Some(tx) = tx {
-                shard.mesh.messages_sent.set(shard.mesh.messages_sent.get() + 1);
+                shard
+                    .mesh
+                    .messages_sent
+                    .set(shard.mesh.messages_sent.get() + 1);
                 if tx.send(msg).await.is_err() {
                     tracing::debug!("shard {peer} channel closed");
                 }
@@ -160,13 +163,16 @@ impl Mesh {
         if target == shard.id {
             return f(shard);
         }
-        Self::submit(shard, target, Box::new(move |sh, resp| {
-            let r = f(sh);
-            resp.send(sh, Box::new(r));
-        }))
+        Self::submit(
+            shard,
+            target,
+            Box::new(move |sh, resp| {
+                let r = f(sh);
+                resp.send(sh, Box::new(r));
+            }),
+        )
         .await
     }
-
 
     /// Queues a raw job for `target` now and returns a future of the result it sends back
     /// (of type `R`). Queuing happens before the first poll, so several submits made before
@@ -204,14 +210,18 @@ impl Mesh {
         if target == shard.id {
             return f(shard.clone()).await;
         }
-        Self::submit(shard, target, Box::new(move |sh, resp| {
-            let sh = sh.clone();
-            glommio::spawn_local(async move {
-                let r = f(sh.clone()).await;
-                resp.send(&sh, Box::new(r));
-            })
-            .detach();
-        }))
+        Self::submit(
+            shard,
+            target,
+            Box::new(move |sh, resp| {
+                let sh = sh.clone();
+                glommio::spawn_local(async move {
+                    let r = f(sh.clone()).await;
+                    resp.send(&sh, Box::new(r));
+                })
+                .detach();
+            }),
+        )
         .await
     }
 
@@ -225,10 +235,14 @@ impl Mesh {
         for s in 0..shard.nshards {
             if s != shard.id {
                 let f = f.clone();
-                futs.push(Some(Self::submit::<R>(shard, s, Box::new(move |sh, resp| {
-                    let r = f(sh);
-                    resp.send(sh, Box::new(r));
-                }))));
+                futs.push(Some(Self::submit::<R>(
+                    shard,
+                    s,
+                    Box::new(move |sh, resp| {
+                        let r = f(sh);
+                        resp.send(sh, Box::new(r));
+                    }),
+                )));
             } else {
                 futs.push(None);
             }

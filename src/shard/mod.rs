@@ -43,10 +43,16 @@ pub struct Shared {
     pub pause_until: AtomicI64,
     pub pause_writes_only: AtomicBool,
     pub port: std::sync::atomic::AtomicU16,
+    /// Signals and SHUTDOWN both end up here; the main thread carries the shutdown out.
+    pub shutdown: Arc<crate::server::ShutdownSignal>,
 }
 
 impl Shared {
-    pub fn new(config: Config, executable: String) -> Shared {
+    pub fn new(
+        config: Config,
+        executable: String,
+        shutdown: Arc<crate::server::ShutdownSignal>,
+    ) -> Shared {
         let nshards = config.shards.max(1);
         let run_id: String = {
             use rand::Rng;
@@ -74,6 +80,7 @@ impl Shared {
             pause_until: AtomicI64::new(0),
             pause_writes_only: AtomicBool::new(false),
             port: std::sync::atomic::AtomicU16::new(port),
+            shutdown,
         }
     }
 

@@ -62,18 +62,19 @@ pub async fn execute(
     // 1. Lock and fetch, one shard after the other in shard order.
     for (&s, keys) in &per {
         let keys = keys.clone();
-        let fetched: Vec<(LockKey, Option<Entry>)> = Mesh::run_async_on(shard, s, move |sh| async move {
-            sh.locks.lock(&keys).await;
-            let now = now_ms();
-            let mut data = sh.data.borrow_mut();
-            keys.into_iter()
-                .map(|k| {
-                    let e = data.dbs[k.0 as usize].get(&k.1, now).cloned();
-                    (k, e)
-                })
-                .collect()
-        })
-        .await;
+        let fetched: Vec<(LockKey, Option<Entry>)> =
+            Mesh::run_async_on(shard, s, move |sh| async move {
+                sh.locks.lock(&keys).await;
+                let now = now_ms();
+                let mut data = sh.data.borrow_mut();
+                keys.into_iter()
+                    .map(|k| {
+                        let e = data.dbs[k.0 as usize].get(&k.1, now).cloned();
+                        (k, e)
+                    })
+                    .collect()
+            })
+            .await;
         for ((kdb, key), e) in fetched {
             if let Some(e) = e {
                 scratch[kdb as usize].put_entry(&key, e);
@@ -148,10 +149,14 @@ pub async fn execute(
         if s == shard.id {
             apply(shard);
         } else {
-            pending.push(Mesh::submit::<()>(shard, s, Box::new(move |sh, resp| {
-                apply(sh);
-                resp.send(sh, Box::new(()));
-            })));
+            pending.push(Mesh::submit::<()>(
+                shard,
+                s,
+                Box::new(move |sh, resp| {
+                    apply(sh);
+                    resp.send(sh, Box::new(()));
+                }),
+            ));
         }
     }
     for p in pending {

@@ -32,10 +32,14 @@ where
     F: Fn() -> E + Send + Clone + 'static,
 {
     let n = shared.nshards;
-    let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|c| c.get())
+        .unwrap_or(1);
     // senders[i][j]: i -> j ; receivers[j][i]: what j receives from i.
     let mut senders: Vec<Vec<(usize, SharedSender<Msg>)>> = (0..n).map(|_| Vec::new()).collect();
-    let mut receivers: Vec<Vec<(usize, SharedReceiver<Msg>)>> = (0..n).map(|_| Vec::new()).collect();
+    let mut receivers: Vec<Vec<(usize, SharedReceiver<Msg>)>> =
+        (0..n).map(|_| Vec::new()).collect();
+    #[allow(clippy::needless_range_loop)]
     for i in 0..n {
         for j in 0..n {
             if i != j {
@@ -85,17 +89,27 @@ where
             }
             let engine = Rc::new(engine());
             for fd in fds {
-                glommio::spawn_local(accept_loop(engine.clone(), shard.clone(), ListenerFd::Tcp(fd))).detach();
+                glommio::spawn_local(accept_loop(
+                    engine.clone(),
+                    shard.clone(),
+                    ListenerFd::Tcp(fd),
+                ))
+                .detach();
             }
             if let Some((path, perm)) = unix {
-                glommio::spawn_local(accept_loop(engine.clone(), shard.clone(), ListenerFd::Unix(path, perm))).detach();
+                glommio::spawn_local(accept_loop(
+                    engine.clone(),
+                    shard.clone(),
+                    ListenerFd::Unix(path, perm),
+                ))
+                .detach();
             }
             let _ = ready.send(Ok(i));
             cron(shard).await;
         });
         match spawned {
             Ok(h) => handles.push(h),
-            Err(e) => return Err(crate::server::explain_executor_error(&e.to_string())),
+            Err(e) => return Err(crate::server::explain_executor_error(&e)),
         }
     }
     drop(ready_tx);
@@ -108,7 +122,7 @@ where
                 // An executor died before saying ready: its error is in its join handle.
                 for h in handles {
                     if let Err(e) = h.join() {
-                        return Err(crate::server::explain_executor_error(&e.to_string()));
+                        return Err(crate::server::explain_executor_error(&e));
                     }
                 }
                 return Err("a shard executor failed to start".into());
