@@ -12,16 +12,16 @@ use crate::net::session::ReplyMode;
 use crate::net::{Conn, Engine};
 use crate::resp::{Proto, ReplyBuf};
 use crate::shard::locks::LockKey;
-use crate::shard::{multi, Mesh, Shard};
+use crate::shard::{clock, multi, Mesh, Shard};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Instant;
 
 pub struct DataEngine;
 
 impl Engine for DataEngine {
     async fn run(&self, conn: &mut Conn, queue: &mut VecDeque<Vec<Bytes>>) {
+        let mut clock = RunClock::start();
         while let Some(argv) = queue.pop_front() {
             if conn.close_after_reply || conn.handle.killed.get() {
                 queue.clear();
@@ -40,7 +40,7 @@ impl Engine for DataEngine {
                     false
                 }
             };
-            execute(conn, argv, queue).await;
+            execute(conn, argv, queue, &mut clock).await;
             if skip {
                 conn.out.buf.truncate(mark);
                 if conn.reply_mode == ReplyMode::Skip {
@@ -116,7 +116,12 @@ fn lock_keys(spec: &CommandSpec, db: usize, argv: &[Bytes]) -> Vec<LockKey> {
         .collect()
 }
 
-async fn execute(conn: &mut Conn, argv: Vec<Bytes>, queue: &mut VecDeque<Vec<Bytes>>) {
+async fn execute(
+    conn: &mut Conn,
+    argv: Vec<Bytes>,
+    queue: &mut VecDeque<Vec<Bytes>>,
+    clock: &mut RunClock,
+) {
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
@@ -130,31 +135,57 @@ async fn execute(conn: &mut Conn, argv: Vec<Bytes>, queue: &mut VecDeque<Vec<Byt
     }
     conn.handle.info.borrow_mut().last_cmd = spec.name;
     match spec.handler {
-        Handler::Keyed(f) => keyed(conn, spec, f, argv, queue).await,
+        Handler::Keyed(f) => keyed(conn, spec, f, argv, queue, clock).await,
         Handler::Local(f) => {
             let shard = conn.shard.clone();
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
         }
         Handler::Conn(f) => {
-            let t = Instant::now();
+            let t = clock::cycles();
             f(conn, &argv);
             record(&conn.shard, spec, t);
         }
         Handler::Coord(f) => {
-            let t = Instant::now();
+            let t = clock::cycles();
             f(conn, &argv).await;
             record(&conn.shard, spec, t);
+            *clock = RunClock::start();
         }
         Handler::Container => {}
     }
 }
 
-fn record(shard: &Shard, spec: &CommandSpec, t: Instant) {
+fn record(shard: &Shard, spec: &'static CommandSpec, t: u64) {
     let mut d = shard.data.borrow_mut();
     d.stats.total_commands += 1;
     let st = d.stats.commands.entry(spec.name).or_default();
     st.calls += 1;
-    st.usec += t.elapsed().as_micros() as u64;
+    st.usec += clock::to_us(clock::cycles().wrapping_sub(t));
+}
+
+/// Time for a run of commands: the wall clock read once for the run (expiry decisions), and the
+/// cycle clock chained from one command to the next (durations).
+pub struct RunClock {
+    pub now_ms: i64,
+    pub last: u64,
+}
+
+impl RunClock {
+    pub fn start() -> RunClock {
+        RunClock {
+            now_ms: now_ms(),
+            last: clock::cycles(),
+        }
+    }
+
+    /// Microseconds since the previous reading.
+    #[inline]
+    pub fn lap_us(&mut self) -> u64 {
+        let c = clock::cycles();
+        let us = clock::to_us(c.wrapping_sub(self.last));
+        self.last = c;
+        us
+    }
 }
 
 /// Runs a keyed or local handler against this shard's data.
@@ -165,15 +196,15 @@ pub fn run_here(
     spec: &'static CommandSpec,
     f: fn(&mut Ctx, &[Bytes]),
     argv: &[Bytes],
+    clock: &mut RunClock,
 ) {
-    let t = Instant::now();
     let mark = out.len();
     let mut data = shard.data.borrow_mut();
     let data = &mut *data;
     let mut ctx = Ctx {
         dbs: &mut data.dbs,
         db,
-        now: now_ms(),
+        now: clock.now_ms,
         out,
         stats: &mut data.stats,
         rng: &mut data.rng,
@@ -185,7 +216,7 @@ pub fn run_here(
     data.stats.total_commands += 1;
     let st = data.stats.commands.entry(spec.name).or_default();
     st.calls += 1;
-    st.usec += t.elapsed().as_micros() as u64;
+    st.usec += clock.lap_us();
     if failed {
         st.failed += 1;
     }
@@ -206,6 +237,7 @@ async fn keyed(
     f: fn(&mut Ctx, &[Bytes]),
     argv: Vec<Bytes>,
     queue: &mut VecDeque<Vec<Bytes>>,
+    clock: &mut RunClock,
 ) {
     let shard = conn.shard.clone();
     match route(&shard, spec, &argv) {
@@ -213,8 +245,9 @@ async fn keyed(
             if !shard.locks.is_empty() {
                 let keys = lock_keys(spec, conn.db, &argv);
                 shard.locks.wait_unlocked(&keys).await;
+                *clock = RunClock::start();
             }
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
         }
         Route::One(s) => {
             let mut batch: Batch = vec![(spec, f, argv)];
@@ -232,10 +265,12 @@ async fn keyed(
             }
             let reply = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
             conn.out.raw(&reply);
+            *clock = RunClock::start();
         }
         Route::Multi => {
             let reply = multi::execute(&shard, conn.db, conn.proto(), vec![(spec, f, argv)]).await;
             conn.out.raw(&reply);
+            *clock = RunClock::start();
         }
     }
 }
@@ -278,8 +313,9 @@ async fn run_remote(
                 });
             if !blocked {
                 let mut out = ReplyBuf::new(proto);
+                let mut clock = RunClock::start();
                 for (spec, f, argv) in &batch {
-                    run_here(sh, db, &mut out, spec, *f, argv);
+                    run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
                 }
                 resp.send(sh, Box::new(out.buf.freeze()));
                 return;
@@ -289,7 +325,7 @@ async fn run_remote(
                 let mut out = ReplyBuf::new(proto);
                 for (spec, f, argv) in &batch {
                     sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
-                    run_here(&sh, db, &mut out, spec, *f, argv);
+                    run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
                 }
                 resp.send(&sh, Box::new(out.buf.freeze()));
             })

@@ -40,9 +40,22 @@ impl Clone for Entry {
     }
 }
 
-/// Seconds resolution clock for LRU idle time.
+static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Seconds resolution clock for LRU idle time. Like Redis's `server.lruclock`, it is a cached
+/// value refreshed by the cron ([`update_lru_clock`]), so writes don't read the system clock.
+#[inline]
 pub fn lru_clock() -> u32 {
-    (now_ms() / 1000) as u32
+    match LRU_CLOCK.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => update_lru_clock(),
+        c => c,
+    }
+}
+
+pub fn update_lru_clock() -> u32 {
+    let c = (now_ms() / 1000) as u32;
+    LRU_CLOCK.store(c, std::sync::atomic::Ordering::Relaxed);
+    c
 }
 
 pub fn now_ms() -> i64 {
@@ -105,49 +118,48 @@ impl Db {
         self.expires.len()
     }
 
-    /// Removes `key` if its TTL has passed. Returns true when the key is (now) absent or was
-    /// expired.
+    /// Position of a live `key`, removing it first if its TTL has passed. One hash lookup on
+    /// the common path.
+    #[inline]
+    fn live_position(&mut self, key: &[u8], now: i64) -> Option<usize> {
+        let i = self.main.position(key)?;
+        let e = &self.main.slot(i).val;
+        if e.expire_at != NO_EXPIRE && e.expire_at <= now {
+            self.main.remove_at(i);
+            self.expires.remove(key);
+            self.expired_count += 1;
+            return None;
+        }
+        Some(i)
+    }
+
+    /// Removes `key` if its TTL has passed. Returns true when the key is (now) absent.
     #[inline]
     fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
-        match self.main.get(key) {
-            Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now => {
-                self.main.remove(key);
-                self.expires.remove(key);
-                self.expired_count += 1;
-                true
-            }
-            Some(_) => false,
-            None => true,
-        }
+        self.live_position(key, now).is_none()
     }
 
     /// Read access (expires lazily, updates the LRU clock).
     #[inline]
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        if self.expire_if_needed(key, now) {
-            return None;
-        }
-        let e = self.main.get_mut(key)?;
+        let i = self.live_position(key, now)?;
+        let e = &mut self.main.slot_mut(i).val;
         e.lru = (now / 1000) as u32;
         Some(e)
     }
 
     /// Read access without touching the LRU clock (OBJECT IDLETIME, TYPE of NO-TOUCH clients).
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        if self.expire_if_needed(key, now) {
-            return None;
-        }
-        self.main.get(key)
+        let i = self.live_position(key, now)?;
+        Some(&self.main.slot(i).val)
     }
 
     /// Write access to an existing key (marks it written).
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        if self.expire_if_needed(key, now) {
-            return None;
-        }
+        let i = self.live_position(key, now)?;
         self.mark(key);
-        let e = self.main.get_mut(key)?;
+        let e = &mut self.main.slot_mut(i).val;
         e.lru = (now / 1000) as u32;
         Some(e)
     }
@@ -159,7 +171,8 @@ impl Db {
     /// Sets a value, discarding any TTL (SET semantics).
     pub fn set(&mut self, key: &[u8], value: Value) {
         self.mark(key);
-        if let Some(e) = self.main.get_mut(key) {
+        if let Some(i) = self.main.position(key) {
+            let e = &mut self.main.slot_mut(i).val;
             e.value = value;
             e.lru = lru_clock();
             if e.expire_at != NO_EXPIRE {

@@ -1,6 +1,7 @@
 //! Shard executors: one glommio executor per shard, the channel mesh between them, key routing,
 //! key locks and multi-shard transactions.
 
+pub mod clock;
 pub mod locks;
 pub mod mesh;
 pub mod multi;

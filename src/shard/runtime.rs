@@ -32,6 +32,7 @@ where
     F: Fn() -> E + Send + Clone + 'static,
 {
     let n = shared.nshards;
+    super::clock::calibrate();
     let cpus = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1);
@@ -138,6 +139,7 @@ async fn cron(shard: Rc<Shard>) {
     loop {
         let hz = shard.shared.config().hz.clamp(1, 500);
         glommio::timer::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        crate::keyspace::update_lru_clock();
         active_expire_cycle(&shard);
     }
 }
