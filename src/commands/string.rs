@@ -447,8 +447,11 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
             }
             Err(e) => return ctx.error(e),
         }
-    } else {
+    } else if o.nx || o.xx {
         ctx.db().exists(key, now)
+    } else {
+        // A plain SET needs no lookup before the write.
+        false
     };
     if (o.nx && found) || (o.xx && !found) {
         if !o.get {
