@@ -16,6 +16,26 @@ pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
+pub const NOT_FLOAT_RESULT: &str = "ERR increment would produce NaN or Infinity";
+pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
+pub const LCS_TYPES: &str = "ERR The specified keys must contain string values";
+pub const LCS_LEN_AND_IDX: &str =
+    "ERR If you want both the length and indexes, please just use IDX.";
+pub const LCS_TOO_LONG: &str = "ERR String too long for LCS";
+pub const LCS_NO_MEMORY: &str =
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+pub const BIT_ARG: &str = "ERR The bit argument must be 1 or 0.";
+pub const BITOP_NOT_ONE_KEY: &str = "ERR BITOP NOT must be called with a single source key.";
+pub const BITFIELD_TYPE: &str =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+pub const BITFIELD_RO_GET: &str = "ERR BITFIELD_RO only supports the GET subcommand";
+
+/// `ERR invalid expire time in 'set' command`, named after the command that was called.
+pub fn invalid_expire(cmd: &str) -> String {
+    format!("ERR invalid expire time in '{cmd}' command")
+}
+
 pub fn wrong_arity(fullname: &str) -> String {
     format!("ERR wrong number of arguments for '{fullname}' command")
 }

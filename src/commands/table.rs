@@ -9,6 +9,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
     [
         super::connection::COMMANDS,
         super::string::COMMANDS,
+        super::bitmap::COMMANDS,
         super::keys::COMMANDS,
         super::server::COMMANDS,
     ]

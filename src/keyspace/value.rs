@@ -87,6 +87,22 @@ impl RString {
         self.len() == 0
     }
 
+    /// The bytes for in-place modification (Redis's `dbUnshareStringValue`): an int becomes its
+    /// decimal text, and the string is reported as "raw" from now on.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        match self {
+            RString::Bytes { buf, raw } => {
+                *raw = true;
+                buf
+            }
+            RString::Int(i) => {
+                let buf = itoa::Buffer::new().format(*i).as_bytes().to_vec();
+                *self = RString::Bytes { buf, raw: true };
+                self.make_raw()
+            }
+        }
+    }
+
     /// Takes the bytes out for in-place modification (APPEND, SETRANGE, SETBIT).
     pub fn into_vec(self) -> Vec<u8> {
         match self {
