@@ -7,10 +7,14 @@ set -euo pipefail
 secs="${1:-60}"
 cd "$(dirname "$0")"
 
-# libFuzzer instrumentation needs a nightly toolchain.
+# libFuzzer instrumentation wants a nightly toolchain (the machine image ships one). Without it,
+# fall back to the stable toolchain with RUSTC_BOOTSTRAP, which accepts the same flags.
 toolchain=nightly
 if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
-    rustup toolchain install "$toolchain" --profile minimal
+    if ! rustup toolchain install "$toolchain" --profile minimal >/dev/null 2>&1; then
+        toolchain=stable
+        export RUSTC_BOOTSTRAP=1
+    fi
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
