@@ -7,6 +7,7 @@
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod glob;
 pub mod keys;
 pub mod server;
 pub mod spec;
