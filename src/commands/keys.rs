@@ -433,9 +433,11 @@ pub fn op_copy(
     true
 }
 
-/// Resolves a database index argument: the C-int parse error, then the range error.
+/// Resolves a database index argument: the integer errors of Redis's `getIntFromObject`, then
+/// the range error.
 fn db_index(arg: &[u8], ndbs: usize) -> Result<usize, &'static str> {
-    let n = parse_db_index(arg).ok_or(errors::NOT_INTEGER)?;
+    let n = parse_i64(arg).ok_or(errors::NOT_INTEGER)?;
+    let n = i32::try_from(n).map_err(|_| errors::INT_RANGE)?;
     usize::try_from(n)
         .ok()
         .filter(|&n| n < ndbs)
