@@ -161,30 +161,42 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) {
     ctx.out.int(n);
 }
 
-fn exists(ctx: &mut Ctx, argv: &[Bytes]) {
+/// A read lookup as Redis's lookupKeyReadWithFlags does it: lazy expiry, a keyspace hit or
+/// miss counted (INFO stats), the LRU clock updated unless `notouch`.
+fn lookup_read<'a>(ctx: &'a mut Ctx, key: &[u8], notouch: bool) -> Option<&'a Entry> {
     let now = ctx.now;
+    let db = &mut ctx.dbs[ctx.db];
+    let e = if notouch {
+        db.peek(key, now)
+    } else {
+        db.get(key, now)
+    };
+    if e.is_some() {
+        ctx.stats.keyspace_hits += 1;
+    } else {
+        ctx.stats.keyspace_misses += 1;
+    }
+    e
+}
+
+fn exists(ctx: &mut Ctx, argv: &[Bytes]) {
     let n = argv[1..]
         .iter()
-        .filter(|k| ctx.dbs[ctx.db].exists(k, now))
+        .filter(|k| lookup_read(ctx, k, true).is_some())
         .count();
     ctx.out.int(n as i64);
 }
 
 fn touch(ctx: &mut Ctx, argv: &[Bytes]) {
-    let now = ctx.now;
     let n = argv[1..]
         .iter()
-        .filter(|k| ctx.dbs[ctx.db].get(k, now).is_some())
+        .filter(|k| lookup_read(ctx, k, false).is_some())
         .count();
     ctx.out.int(n as i64);
 }
 
 fn type_cmd(ctx: &mut Ctx, argv: &[Bytes]) {
-    let now = ctx.now;
-    let t = ctx
-        .db()
-        .peek(&argv[1], now)
-        .map_or("none", |e| e.value.type_name());
+    let t = lookup_read(ctx, &argv[1], true).map_or("none", |e| e.value.type_name());
     ctx.out.simple(t);
 }
 
@@ -320,6 +332,11 @@ pub fn op_ttl(db: &mut Db, key: &[u8], ms: bool, absolute: bool, now: i64) -> i6
 fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, absolute: bool) {
     let now = ctx.now;
     let t = op_ttl(ctx.db(), &argv[1], ms, absolute, now);
+    if t == -2 {
+        ctx.stats.keyspace_misses += 1;
+    } else {
+        ctx.stats.keyspace_hits += 1;
+    }
     ctx.out.int(t);
 }
 
@@ -517,8 +534,7 @@ fn eviction_policy() -> (bool, bool) {
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) {
-    let now = ctx.now;
-    match ctx.db().peek(&argv[2], now).map(|e| e.value.encoding()) {
+    match lookup_read(ctx, &argv[2], true).map(|e| e.value.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
@@ -534,13 +550,8 @@ pub fn refcount(v: &Value, shared_ints: bool) -> i64 {
 }
 
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) {
-    let now = ctx.now;
     let shared_ints = !eviction_policy().0;
-    match ctx
-        .db()
-        .peek(&argv[2], now)
-        .map(|e| refcount(&e.value, shared_ints))
-    {
+    match lookup_read(ctx, &argv[2], true).map(|e| refcount(&e.value, shared_ints)) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }
@@ -553,7 +564,7 @@ fn idle_secs(e: &Entry, now: i64) -> i64 {
 
 fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
     let now = ctx.now;
-    let Some(idle) = ctx.db().peek(&argv[2], now).map(|e| idle_secs(e, now)) else {
+    let Some(idle) = lookup_read(ctx, &argv[2], true).map(|e| idle_secs(e, now)) else {
         return ctx.out.null();
     };
     if eviction_policy().1 {
@@ -566,7 +577,7 @@ fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
 /// counter (5) decayed by one per idle minute (lfu-decay-time 1).
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) {
     let now = ctx.now;
-    let Some(idle) = ctx.db().peek(&argv[2], now).map(|e| idle_secs(e, now)) else {
+    let Some(idle) = lookup_read(ctx, &argv[2], true).map(|e| idle_secs(e, now)) else {
         return ctx.out.null();
     };
     if !eviction_policy().1 {
