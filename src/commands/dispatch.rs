@@ -110,9 +110,9 @@ fn route(shard: &Shard, spec: &CommandSpec, argv: &[Bytes]) -> Route {
 
 fn lock_keys(spec: &CommandSpec, db: usize, argv: &[Bytes]) -> Vec<LockKey> {
     let mut pos = Vec::new();
-    spec.key_positions(argv, &mut pos);
+    spec.keys_with_db(argv, db, usize::MAX, &mut pos);
     pos.into_iter()
-        .map(|i| (db as u32, argv[i].as_ref().into()))
+        .map(|(kdb, i)| (kdb as u32, argv[i].as_ref().into()))
         .collect()
 }
 

@@ -8,6 +8,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod glob;
 pub mod keys;
 pub mod server;
 pub mod spec;

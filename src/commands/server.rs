@@ -1,45 +1,12 @@
-//! Server commands: DBSIZE FLUSHDB FLUSHALL CONFIG COMMAND INFO TIME SHUTDOWN.
+//! Server commands: CONFIG COMMAND INFO TIME SHUTDOWN (DBSIZE FLUSHDB FLUSHALL SWAPDB are in
+//! keys.rs, with the rest of the keyspace commands).
 
 use super::spec::*;
-use super::{BoxFuture, Ctx, Handler};
+use super::{Ctx, Handler};
 use crate::net::Conn;
-use crate::shard::Mesh;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        Keys::None,
-        "server",
-        "1.0.0",
-        "Return the number of keys in the selected database",
-        "O(1)",
-        Handler::Coord(dbsize),
-    ),
-    spec(
-        "flushdb",
-        -1,
-        WRITE,
-        Keys::None,
-        "server",
-        "1.0.0",
-        "Remove all keys from the current database",
-        "O(N) where N is the number of keys in the selected database",
-        Handler::Coord(flushdb),
-    ),
-    spec(
-        "flushall",
-        -1,
-        WRITE,
-        Keys::None,
-        "server",
-        "1.0.0",
-        "Remove all keys from all databases",
-        "O(N) where N is the total number of keys in all databases",
-        Handler::Coord(flushall),
-    ),
     spec(
         "time",
         1,
@@ -84,51 +51,6 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         Handler::Conn(config_set),
     ),
 ];
-
-fn dbsize<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
-    Box::pin(async move {
-        let db = conn.db;
-        let n: usize = Mesh::run_on_all(&conn.shard, move |sh| sh.data.borrow().dbs[db].len())
-            .await
-            .into_iter()
-            .sum();
-        conn.out.int(n as i64);
-    })
-}
-
-fn flushdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
-    Box::pin(async move {
-        if argv.len() > 2
-            || (argv.len() == 2
-                && !super::eq_ic(&argv[1], "async")
-                && !super::eq_ic(&argv[1], "sync"))
-        {
-            return conn.error(super::errors::SYNTAX);
-        }
-        let db = conn.db;
-        Mesh::run_on_all(&conn.shard, move |sh| sh.data.borrow_mut().dbs[db].clear()).await;
-        conn.out.ok();
-    })
-}
-
-fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
-    Box::pin(async move {
-        if argv.len() > 2
-            || (argv.len() == 2
-                && !super::eq_ic(&argv[1], "async")
-                && !super::eq_ic(&argv[1], "sync"))
-        {
-            return conn.error(super::errors::SYNTAX);
-        }
-        Mesh::run_on_all(&conn.shard, |sh| {
-            for d in sh.data.borrow_mut().dbs.iter_mut() {
-                d.clear();
-            }
-        })
-        .await;
-        conn.out.ok();
-    })
-}
 
 fn time(ctx: &mut Ctx, _argv: &[Bytes]) {
     let d = std::time::SystemTime::now()

@@ -53,10 +53,15 @@ pub enum Keys {
     None,
     /// Redis's legacy (first, last, step); last < 0 counts from the end.
     Range(i32, i32, i32),
-    /// Computed from the arguments: pushes (db offset marker, argv index). Used where the
-    /// positions depend on the arguments (numkeys, COPY ... DB n).
+    /// Computed from the arguments: pushes argv indexes. Used where the positions depend on
+    /// the arguments (numkeys, COPY ... DB n). A key in another database than the
+    /// connection's (COPY's DB n, MOVE's target) is preceded by the marker `IN_DB + n`.
     Custom(fn(&[Bytes], &mut Vec<usize>)),
 }
+
+/// Marker pushed by a [`Keys::Custom`] function before a key position: the next key lives in
+/// database `marker - IN_DB`, not the connection's.
+pub const IN_DB: usize = usize::MAX / 2;
 
 pub struct CommandSpec {
     /// Lower case.
@@ -158,7 +163,47 @@ impl CommandSpec {
                     i += step;
                 }
             }
-            Keys::Custom(f) => f(argv, out),
+            Keys::Custom(f) => {
+                let mut raw = Vec::new();
+                f(argv, &mut raw);
+                for i in raw {
+                    if i < IN_DB && !out.contains(&i) {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The keys of `argv` as (database, argv index), the connection being in `db` and the
+    /// server having `ndbs` databases (a target database out of range is left to the handler
+    /// to reject; its key is taken in `db`).
+    pub fn keys_with_db(
+        &self,
+        argv: &[Bytes],
+        db: usize,
+        ndbs: usize,
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        match self.keys {
+            Keys::Custom(f) => {
+                let mut raw = Vec::new();
+                f(argv, &mut raw);
+                let mut next_db = db;
+                for i in raw {
+                    if i >= IN_DB {
+                        next_db = if i - IN_DB < ndbs { i - IN_DB } else { db };
+                        continue;
+                    }
+                    out.push((next_db, i));
+                    next_db = db;
+                }
+            }
+            _ => {
+                let mut pos = Vec::new();
+                self.key_positions(argv, &mut pos);
+                out.extend(pos.into_iter().map(|i| (db, i)));
+            }
         }
     }
 

@@ -33,11 +33,13 @@ fn keys_by_shard(
 ) -> BTreeMap<usize, Vec<LockKey>> {
     let mut per: BTreeMap<usize, Vec<LockKey>> = BTreeMap::new();
     let mut pos = Vec::new();
+    let ndbs = shard.data.borrow().dbs.len();
     for (spec, _, argv) in cmds {
         pos.clear();
-        spec.key_positions(argv, &mut pos);
-        for &i in &pos {
-            let k: LockKey = (db as u32, argv[i].as_ref().into());
+        // COPY ... DB n names a key of another database: lock and fetch it there.
+        spec.keys_with_db(argv, db, ndbs, &mut pos);
+        for &(kdb, i) in &pos {
+            let k: LockKey = (kdb as u32, argv[i].as_ref().into());
             let list = per.entry(shard.shard_of(&k.1)).or_default();
             if !list.contains(&k) {
                 list.push(k);
