@@ -85,11 +85,6 @@ pub const INVALID_SECOND_DB: &str = "ERR invalid second DB index";
 pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
-/// `ERR invalid expire time in 'expire' command`, named after the command (its full name).
-pub fn invalid_expire(cmd: &str) -> String {
-    format!("ERR invalid expire time in '{cmd}' command")
-}
-
 /// `ERR Unsupported option X` (EXPIRE family flags).
 pub fn unsupported_option(opt: &[u8]) -> String {
     format!("ERR Unsupported option {}", truncate_lossy(opt, 128))
