@@ -4,7 +4,8 @@
 //! multi-shard transaction.
 
 use super::errors;
-use super::spec::{CommandSpec, NO_AUTH};
+use super::introspect;
+use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::{Ctx, Handler};
 use crate::keyspace::now_ms;
@@ -16,6 +17,7 @@ use crate::shard::{multi, Mesh, Shard};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 pub struct DataEngine;
@@ -40,8 +42,10 @@ impl Engine for DataEngine {
                     false
                 }
             };
+            let was_off = conn.reply_mode == ReplyMode::Off;
             execute(conn, argv, queue).await;
-            if skip {
+            // CLIENT REPLY ON answers even though replies were off when it arrived.
+            if skip && !(was_off && conn.reply_mode == ReplyMode::On) {
                 conn.out.buf.truncate(mark);
                 if conn.reply_mode == ReplyMode::Skip {
                     conn.reply_mode = ReplyMode::On;
@@ -128,36 +132,64 @@ async fn execute(conn: &mut Conn, argv: Vec<Bytes>, queue: &mut VecDeque<Vec<Byt
         conn.error(errors::NOAUTH);
         return;
     }
+    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {
+        wait_client_pause(conn, spec).await;
+    }
     conn.handle.info.borrow_mut().last_cmd = spec.name;
+    if conn.shard.shared.monitors.load(Ordering::Relaxed) != 0 {
+        introspect::monitor_feed(conn, spec, &argv);
+    }
     match spec.handler {
         Handler::Keyed(f) => keyed(conn, spec, f, argv, queue).await,
         Handler::Local(f) => {
             let shard = conn.shard.clone();
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+            let usec = run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Handler::Conn(f) => {
             let t = Instant::now();
             f(conn, &argv);
-            record(&conn.shard, spec, t);
+            let usec = record(&conn.shard, spec, t);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Handler::Coord(f) => {
             let t = Instant::now();
             f(conn, &argv).await;
-            record(&conn.shard, spec, t);
+            let usec = record(&conn.shard, spec, t);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Handler::Container => {}
     }
 }
 
-fn record(shard: &Shard, spec: &CommandSpec, t: Instant) {
-    let mut d = shard.data.borrow_mut();
-    d.stats.total_commands += 1;
-    let st = d.stats.commands.entry(spec.name).or_default();
-    st.calls += 1;
-    st.usec += t.elapsed().as_micros() as u64;
+/// CLIENT PAUSE: holds the command while a pause covers it (all commands, or only writes).
+async fn wait_client_pause(conn: &Conn, spec: &CommandSpec) {
+    let shared = &conn.shard.shared;
+    loop {
+        let until = shared.pause_until.load(Ordering::Relaxed);
+        let now = now_ms();
+        if until <= now {
+            return;
+        }
+        let writes_only = shared.pause_writes_only.load(Ordering::Relaxed);
+        if writes_only && spec.flags & (WRITE | MAY_REPLICATE) == 0 {
+            return;
+        }
+        let wait = (until - now).clamp(1, 10) as u64;
+        glommio::timer::sleep(std::time::Duration::from_millis(wait)).await;
+    }
 }
 
-/// Runs a keyed or local handler against this shard's data.
+/// Counts a command run on this shard; returns its duration in µs.
+fn record(shard: &Shard, spec: &CommandSpec, t: Instant) -> u64 {
+    let usec = t.elapsed().as_micros() as u64;
+    let mut d = shard.data.borrow_mut();
+    d.stats.total_commands += 1;
+    d.stats.commands.entry(spec.name).or_default().record(usec);
+    usec
+}
+
+/// Runs a keyed or local handler against this shard's data; returns its duration in µs.
 pub fn run_here(
     shard: &Shard,
     db: usize,
@@ -165,7 +197,7 @@ pub fn run_here(
     spec: &'static CommandSpec,
     f: fn(&mut Ctx, &[Bytes]),
     argv: &[Bytes],
-) {
+) -> u64 {
     let t = Instant::now();
     let mark = out.len();
     let mut data = shard.data.borrow_mut();
@@ -183,9 +215,9 @@ pub fn run_here(
     let dirty = ctx.dirty;
     let failed = out.buf.get(mark) == Some(&b'-');
     data.stats.total_commands += 1;
+    let usec = t.elapsed().as_micros() as u64;
     let st = data.stats.commands.entry(spec.name).or_default();
-    st.calls += 1;
-    st.usec += t.elapsed().as_micros() as u64;
+    st.record(usec);
     if failed {
         st.failed += 1;
     }
@@ -195,6 +227,7 @@ pub fn run_here(
             .dirty
             .fetch_add(dirty, std::sync::atomic::Ordering::Relaxed);
     }
+    usec
 }
 
 type KeyedFn = fn(&mut Ctx, &[Bytes]);
@@ -214,7 +247,8 @@ async fn keyed(
                 let keys = lock_keys(spec, conn.db, &argv);
                 shard.locks.wait_unlocked(&keys).await;
             }
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+            let usec = run_here(&shard, conn.db, &mut conn.out, spec, f, &argv);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Route::One(s) => {
             let mut batch: Batch = vec![(spec, f, argv)];
@@ -279,7 +313,7 @@ async fn run_remote(
             if !blocked {
                 let mut out = ReplyBuf::new(proto);
                 for (spec, f, argv) in &batch {
-                    run_here(sh, db, &mut out, spec, *f, argv);
+                    let _ = run_here(sh, db, &mut out, spec, *f, argv);
                 }
                 resp.send(sh, Box::new(out.buf.freeze()));
                 return;
@@ -289,7 +323,7 @@ async fn run_remote(
                 let mut out = ReplyBuf::new(proto);
                 for (spec, f, argv) in &batch {
                     sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
-                    run_here(&sh, db, &mut out, spec, *f, argv);
+                    let _ = run_here(&sh, db, &mut out, spec, *f, argv);
                 }
                 resp.send(&sh, Box::new(out.buf.freeze()));
             })

@@ -4,9 +4,11 @@
 //! A family file holds its specs (`pub static COMMANDS`), its shard-local operations (pure work
 //! on a [`Db`], no reply format) and its handlers (parse arguments, call the op, write the reply).
 
+pub mod client;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod introspect;
 pub mod keys;
 pub mod server;
 pub mod spec;
