@@ -311,7 +311,7 @@ fn kill<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             }
             return conn.out.ok();
         }
-        if argv.len().is_multiple_of(2) {
+        if !argv.len().is_multiple_of(2) {
             return conn.error(errors::SYNTAX);
         }
         let mut f = ClientFilter::default();
@@ -321,8 +321,7 @@ fn kill<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             if eq_ic(opt, "id") {
                 match parse_i64(val) {
                     Some(v) if v > 0 => f.ids = Some(vec![v as u64]),
-                    Some(_) => return conn.error("ERR client-id should be greater than 0"),
-                    None => return conn.error(errors::NOT_INTEGER),
+                    _ => return conn.error("ERR client-id should be greater than 0"),
                 }
             } else if eq_ic(opt, "type") {
                 match parse_type(val) {
@@ -460,13 +459,16 @@ fn pause(conn: &mut Conn, argv: &[Bytes]) {
     if ms < 0 {
         return conn.error("ERR timeout is negative");
     }
-    let writes_only = match argv.len() {
-        3 => false,
-        4 if eq_ic(&argv[3], "write") => true,
-        4 if eq_ic(&argv[3], "all") => false,
-        4 => return conn.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
-        _ => return conn.error(errors::SYNTAX),
-    };
+    let writes_only =
+        match argv.len() {
+            3 => false,
+            4 if eq_ic(&argv[3], "write") => true,
+            4 if eq_ic(&argv[3], "all") => false,
+            4 => return conn.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+            _ => return conn.error(
+                "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.",
+            ),
+        };
     let shared = &conn.shard.shared;
     let until = crate::keyspace::now_ms().saturating_add(ms);
     // A pause only ever extends (Redis keeps the later end and the stricter mode).

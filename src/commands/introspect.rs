@@ -128,7 +128,7 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
     ),
     spec(
         "command|getkeys",
-        -3,
+        -4,
         LOADING | STALE | SENTINEL,
         Keys::None,
         "server",
@@ -247,6 +247,28 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Return a human readable latency analysis report.",
         "O(1)",
         Handler::Conn(latency_doctor),
+    ),
+    spec(
+        "latency|history",
+        3,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Return timestamp-latency samples for the event.",
+        "O(1)",
+        Handler::Conn(latency_history),
+    ),
+    spec(
+        "latency|graph",
+        3,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Return a latency graph for the event.",
+        "O(1)",
+        Handler::Conn(latency_graph),
     ),
     spec(
         "latency|help",
@@ -403,7 +425,7 @@ fn command_info(conn: &mut Conn, argv: &[Bytes]) {
     for name in &argv[2..] {
         match lookup_full(name) {
             Some(s) => write_info(&mut conn.out, s),
-            None => conn.out.null_array(),
+            None => conn.out.null(),
         }
     }
 }
@@ -430,11 +452,18 @@ fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
-    let cats = if matches!(s.handler, Handler::Container) {
+    let mut cats = if matches!(s.handler, Handler::Container) {
         vec!["@slow"]
     } else {
         s.acl_categories()
     };
+    // Redis lists categories in the order of its ACL category table.
+    cats.sort_by_key(|c| {
+        ACL_ORDER
+            .iter()
+            .position(|o| o == c)
+            .unwrap_or(ACL_ORDER.len())
+    });
     out.set(cats.len());
     for c in cats {
         out.simple(c);
@@ -447,6 +476,31 @@ fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
         write_info(out, sub);
     }
 }
+
+/// Redis's ACL category table order (`ACLCommandCategories`).
+const ACL_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 /// Key specs derived from the legacy range (ringkv keeps no richer key-spec data yet).
 fn write_key_specs(out: &mut ReplyBuf, s: &CommandSpec) {
@@ -576,11 +630,14 @@ fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
     let Some(mut s) = table::lookup(&cmd[0]) else {
         return conn.error("ERR Invalid command specified");
     };
-    if !s.subcommands.is_empty() && cmd.len() >= 2 {
+    if !s.subcommands.is_empty() {
         match table::lookup_sub(s, &cmd[1]) {
             Some(sub) => s = sub,
             None => return conn.error("ERR Invalid command specified"),
         }
+    }
+    if matches!(s.keys, Keys::None) {
+        return conn.error("ERR The command has no key arguments");
     }
     let argc = cmd.len() as i32;
     if (s.arity > 0 && argc != s.arity) || argc < -s.arity {
@@ -588,8 +645,8 @@ fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
     }
     let mut pos = Vec::new();
     s.key_positions(cmd, &mut pos);
-    if pos.is_empty() {
-        return conn.error("ERR The command has no key arguments");
+    if pos.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
+        return conn.error(&errors::wrong_arity("command|getkeys"));
     }
     conn.out.array(pos.len());
     for i in pos {
@@ -746,6 +803,17 @@ fn latency_latest(conn: &mut Conn, _argv: &[Bytes]) {
     conn.out.array(0);
 }
 
+fn latency_history(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.array(0);
+}
+
+fn latency_graph(conn: &mut Conn, argv: &[Bytes]) {
+    conn.error(&format!(
+        "ERR No samples available for event '{}'",
+        String::from_utf8_lossy(&argv[2])
+    ));
+}
+
 fn latency_reset(conn: &mut Conn, _argv: &[Bytes]) {
     conn.out.int(0);
 }
@@ -761,6 +829,10 @@ fn latency_help(conn: &mut Conn, _argv: &[Bytes]) {
             "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "DOCTOR",
             "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
             "LATEST",
             "    Return the latest latency samples for all events.",
             "RESET [<event> ...]",
@@ -889,7 +961,7 @@ fn memory_usage(ctx: &mut Ctx, argv: &[Bytes]) {
 }
 
 fn memory_doctor(conn: &mut Conn, _argv: &[Bytes]) {
-    conn.out.verbatim(b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.");
+    conn.out.verbatim(b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n");
 }
 
 fn memory_stats<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {

@@ -252,7 +252,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "uptime_in_days:{}", uptime / 86400);
             field!(o, "hz:{}", cfg.hz);
             field!(o, "configured_hz:{}", cfg.hz);
-            field!(o, "lru_clock:{}", crate::keyspace::lru_clock());
+            field!(o, "lru_clock:{}", crate::keyspace::lru_clock() & 0xFF_FFFF);
             field!(o, "executable:{}", sh.executable);
             let cf = cfg
                 .config_file
