@@ -160,7 +160,7 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     spec(
         "slowlog|get",
         -2,
-        ADMIN_FLAGS,
+        ADMIN | LOADING | STALE,
         Keys::None,
         "server",
         "2.2.12",
@@ -171,7 +171,7 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     spec(
         "slowlog|len",
         2,
-        ADMIN_FLAGS,
+        ADMIN | LOADING | STALE,
         Keys::None,
         "server",
         "2.2.12",
@@ -182,7 +182,7 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     spec(
         "slowlog|reset",
         2,
-        ADMIN_FLAGS,
+        ADMIN | LOADING | STALE,
         Keys::None,
         "server",
         "2.2.12",
@@ -335,7 +335,7 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
 
 fn command_all(conn: &mut Conn, argv: &[Bytes]) {
     if argv.len() == 1 {
-        let all: Vec<&CommandSpec> = table::all().collect();
+        let all: Vec<&CommandSpec> = listed().collect();
         conn.out.array(all.len());
         for s in all {
             write_info(&mut conn.out, s);
@@ -364,7 +364,7 @@ fn command_all(conn: &mut Conn, argv: &[Bytes]) {
 }
 
 fn command_count(conn: &mut Conn, _argv: &[Bytes]) {
-    conn.out.int(table::count() as i64);
+    conn.out.int(listed().count() as i64);
 }
 
 fn command_help(conn: &mut Conn, _argv: &[Bytes]) {
@@ -392,10 +392,16 @@ fn command_help(conn: &mut Conn, _argv: &[Bytes]) {
     );
 }
 
+/// The commands COMMAND shows: the table without the security traps (POST, Host:), which
+/// Redis keeps outside its command table and ringkv marks by having no summary.
+fn listed() -> impl Iterator<Item = &'static CommandSpec> {
+    table::all().filter(|s| !s.summary.is_empty())
+}
+
 /// Looks a name up as a command or a `parent|sub` subcommand.
 fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
     match name.iter().position(|&c| c == b'|') {
-        None => table::lookup(name),
+        None => table::lookup(name).filter(|s| !s.summary.is_empty()),
         Some(i) => {
             let parent = table::lookup(&name[..i])?;
             if parent.name == "command" {
@@ -436,13 +442,15 @@ fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
     out.array(10);
     out.bulk(s.name.as_bytes());
     out.int(s.arity as i64);
-    let mut flags: Vec<&str> = FLAG_NAMES
-        .iter()
-        .filter(|(f, _)| s.flags & f != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if matches!(s.keys, Keys::Custom(_)) {
-        flags.push("movablekeys");
+    let mut flags: Vec<&str> = Vec::new();
+    for (f, n) in REPORTED_FLAGS {
+        if *f == MOVABLE_KEYS {
+            if matches!(s.keys, Keys::Custom(_)) {
+                flags.push(n);
+            }
+        } else if s.flags & f != 0 {
+            flags.push(n);
+        }
     }
     out.set(flags.len());
     for f in flags {
@@ -476,6 +484,32 @@ fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
         write_info(out, sub);
     }
 }
+
+/// Stands for "keys computed from the arguments" in [`REPORTED_FLAGS`].
+const MOVABLE_KEYS: Flags = 0;
+
+/// The flags COMMAND INFO shows, in Redis 7.0's order (`addReplyCommandFlags`); `sentinel`
+/// is internal and not shown.
+const REPORTED_FLAGS: &[(Flags, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (NO_MULTI, "no_multi"),
+    (MOVABLE_KEYS, "movablekeys"),
+    (ALLOW_BUSY, "allow_busy"),
+];
 
 /// Redis's ACL category table order (`ACLCommandCategories`).
 const ACL_ORDER: &[&str] = &[
@@ -549,7 +583,7 @@ fn write_key_specs(out: &mut ReplyBuf, s: &CommandSpec) {
 
 fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
     let specs: Vec<&'static CommandSpec> = if argv.len() == 2 {
-        table::all().collect()
+        listed().collect()
     } else {
         argv[2..].iter().filter_map(|n| lookup_full(n)).collect()
     };
@@ -564,15 +598,18 @@ fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
 /// argument tree is not kept in the spec table, so `arguments` is omitted).
 fn write_docs(out: &mut ReplyBuf, s: &'static CommandSpec) {
     let subs = subcommands_of(s);
-    out.map(4 + usize::from(!subs.is_empty()));
+    let has_complexity = !s.complexity.is_empty();
+    out.map(3 + usize::from(has_complexity) + usize::from(!subs.is_empty()));
     out.bulk(b"summary");
     out.bulk(s.summary.as_bytes());
     out.bulk(b"since");
     out.bulk(s.since.as_bytes());
     out.bulk(b"group");
     out.bulk(s.group.as_bytes());
-    out.bulk(b"complexity");
-    out.bulk(s.complexity.as_bytes());
+    if has_complexity {
+        out.bulk(b"complexity");
+        out.bulk(s.complexity.as_bytes());
+    }
     if !subs.is_empty() {
         out.bulk(b"subcommands");
         out.map(subs.len());
@@ -606,7 +643,7 @@ fn command_list(conn: &mut Conn, argv: &[Bytes]) {
         _ => return conn.error(errors::SYNTAX),
     };
     let mut names: Vec<&'static str> = Vec::new();
-    for s in table::all() {
+    for s in listed() {
         for c in std::iter::once(s).chain(subcommands_of(s).iter()) {
             let keep = match &filter {
                 Filter::All => true,

@@ -66,7 +66,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "info",
         -1,
-        LOADING | STALE | SENTINEL,
+        LOADING | STALE | SENTINEL | DANGEROUS,
         Keys::None,
         "server",
         "1.0.0",
