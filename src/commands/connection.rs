@@ -9,7 +9,7 @@ use crate::net::Conn;
 use crate::resp::Proto;
 use bytes::Bytes;
 
-const FAST_AUTH: Flags = NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SENTINEL;
+const FAST_AUTH: Flags = NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SENTINEL | ALLOW_BUSY;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
@@ -26,7 +26,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "echo",
         2,
-        FAST,
+        LOADING | STALE | FAST,
         Keys::None,
         "connection",
         "1.0.0",

@@ -4,7 +4,8 @@
 //! multi-shard transaction.
 
 use super::errors;
-use super::spec::{CommandSpec, NO_AUTH};
+use super::introspect;
+use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::{Ctx, Handler};
 use crate::keyspace::now_ms;
@@ -16,6 +17,7 @@ use crate::shard::{clock, multi, Mesh, Shard};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 
 pub struct DataEngine;
 
@@ -40,8 +42,10 @@ impl Engine for DataEngine {
                     false
                 }
             };
+            let was_off = conn.reply_mode == ReplyMode::Off;
             execute(conn, argv, queue, &mut clock).await;
-            if skip {
+            // CLIENT REPLY ON answers even though replies were off when it arrived.
+            if skip && !(was_off && conn.reply_mode == ReplyMode::On) {
                 conn.out.buf.truncate(mark);
                 if conn.reply_mode == ReplyMode::Skip {
                     conn.reply_mode = ReplyMode::On;
@@ -133,34 +137,62 @@ async fn execute(
         conn.error(errors::NOAUTH);
         return;
     }
+    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {
+        wait_client_pause(conn, spec).await;
+    }
     conn.handle.info.borrow_mut().last_cmd = spec.name;
+    if conn.shard.shared.monitors.load(Ordering::Relaxed) != 0 {
+        introspect::monitor_feed(conn, spec, &argv);
+    }
     match spec.handler {
         Handler::Keyed(f) => keyed(conn, spec, f, argv, queue, clock).await,
         Handler::Local(f) => {
             let shard = conn.shard.clone();
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
+            let usec = run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Handler::Conn(f) => {
             let t = clock::cycles();
             f(conn, &argv);
-            record(&conn.shard, spec, t);
+            let usec = record(&conn.shard, spec, t);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Handler::Coord(f) => {
             let t = clock::cycles();
             f(conn, &argv).await;
-            record(&conn.shard, spec, t);
+            let usec = record(&conn.shard, spec, t);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
             *clock = RunClock::start();
         }
         Handler::Container => {}
     }
 }
 
-fn record(shard: &Shard, spec: &'static CommandSpec, t: u64) {
+/// CLIENT PAUSE: holds the command while a pause covers it (all commands, or only writes).
+async fn wait_client_pause(conn: &Conn, spec: &CommandSpec) {
+    let shared = &conn.shard.shared;
+    loop {
+        let until = shared.pause_until.load(Ordering::Relaxed);
+        let now = now_ms();
+        if until <= now {
+            return;
+        }
+        let writes_only = shared.pause_writes_only.load(Ordering::Relaxed);
+        if writes_only && spec.flags & (WRITE | MAY_REPLICATE) == 0 {
+            return;
+        }
+        let wait = (until - now).clamp(1, 10) as u64;
+        glommio::timer::sleep(std::time::Duration::from_millis(wait)).await;
+    }
+}
+
+/// Counts a command run on this shard; returns its duration in µs.
+fn record(shard: &Shard, spec: &'static CommandSpec, t: u64) -> u64 {
+    let usec = clock::to_us(clock::cycles().wrapping_sub(t));
     let mut d = shard.data.borrow_mut();
     d.stats.total_commands += 1;
-    let st = d.stats.commands.entry(spec.name).or_default();
-    st.calls += 1;
-    st.usec += clock::to_us(clock::cycles().wrapping_sub(t));
+    d.stats.commands.entry(spec.name).or_default().record(usec);
+    usec
 }
 
 /// Time for a run of commands: the wall clock read once for the run (expiry decisions), and the
@@ -188,7 +220,7 @@ impl RunClock {
     }
 }
 
-/// Runs a keyed or local handler against this shard's data.
+/// Runs a keyed or local handler against this shard's data; returns its duration in µs.
 pub fn run_here(
     shard: &Shard,
     db: usize,
@@ -197,7 +229,7 @@ pub fn run_here(
     f: fn(&mut Ctx, &[Bytes]),
     argv: &[Bytes],
     clock: &mut RunClock,
-) {
+) -> u64 {
     let mark = out.len();
     let mut data = shard.data.borrow_mut();
     let data = &mut *data;
@@ -215,8 +247,8 @@ pub fn run_here(
     let failed = out.buf.get(mark) == Some(&b'-');
     data.stats.total_commands += 1;
     let st = data.stats.commands.entry(spec.name).or_default();
-    st.calls += 1;
-    st.usec += clock.lap_us();
+    let usec = clock.lap_us();
+    st.record(usec);
     if failed {
         st.failed += 1;
     }
@@ -226,6 +258,7 @@ pub fn run_here(
             .dirty
             .fetch_add(dirty, std::sync::atomic::Ordering::Relaxed);
     }
+    usec
 }
 
 type KeyedFn = fn(&mut Ctx, &[Bytes]);
@@ -247,7 +280,8 @@ async fn keyed(
                 shard.locks.wait_unlocked(&keys).await;
                 *clock = RunClock::start();
             }
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
+            let usec = run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
         Route::One(s) => {
             let mut batch: Batch = vec![(spec, f, argv)];
@@ -315,7 +349,7 @@ async fn run_remote(
                 let mut out = ReplyBuf::new(proto);
                 let mut clock = RunClock::start();
                 for (spec, f, argv) in &batch {
-                    run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
+                    let _ = run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
                 }
                 resp.send(sh, Box::new(out.buf.freeze()));
                 return;
@@ -325,7 +359,7 @@ async fn run_remote(
                 let mut out = ReplyBuf::new(proto);
                 for (spec, f, argv) in &batch {
                     sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
-                    run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
+                    let _ = run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
                 }
                 resp.send(&sh, Box::new(out.buf.freeze()));
             })

@@ -5,10 +5,12 @@
 //! on a [`Db`], no reply format) and its handlers (parse arguments, call the op, write the reply).
 
 pub mod bitmap;
+pub mod client;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
 pub mod glob;
+pub mod introspect;
 pub mod keys;
 pub mod server;
 pub mod spec;

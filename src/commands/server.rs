@@ -1,10 +1,16 @@
-//! Server commands: CONFIG COMMAND INFO TIME SHUTDOWN (DBSIZE FLUSHDB FLUSHALL SWAPDB are in
-//! keys.rs, with the rest of the keyspace commands).
+//! Server commands: CONFIG INFO TIME SHUTDOWN LASTSAVE ROLE MODULE. (DBSIZE FLUSHDB FLUSHALL
+//! SWAPDB are in keys.rs with the rest of the keyspace commands; COMMAND, SLOWLOG, LATENCY,
+//! MONITOR, MEMORY and DEBUG live in `introspect`.)
 
+use super::client::reply_help;
+use super::errors;
 use super::spec::*;
-use super::{Ctx, Handler};
+use super::{eq_ic, BoxFuture, Ctx, Handler};
 use crate::net::Conn;
+use crate::server::info::{self, ShardSnapshot};
+use crate::shard::{Mesh, ShardStats};
 use bytes::Bytes;
+use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
@@ -24,6 +30,82 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "A container for server configuration commands",
         CONFIG_SUBCOMMANDS,
+    ),
+    spec(
+        "info",
+        -1,
+        LOADING | STALE | SENTINEL | DANGEROUS,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server",
+        "O(1)",
+        Handler::Coord(info_cmd),
+    ),
+    spec(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk and then shut down the server",
+        "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        Handler::Conn(shutdown),
+    ),
+    spec(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Get the UNIX time stamp of the last successful save to disk",
+        "O(1)",
+        Handler::Conn(lastsave),
+    ),
+    spec(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | SENTINEL,
+        Keys::None,
+        "server",
+        "2.8.12",
+        "Return the role of the instance in the context of replication",
+        "O(1)",
+        Handler::Conn(role),
+    ),
+    container(
+        "module",
+        "server",
+        "4.0.0",
+        "A container for module commands",
+        MODULE_SUBCOMMANDS,
+    ),
+];
+
+static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
+    spec(
+        "module|list",
+        2,
+        ADMIN | NOSCRIPT,
+        Keys::None,
+        "server",
+        "4.0.0",
+        "List all modules loaded by the server",
+        "O(N) where N is the number of loaded modules.",
+        Handler::Conn(module_list),
+    ),
+    spec(
+        "module|help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+        Handler::Conn(module_help),
     ),
 ];
 
@@ -50,6 +132,39 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "O(N) when N is the number of configuration parameters provided",
         Handler::Conn(config_set),
     ),
+    spec(
+        "config|rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.8.0",
+        "Rewrite the configuration file with the in memory configuration",
+        "O(1)",
+        Handler::Conn(config_rewrite),
+    ),
+    spec(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.0.0",
+        "Reset the stats returned by INFO",
+        "O(1)",
+        Handler::Coord(config_resetstat),
+    ),
+    spec(
+        "config|help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+        Handler::Conn(config_help),
+    ),
 ];
 
 fn time(ctx: &mut Ctx, _argv: &[Bytes]) {
@@ -73,12 +188,186 @@ fn config_get(conn: &mut Conn, argv: &[Bytes]) {
 
 fn config_set(conn: &mut Conn, argv: &[Bytes]) {
     let args: Vec<&[u8]> = argv[2..].iter().map(|b| &b[..]).collect();
-    let res = conn.shard.shared.config_mut().set(&args);
+    let local = super::introspect::is_local(conn);
+    let shared = conn.shard.shared.clone();
+    let res = {
+        let mut cfg = shared.config_mut();
+        let old = cfg.clone();
+        match cfg.set_from(&args, local) {
+            Ok(changed) => match apply_config(&cfg, &changed, &shared) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    // All or nothing, like Redis: a side effect that fails restores the old
+                    // values (and the side effects already applied, by applying them again).
+                    *cfg = old;
+                    let _ = apply_config(&cfg, &changed, &shared);
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        }
+    };
     match res {
-        Ok(_) => {
-            conn.shard.shared.bump_config_epoch();
+        Ok(()) => {
+            shared.bump_config_epoch();
             conn.out.ok()
         }
         Err(e) => conn.error(&e),
     }
+}
+
+/// Carries out what changing these directives means for the running server (Redis's `apply`
+/// functions). The error is the full reply text.
+fn apply_config(
+    cfg: &crate::config::Config,
+    changed: &[&'static str],
+    shared: &crate::shard::Shared,
+) -> Result<(), String> {
+    use crate::server::log;
+    let failed = |name: &str, why: String| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    };
+    for name in changed {
+        match *name {
+            "loglevel" => {
+                if let Some(l) = cfg.get_one("loglevel").and_then(|v| log::Level::parse(&v)) {
+                    log::set_level(l);
+                }
+            }
+            "logfile" => {
+                log::set_logfile(&cfg.logfile).map_err(|e| failed(name, e.to_string()))?;
+            }
+            "dir" => {
+                std::env::set_current_dir(&cfg.dir).map_err(|e| failed(name, e.to_string()))?;
+            }
+            "slowlog-log-slower-than" => shared
+                .slowlog_slower_than
+                .store(cfg.slowlog_log_slower_than, Ordering::Relaxed),
+            "slowlog-max-len" => shared
+                .slowlog_max_len
+                .store(cfg.slowlog_max_len, Ordering::Relaxed),
+            // maxclients, requirepass, timeout, proto-max-bulk-len and the like are read
+            // through the config (connections refresh their cache on the epoch bump).
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn config_rewrite(conn: &mut Conn, _argv: &[Bytes]) {
+    let res = conn.shard.shared.config().rewrite();
+    match res {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            conn.out.ok()
+        }
+        Err(e) => {
+            tracing::warn!("CONFIG REWRITE failed: {e}");
+            conn.error(&e)
+        }
+    }
+}
+
+fn config_resetstat<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        Mesh::run_on_all(&conn.shard, |sh| {
+            sh.data.borrow_mut().stats = ShardStats::default();
+        })
+        .await;
+        let shared = &conn.shard.shared;
+        shared.total_connections.store(0, Ordering::Relaxed);
+        shared.rejected_connections.store(0, Ordering::Relaxed);
+        conn.out.ok();
+    })
+}
+
+fn config_help(conn: &mut Conn, _argv: &[Bytes]) {
+    reply_help(
+        &mut conn.out,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+}
+
+fn info_cmd<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let args: Vec<&[u8]> = argv[1..].iter().map(|b| &b[..]).collect();
+        let sections = info::select_sections(&args);
+        let mut snap = ShardSnapshot::default();
+        for s in Mesh::run_on_all(&conn.shard, |sh| ShardSnapshot::of(sh)).await {
+            snap.merge(s);
+        }
+        let shared = conn.shard.shared.clone();
+        let text = {
+            let cfg = shared.config();
+            info::render(&sections, &snap, &shared, &cfg)
+        };
+        conn.out.verbatim(text.as_bytes());
+    })
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is no persistence yet, so SAVE is
+/// accepted with nothing to save, and NOW/FORCE change nothing; ABORT has no shutdown in
+/// progress to stop, since ours starts at once.
+fn shutdown(conn: &mut Conn, argv: &[Bytes]) {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for a in &argv[1..] {
+        if eq_ic(a, "nosave") {
+            nosave = true;
+        } else if eq_ic(a, "save") {
+            save = true;
+        } else if eq_ic(a, "now") || eq_ic(a, "force") {
+        } else if eq_ic(a, "abort") {
+            abort = true;
+        } else {
+            return conn.error(errors::SYNTAX);
+        }
+    }
+    if (save && nosave) || (abort && argv.len() > 2) {
+        return conn.error(errors::SYNTAX);
+    }
+    if abort {
+        return conn.error("ERR No shutdown in progress.");
+    }
+    tracing::warn!("User requested shutdown...");
+    conn.shutdown_requested = true;
+    conn.shard.shared.shutdown.request(libc::SIGTERM);
+    // Like Redis, a successful SHUTDOWN closes the connection without a reply.
+    conn.close_after_reply = true;
+}
+
+fn lastsave(conn: &mut Conn, _argv: &[Bytes]) {
+    let t = conn.shard.shared.lastsave.load(Ordering::Relaxed);
+    conn.out.int(t);
+}
+
+fn role(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.array(3);
+    conn.out.bulk(b"master");
+    conn.out.int(0);
+    conn.out.array(0);
+}
+
+fn module_list(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.array(0);
+}
+
+fn module_help(conn: &mut Conn, _argv: &[Bytes]) {
+    reply_help(
+        &mut conn.out,
+        &[
+            "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "LIST",
+            "    Return a list of loaded modules.",
+        ],
+    );
 }

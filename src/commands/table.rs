@@ -12,6 +12,8 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::bitmap::COMMANDS,
         super::keys::COMMANDS,
         super::server::COMMANDS,
+        super::client::COMMANDS,
+        super::introspect::COMMANDS,
     ]
     .into_iter()
     .flatten()

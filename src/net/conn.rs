@@ -33,6 +33,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         close_after_reply: false,
         cfg,
         shutdown_requested: false,
+        monitor: None,
     };
     let mut parser = RequestParser::default();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -44,9 +45,33 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         }
         let start = inbuf.len();
         inbuf.resize(start + READ_CHUNK, 0);
-        let n = match read_some(&mut stream, &mut inbuf[start..], conn.cfg.timeout).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = if let Some(sink) = conn.monitor.clone() {
+            // A MONITOR connection waits for either its own input or lines to stream; it is
+            // exempt from `timeout` like Redis's monitors.
+            let read = async { Some(read_some(&mut stream, &mut inbuf[start..], 0).await) };
+            let lines = async {
+                let l = crate::commands::introspect::monitor_wait(&sink).await;
+                shard.data.borrow_mut().stats.net_output_bytes += l.len() as u64;
+                conn.out.raw(&l);
+                None
+            };
+            match futures_lite::future::or(read, lines).await {
+                Some(Ok(0)) | Some(Err(_)) => break,
+                Some(Ok(n)) => n,
+                None => {
+                    inbuf.truncate(start);
+                    if stream.write_all(&conn.out.buf).await.is_err() {
+                        break 'conn;
+                    }
+                    conn.out.buf.clear();
+                    continue;
+                }
+            }
+        } else {
+            match read_some(&mut stream, &mut inbuf[start..], conn.cfg.timeout).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            }
         };
         inbuf.truncate(start + n);
         conn.handle.last_interaction.set(std::time::Instant::now());
@@ -110,6 +135,9 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         if inbuf.is_empty() && inbuf.capacity() > 4 * READ_CHUNK {
             inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
+    }
+    if let Some(sink) = conn.monitor.take() {
+        crate::commands::introspect::monitor_detach(&shard.shared, &sink);
     }
     let _ = stream.close().await;
 }

@@ -39,6 +39,8 @@ pub struct Conn {
     pub cfg: ConnConfig,
     /// Set when a command asked the server to shut down.
     pub shutdown_requested: bool,
+    /// Set by MONITOR: the lines this connection streams.
+    pub monitor: Option<std::sync::Arc<crate::shard::MonitorSink>>,
 }
 
 impl Conn {

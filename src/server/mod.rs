@@ -3,6 +3,7 @@
 //! calls them in Redis's order (see `banner` for the startup sequence).
 
 pub mod banner;
+pub mod info;
 pub mod log;
 pub mod node;
 pub mod notify;

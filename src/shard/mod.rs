@@ -46,6 +46,37 @@ pub struct Shared {
     pub port: std::sync::atomic::AtomicU16,
     /// Signals and SHUTDOWN both end up here; the main thread carries the shutdown out.
     pub shutdown: Arc<crate::server::ShutdownSignal>,
+    /// `slowlog-log-slower-than` (µs; negative disables) and `slowlog-max-len`, mirrored here
+    /// so the dispatcher checks them without the config lock (CONFIG SET refreshes them).
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+    /// SLOWLOG entry ids, unique over all shards.
+    pub slowlog_next_id: AtomicU64,
+    /// MONITOR connections attached anywhere; the dispatcher feeds them only when non-zero.
+    pub monitors: std::sync::atomic::AtomicUsize,
+    pub monitor_sinks: std::sync::Mutex<Vec<Arc<MonitorSink>>>,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the shards' expiry cycles run.
+    pub active_expire: AtomicBool,
+}
+
+/// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
+#[derive(Default)]
+pub struct MonitorSink {
+    pub id: u64,
+    pub lines: std::sync::Mutex<Vec<u8>>,
+    pub waker: std::sync::Mutex<Option<std::task::Waker>>,
+    pub closed: AtomicBool,
+}
+
+/// One SLOWLOG entry.
+#[derive(Clone)]
+pub struct SlowlogEntry {
+    pub id: u64,
+    pub time: i64,
+    pub usec: u64,
+    pub argv: Vec<bytes::Bytes>,
+    pub addr: String,
+    pub name: String,
 }
 
 impl Shared {
@@ -63,6 +94,8 @@ impl Shared {
                 .collect()
         };
         let port = config.port;
+        let slower_than = config.slowlog_log_slower_than;
+        let max_len = config.slowlog_max_len;
         Shared {
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
@@ -82,6 +115,12 @@ impl Shared {
             pause_writes_only: AtomicBool::new(false),
             port: std::sync::atomic::AtomicU16::new(port),
             shutdown,
+            slowlog_slower_than: AtomicI64::new(slower_than),
+            slowlog_max_len: AtomicU64::new(max_len),
+            slowlog_next_id: AtomicU64::new(0),
+            monitors: std::sync::atomic::AtomicUsize::new(0),
+            monitor_sinks: std::sync::Mutex::new(Vec::new()),
+            active_expire: AtomicBool::new(true),
         }
     }
 
@@ -105,13 +144,29 @@ impl Shared {
     }
 }
 
-/// Per-command statistics (INFO commandstats).
+/// Latency histogram buckets per command: bucket `b` counts calls that took less than `2^b` µs
+/// (the last bucket takes everything longer).
+pub const LATENCY_BUCKETS: usize = 32;
+
+/// Per-command statistics (INFO commandstats, LATENCY HISTOGRAM).
 #[derive(Default, Clone, Copy)]
 pub struct CmdStat {
     pub calls: u64,
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    pub hist: [u32; LATENCY_BUCKETS],
+}
+
+impl CmdStat {
+    /// Counts one call that took `usec`.
+    #[inline]
+    pub fn record(&mut self, usec: u64) {
+        self.calls += 1;
+        self.usec += usec;
+        let b = ((64 - usec.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1);
+        self.hist[b] = self.hist[b].saturating_add(1);
+    }
 }
 
 #[derive(Default)]
@@ -132,6 +187,8 @@ pub struct ShardData {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
     pub rng: rand::rngs::SmallRng,
+    /// Newest first, at most `slowlog-max-len` entries.
+    pub slowlog: std::collections::VecDeque<SlowlogEntry>,
 }
 
 pub struct Shard {
@@ -157,6 +214,7 @@ impl Shard {
                 dbs: (0..databases).map(|_| Db::new()).collect(),
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
+                slowlog: std::collections::VecDeque::new(),
             }),
             mesh: Mesh::new(nshards),
             locks: Locks::default(),

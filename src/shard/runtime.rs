@@ -147,6 +147,13 @@ async fn cron(shard: Rc<Shard>) {
 /// Like Redis's activeExpireCycle: sample keys with a TTL in each db, repeat while more than a
 /// quarter of the sample was expired, within a time budget of 25% of the cron period.
 fn active_expire_cycle(shard: &Shard) {
+    if !shard
+        .shared
+        .active_expire
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return;
+    }
     let start = std::time::Instant::now();
     let hz = shard.shared.config().hz.clamp(1, 500) as u64;
     let budget = Duration::from_micros(250_000 / hz);

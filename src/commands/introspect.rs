@@ -1,0 +1,1342 @@
+//! Introspection commands: COMMAND, SLOWLOG, LATENCY, MONITOR, MEMORY, DEBUG.
+//!
+//! COMMAND answers from the spec table (the single source of truth); SLOWLOG and the latency
+//! histograms are kept per shard and merged on read; MONITOR lines are produced where a command
+//! executes and pushed to every attached monitor's sink.
+
+use super::client::reply_help;
+use super::errors;
+use super::spec::*;
+use super::table;
+use super::{eq_ic, parse_i64, BoxFuture, Ctx, Handler};
+use crate::config::Protection;
+use crate::keyspace::{Entry, Value};
+use crate::net::Conn;
+use crate::resp::ReplyBuf;
+use crate::shard::{CmdStat, Mesh, MonitorSink, Shard, Shared, SlowlogEntry};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+const ADMIN_FLAGS: Flags = ADMIN | NOSCRIPT | LOADING | STALE;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "command",
+        -1,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Get array of Redis command details",
+        "O(N) where N is the total number of Redis commands",
+        Handler::Conn(command_all),
+    ),
+    container(
+        "slowlog",
+        "server",
+        "2.2.12",
+        "A container for slow log commands",
+        SLOWLOG_SUBCOMMANDS,
+    ),
+    container(
+        "latency",
+        "server",
+        "2.8.13",
+        "A container for latency diagnostics commands",
+        LATENCY_SUBCOMMANDS,
+    ),
+    container(
+        "memory",
+        "server",
+        "4.0.0",
+        "A container for memory diagnostics commands",
+        MEMORY_SUBCOMMANDS,
+    ),
+    spec(
+        "monitor",
+        1,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "Listen for all requests received by the server in real time",
+        "",
+        Handler::Conn(monitor),
+    ),
+    spec(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED_DEBUG,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "A container for debugging commands",
+        "Depends on subcommand.",
+        Handler::Coord(debug),
+    ),
+];
+
+/// DEBUG is `protected` in Redis (enable-debug-command); we have no flag bit for that, so the
+/// check lives in the handler and this is 0.
+const PROTECTED_DEBUG: Flags = 0;
+
+static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
+    spec(
+        "command|count",
+        2,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Get total number of Redis commands",
+        "O(1)",
+        Handler::Conn(command_count),
+    ),
+    spec(
+        "command|info",
+        -2,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Get array of specific Redis command details, or all when no argument is given.",
+        "O(N) where N is the number of commands to look up",
+        Handler::Conn(command_info),
+    ),
+    spec(
+        "command|docs",
+        -2,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "7.0.0",
+        "Get array of specific Redis command documentation",
+        "O(N) where N is the number of commands to look up",
+        Handler::Conn(command_docs),
+    ),
+    spec(
+        "command|list",
+        -2,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "7.0.0",
+        "Get an array of Redis command names",
+        "O(N) where N is the total number of Redis commands",
+        Handler::Conn(command_list),
+    ),
+    spec(
+        "command|getkeys",
+        -4,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Extract keys given a full Redis command",
+        "O(N) where N is the number of arguments to the command",
+        Handler::Conn(command_getkeys),
+    ),
+    spec(
+        "command|help",
+        2,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+        Handler::Conn(command_help),
+    ),
+];
+
+/// COMMAND is both a command (no arguments) and a container; the table keeps it as a plain
+/// command and `command_all` dispatches the subcommands itself, with the same arity errors.
+pub fn command_subcommands() -> &'static [CommandSpec] {
+    COMMAND_SUBCOMMANDS_LIST
+}
+
+static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    spec(
+        "slowlog|get",
+        -2,
+        ADMIN | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.2.12",
+        "Get the slow log's entries",
+        "O(N) where N is the number of entries returned",
+        Handler::Coord(slowlog_get),
+    ),
+    spec(
+        "slowlog|len",
+        2,
+        ADMIN | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.2.12",
+        "Get the slow log's length",
+        "O(1)",
+        Handler::Coord(slowlog_len),
+    ),
+    spec(
+        "slowlog|reset",
+        2,
+        ADMIN | LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.2.12",
+        "Clear all entries from the slow log",
+        "O(N) where N is the number of entries in the slowlog",
+        Handler::Coord(slowlog_reset),
+    ),
+    spec(
+        "slowlog|help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        "server",
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+        Handler::Conn(slowlog_help),
+    ),
+];
+
+static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    spec(
+        "latency|latest",
+        2,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Return the latest latency samples for all events.",
+        "O(1)",
+        Handler::Conn(latency_latest),
+    ),
+    spec(
+        "latency|histogram",
+        -2,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "7.0.0",
+        "Return the cumulative distribution of latencies of a subset of commands or all.",
+        "O(N) where N is the number of commands with latency information being retrieved.",
+        Handler::Coord(latency_histogram),
+    ),
+    spec(
+        "latency|reset",
+        -2,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Reset latency data for one or more events.",
+        "O(1)",
+        Handler::Conn(latency_reset),
+    ),
+    spec(
+        "latency|doctor",
+        2,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Return a human readable latency analysis report.",
+        "O(1)",
+        Handler::Conn(latency_doctor),
+    ),
+    spec(
+        "latency|history",
+        3,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Return timestamp-latency samples for the event.",
+        "O(1)",
+        Handler::Conn(latency_history),
+    ),
+    spec(
+        "latency|graph",
+        3,
+        ADMIN_FLAGS,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Return a latency graph for the event.",
+        "O(1)",
+        Handler::Conn(latency_graph),
+    ),
+    spec(
+        "latency|help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        "server",
+        "2.8.13",
+        "Show helpful text about the different subcommands.",
+        "O(1)",
+        Handler::Conn(latency_help),
+    ),
+];
+
+static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
+    spec(
+        "memory|usage",
+        -3,
+        READONLY,
+        Keys::Range(2, 2, 1),
+        "server",
+        "4.0.0",
+        "Estimate the memory usage of a key",
+        "O(N) where N is the number of samples.",
+        Handler::Keyed(memory_usage),
+    ),
+    spec(
+        "memory|doctor",
+        2,
+        0,
+        Keys::None,
+        "server",
+        "4.0.0",
+        "Outputs memory problems report",
+        "O(1)",
+        Handler::Conn(memory_doctor),
+    ),
+    spec(
+        "memory|stats",
+        2,
+        0,
+        Keys::None,
+        "server",
+        "4.0.0",
+        "Show memory usage details",
+        "O(1)",
+        Handler::Coord(memory_stats),
+    ),
+    spec(
+        "memory|help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        "server",
+        "4.0.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+        Handler::Conn(memory_help),
+    ),
+];
+
+// ---------------------------------------------------------------------------------------------
+// COMMAND
+
+fn command_all(conn: &mut Conn, argv: &[Bytes]) {
+    if argv.len() == 1 {
+        let all: Vec<&CommandSpec> = listed().collect();
+        conn.out.array(all.len());
+        for s in all {
+            write_info(&mut conn.out, s);
+        }
+        return;
+    }
+    let Some(sub) = command_subcommands()
+        .iter()
+        .find(|s| s.name.as_bytes()[8..].eq_ignore_ascii_case(&argv[1]))
+    else {
+        return conn.error(&errors::unknown_subcommand(&argv[1], "command"));
+    };
+    let argc = argv.len() as i32;
+    let ok = if sub.arity >= 0 {
+        argc == sub.arity
+    } else {
+        argc >= -sub.arity
+    };
+    if !ok {
+        return conn.error(&errors::wrong_arity(sub.name));
+    }
+    if let Handler::Conn(f) = sub.handler {
+        conn.handle.info.borrow_mut().last_cmd = sub.name;
+        f(conn, argv);
+    }
+}
+
+fn command_count(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.int(listed().count() as i64);
+}
+
+fn command_help(conn: &mut Conn, _argv: &[Bytes]) {
+    reply_help(
+        &mut conn.out,
+        &[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    );
+}
+
+/// The commands COMMAND shows: the table without the security traps (POST, Host:), which
+/// Redis keeps outside its command table and ringkv marks by having no summary.
+fn listed() -> impl Iterator<Item = &'static CommandSpec> {
+    table::all().filter(|s| !s.summary.is_empty())
+}
+
+/// Looks a name up as a command or a `parent|sub` subcommand.
+fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
+    match name.iter().position(|&c| c == b'|') {
+        None => table::lookup(name).filter(|s| !s.summary.is_empty()),
+        Some(i) => {
+            let parent = table::lookup(&name[..i])?;
+            if parent.name == "command" {
+                let sub = &name[i + 1..];
+                return command_subcommands()
+                    .iter()
+                    .find(|s| s.name.as_bytes()[8..].eq_ignore_ascii_case(sub));
+            }
+            table::lookup_sub(parent, &name[i + 1..])
+        }
+    }
+}
+
+fn subcommands_of(s: &'static CommandSpec) -> &'static [CommandSpec] {
+    if s.name == "command" {
+        command_subcommands()
+    } else {
+        s.subcommands
+    }
+}
+
+fn command_info(conn: &mut Conn, argv: &[Bytes]) {
+    if argv.len() == 2 {
+        return command_all(conn, &argv[..1]);
+    }
+    conn.out.array(argv.len() - 2);
+    for name in &argv[2..] {
+        match lookup_full(name) {
+            Some(s) => write_info(&mut conn.out, s),
+            None => conn.out.null(),
+        }
+    }
+}
+
+/// One COMMAND INFO entry: name, arity, flags, first/last/step, ACL categories, tips, key
+/// specs, subcommands.
+fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
+    out.array(10);
+    out.bulk(s.name.as_bytes());
+    out.int(s.arity as i64);
+    let mut flags: Vec<&str> = Vec::new();
+    for (f, n) in REPORTED_FLAGS {
+        if *f == MOVABLE_KEYS {
+            if matches!(s.keys, Keys::Custom(_)) {
+                flags.push(n);
+            }
+        } else if s.flags & f != 0 {
+            flags.push(n);
+        }
+    }
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    let (first, last, step) = s.legacy_keys;
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
+    let mut cats = if matches!(s.handler, Handler::Container) {
+        vec!["@slow"]
+    } else {
+        s.acl_categories()
+    };
+    // Redis lists categories in the order of its ACL category table.
+    cats.sort_by_key(|c| {
+        ACL_ORDER
+            .iter()
+            .position(|o| o == c)
+            .unwrap_or(ACL_ORDER.len())
+    });
+    out.set(cats.len());
+    for c in cats {
+        out.simple(c);
+    }
+    out.set(0);
+    write_key_specs(out, s);
+    let subs = subcommands_of(s);
+    out.array(subs.len());
+    for sub in subs {
+        write_info(out, sub);
+    }
+}
+
+/// Stands for "keys computed from the arguments" in [`REPORTED_FLAGS`].
+const MOVABLE_KEYS: Flags = 0;
+
+/// The flags COMMAND INFO shows, in Redis 7.0's order (`addReplyCommandFlags`); `sentinel`
+/// is internal and not shown.
+const REPORTED_FLAGS: &[(Flags, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (NO_MULTI, "no_multi"),
+    (MOVABLE_KEYS, "movablekeys"),
+    (ALLOW_BUSY, "allow_busy"),
+];
+
+/// Redis's ACL category table order (`ACLCommandCategories`).
+const ACL_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
+
+/// Key specs derived from the legacy range (ringkv keeps no richer key-spec data yet).
+fn write_key_specs(out: &mut ReplyBuf, s: &CommandSpec) {
+    let (first, last, step) = s.legacy_keys;
+    if first <= 0 {
+        out.array(0);
+        return;
+    }
+    out.array(1);
+    out.map(3);
+    out.bulk(b"flags");
+    if s.flags & WRITE != 0 {
+        out.set(2);
+        out.simple("RW");
+        out.simple("update");
+    } else {
+        out.set(2);
+        out.simple("RO");
+        out.simple("access");
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(first as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.int(if last < 0 {
+        last as i64
+    } else {
+        (last - first) as i64
+    });
+    out.bulk(b"keystep");
+    out.int(step as i64);
+    out.bulk(b"limit");
+    out.int(0);
+}
+
+fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
+    let specs: Vec<&'static CommandSpec> = if argv.len() == 2 {
+        listed().collect()
+    } else {
+        argv[2..].iter().filter_map(|n| lookup_full(n)).collect()
+    };
+    conn.out.map(specs.len());
+    for s in specs {
+        conn.out.bulk(s.name.as_bytes());
+        write_docs(&mut conn.out, s);
+    }
+}
+
+/// COMMAND DOCS for one command: summary, since, group, complexity and subcommands (the
+/// argument tree is not kept in the spec table, so `arguments` is omitted).
+fn write_docs(out: &mut ReplyBuf, s: &'static CommandSpec) {
+    let subs = subcommands_of(s);
+    let has_complexity = !s.complexity.is_empty();
+    out.map(3 + usize::from(has_complexity) + usize::from(!subs.is_empty()));
+    out.bulk(b"summary");
+    out.bulk(s.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(s.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(s.group.as_bytes());
+    if has_complexity {
+        out.bulk(b"complexity");
+        out.bulk(s.complexity.as_bytes());
+    }
+    if !subs.is_empty() {
+        out.bulk(b"subcommands");
+        out.map(subs.len());
+        for sub in subs {
+            out.bulk(sub.name.as_bytes());
+            write_docs(out, sub);
+        }
+    }
+}
+
+fn command_list(conn: &mut Conn, argv: &[Bytes]) {
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(String),
+        Pattern(&'a [u8]),
+    }
+    let filter = match argv.len() {
+        2 => Filter::All,
+        5 if eq_ic(&argv[2], "filterby") => {
+            if eq_ic(&argv[3], "module") {
+                Filter::Module
+            } else if eq_ic(&argv[3], "aclcat") {
+                Filter::AclCat(format!("@{}", String::from_utf8_lossy(&argv[4])).to_lowercase())
+            } else if eq_ic(&argv[3], "pattern") {
+                Filter::Pattern(&argv[4])
+            } else {
+                return conn.error(errors::SYNTAX);
+            }
+        }
+        _ => return conn.error(errors::SYNTAX),
+    };
+    let mut names: Vec<&'static str> = Vec::new();
+    for s in listed() {
+        for c in std::iter::once(s).chain(subcommands_of(s).iter()) {
+            let keep = match &filter {
+                Filter::All => true,
+                Filter::Module => false,
+                Filter::AclCat(cat) => c.acl_categories().contains(&cat.as_str()),
+                Filter::Pattern(p) => crate::config::syntax::glob_match(p, c.name.as_bytes(), true),
+            };
+            if keep {
+                names.push(c.name);
+            }
+        }
+    }
+    conn.out.array(names.len());
+    for n in names {
+        conn.out.bulk(n.as_bytes());
+    }
+}
+
+fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
+    let cmd = &argv[2..];
+    let Some(mut s) = table::lookup(&cmd[0]) else {
+        return conn.error("ERR Invalid command specified");
+    };
+    if !s.subcommands.is_empty() {
+        match table::lookup_sub(s, &cmd[1]) {
+            Some(sub) => s = sub,
+            None => return conn.error("ERR Invalid command specified"),
+        }
+    }
+    if matches!(s.keys, Keys::None) {
+        return conn.error("ERR The command has no key arguments");
+    }
+    let argc = cmd.len() as i32;
+    if (s.arity > 0 && argc != s.arity) || argc < -s.arity {
+        return conn.error("ERR Invalid number of arguments specified for command");
+    }
+    let mut pos = Vec::new();
+    s.key_positions(cmd, &mut pos);
+    if pos.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
+        return conn.error(&errors::wrong_arity("command|getkeys"));
+    }
+    conn.out.array(pos.len());
+    for i in pos {
+        conn.out.bulk(&cmd[i]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLOWLOG
+
+/// Redis keeps at most this many arguments of a slow command, and this many bytes of each.
+const SLOWLOG_ENTRY_MAX_ARGC: usize = 32;
+const SLOWLOG_ENTRY_MAX_STRING: usize = 128;
+
+/// Records a command in this shard's slow log when it took `usec` or more than the threshold.
+pub fn slowlog_maybe_record(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], usec: u64) {
+    let shared = &conn.shard.shared;
+    let threshold = shared.slowlog_slower_than.load(Ordering::Relaxed);
+    if threshold < 0 || usec < threshold as u64 || spec.flags & SKIP_SLOWLOG != 0 {
+        return;
+    }
+    let max_len = shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
+    let entry = slowlog_entry(shared, argv, usec, &conn.handle);
+    let mut d = conn.shard.data.borrow_mut();
+    d.slowlog.push_front(entry);
+    d.slowlog.truncate(max_len);
+}
+
+fn slowlog_entry(
+    shared: &Shared,
+    argv: &[Bytes],
+    usec: u64,
+    h: &crate::net::client::ClientHandle,
+) -> SlowlogEntry {
+    let keep = argv.len().min(SLOWLOG_ENTRY_MAX_ARGC);
+    let mut args: Vec<Bytes> = Vec::with_capacity(keep);
+    for (i, a) in argv.iter().take(keep).enumerate() {
+        if keep != argv.len() && i == keep - 1 {
+            args.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                argv.len() - keep + 1
+            )));
+        } else if a.len() > SLOWLOG_ENTRY_MAX_STRING {
+            let mut s = a[..SLOWLOG_ENTRY_MAX_STRING].to_vec();
+            s.extend_from_slice(
+                format!("... ({} more bytes)", a.len() - SLOWLOG_ENTRY_MAX_STRING).as_bytes(),
+            );
+            args.push(Bytes::from(s));
+        } else {
+            args.push(a.clone());
+        }
+    }
+    let i = h.info.borrow();
+    SlowlogEntry {
+        id: shared.slowlog_next_id.fetch_add(1, Ordering::Relaxed),
+        time: crate::keyspace::now_ms() / 1000,
+        usec,
+        argv: args,
+        addr: if h.is_unix {
+            format!("{}:0", h.addr)
+        } else {
+            h.addr.clone()
+        },
+        name: i
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn slowlog_get<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let count = match argv.get(2) {
+            None => 10,
+            Some(a) => match parse_i64(a) {
+                Some(n) if n >= -1 => n,
+                _ => return conn.error("ERR count should be greater than or equal to -1"),
+            },
+        };
+        let mut all: Vec<SlowlogEntry> = Mesh::run_on_all(&conn.shard, |sh| {
+            sh.data.borrow().slowlog.iter().cloned().collect::<Vec<_>>()
+        })
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+        // Newest first, as one log would be.
+        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+        let max_len = conn.shard.shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        all.truncate(max_len);
+        if count >= 0 {
+            all.truncate(count as usize);
+        }
+        let out = &mut conn.out;
+        out.array(all.len());
+        for e in all {
+            out.array(6);
+            out.int(e.id as i64);
+            out.int(e.time);
+            out.int(e.usec as i64);
+            out.array(e.argv.len());
+            for a in &e.argv {
+                out.bulk(a);
+            }
+            out.bulk(e.addr.as_bytes());
+            out.bulk(e.name.as_bytes());
+        }
+    })
+}
+
+fn slowlog_len<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let n: usize = Mesh::run_on_all(&conn.shard, |sh| sh.data.borrow().slowlog.len())
+            .await
+            .into_iter()
+            .sum();
+        let max_len = conn.shard.shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        conn.out.int(n.min(max_len) as i64);
+    })
+}
+
+fn slowlog_reset<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        Mesh::run_on_all(&conn.shard, |sh| sh.data.borrow_mut().slowlog.clear()).await;
+        conn.out.ok();
+    })
+}
+
+fn slowlog_help(conn: &mut Conn, _argv: &[Bytes]) {
+    reply_help(
+        &mut conn.out,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// LATENCY
+
+fn latency_latest(conn: &mut Conn, _argv: &[Bytes]) {
+    // No latency monitor events are tracked (latency-monitor-threshold 0 in Redis gives the
+    // same empty reply).
+    conn.out.array(0);
+}
+
+fn latency_history(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.array(0);
+}
+
+fn latency_graph(conn: &mut Conn, argv: &[Bytes]) {
+    conn.error(&format!(
+        "ERR No samples available for event '{}'",
+        String::from_utf8_lossy(&argv[2])
+    ));
+}
+
+fn latency_reset(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.int(0);
+}
+
+fn latency_doctor(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.verbatim(b"I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n");
+}
+
+fn latency_help(conn: &mut Conn, _argv: &[Bytes]) {
+    reply_help(
+        &mut conn.out,
+        &[
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
+        ],
+    );
+}
+
+/// Power-of-two latency bucket of a duration: bucket `b` holds durations below `2^b` µs.
+pub fn latency_bucket(usec: u64) -> usize {
+    ((64 - usec.leading_zeros()) as usize).min(crate::shard::LATENCY_BUCKETS - 1)
+}
+
+fn latency_histogram<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let wanted: Option<Vec<&'static str>> = if argv.len() > 2 {
+            Some(
+                argv[2..]
+                    .iter()
+                    .filter_map(|n| lookup_full(n))
+                    .flat_map(|s| {
+                        // A container name stands for all its subcommands.
+                        if s.subcommands.is_empty() {
+                            vec![s.name]
+                        } else {
+                            s.subcommands.iter().map(|c| c.name).collect()
+                        }
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let mut merged: Vec<(&'static str, CmdStat)> = Vec::new();
+        let per_shard = Mesh::run_on_all(&conn.shard, |sh| {
+            sh.data
+                .borrow()
+                .stats
+                .commands
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        for (name, st) in per_shard.into_iter().flatten() {
+            if let Some(w) = &wanted {
+                if !w.contains(&name) {
+                    continue;
+                }
+            }
+            match merged.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, m)) => {
+                    m.calls += st.calls;
+                    for (a, b) in m.hist.iter_mut().zip(st.hist.iter()) {
+                        *a += b;
+                    }
+                }
+                None => merged.push((name, st)),
+            }
+        }
+        merged.retain(|(_, st)| st.calls > 0);
+        let out = &mut conn.out;
+        out.map(merged.len());
+        for (name, st) in merged {
+            out.bulk(name.as_bytes());
+            out.map(2);
+            out.bulk(b"calls");
+            out.int(st.calls as i64);
+            out.bulk(b"histogram_usec");
+            let used: Vec<(usize, u64)> = st
+                .hist
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(b, n)| (b, u64::from(*n)))
+                .collect();
+            out.map(used.len());
+            let mut cumulative = 0;
+            for (b, n) in used {
+                cumulative += n;
+                out.int(1i64 << b);
+                out.int(cumulative as i64);
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// MEMORY
+
+/// Approximate bytes used by a key and its value, like Redis's `objectComputeSize` plus the
+/// key's sds and dict entry.
+pub fn op_memory_usage(key: &[u8], e: &Entry) -> usize {
+    let value = match &e.value {
+        Value::Str(_) => e.value.mem_usage(),
+    };
+    value + key.len() + 1 + 24
+}
+
+fn memory_usage(ctx: &mut Ctx, argv: &[Bytes]) {
+    let mut i = 3;
+    while i < argv.len() {
+        if eq_ic(&argv[i], "samples") && i + 1 < argv.len() {
+            match parse_i64(&argv[i + 1]) {
+                Some(n) if n >= 0 => {}
+                _ => return ctx.error(errors::NOT_INTEGER),
+            }
+            i += 2;
+        } else {
+            return ctx.error(errors::SYNTAX);
+        }
+    }
+    let now = ctx.now;
+    let key = &argv[2];
+    match ctx.db().peek(key, now) {
+        Some(e) => {
+            let n = op_memory_usage(key, e);
+            ctx.out.int(n as i64);
+        }
+        None => ctx.out.null(),
+    }
+}
+
+fn memory_doctor(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.out.verbatim(b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n");
+}
+
+fn memory_stats<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let per_shard = Mesh::run_on_all(&conn.shard, |sh| {
+            let d = sh.data.borrow();
+            let keys: usize = d.dbs.iter().map(|db| db.len()).sum();
+            let bytes: usize = d.dbs.iter().map(|db| db.approx_bytes()).sum();
+            (keys, bytes)
+        })
+        .await;
+        let keys: usize = per_shard.iter().map(|p| p.0).sum();
+        let dataset: usize = per_shard.iter().map(|p| p.1).sum();
+        let rss = crate::server::info::rss_bytes();
+        let out = &mut conn.out;
+        out.map(6);
+        out.bulk(b"peak.allocated");
+        out.int(rss as i64);
+        out.bulk(b"total.allocated");
+        out.int(rss as i64);
+        out.bulk(b"keys.count");
+        out.int(keys as i64);
+        out.bulk(b"keys.bytes-per-key");
+        out.int(dataset.checked_div(keys).unwrap_or(0) as i64);
+        out.bulk(b"dataset.bytes");
+        out.int(dataset as i64);
+        out.bulk(b"rss-overhead.bytes");
+        out.int(rss.saturating_sub(dataset as u64) as i64);
+    })
+}
+
+fn memory_help(conn: &mut Conn, _argv: &[Bytes]) {
+    reply_help(
+        &mut conn.out,
+        &[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// MONITOR
+
+fn monitor(conn: &mut Conn, _argv: &[Bytes]) {
+    if conn.monitor.is_some() {
+        return;
+    }
+    let sink = Arc::new(MonitorSink {
+        id: conn.handle.id,
+        ..Default::default()
+    });
+    let shared = &conn.shard.shared;
+    lock(&shared.monitor_sinks).push(sink.clone());
+    shared.monitors.fetch_add(1, Ordering::Relaxed);
+    conn.handle.info.borrow_mut().flags = "O".into();
+    conn.monitor = Some(sink);
+    conn.out.ok();
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes a closing MONITOR connection's sink.
+pub fn monitor_detach(shared: &Shared, sink: &Arc<MonitorSink>) {
+    sink.closed.store(true, Ordering::Relaxed);
+    let mut sinks = lock(&shared.monitor_sinks);
+    let before = sinks.len();
+    sinks.retain(|s| !Arc::ptr_eq(s, sink));
+    if sinks.len() != before {
+        shared.monitors.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits until the sink has lines (or was closed) and takes them.
+pub async fn monitor_wait(sink: &MonitorSink) -> Vec<u8> {
+    std::future::poll_fn(|cx| {
+        {
+            let mut lines = lock(&sink.lines);
+            if !lines.is_empty() || sink.closed.load(Ordering::Relaxed) {
+                return std::task::Poll::Ready(std::mem::take(&mut *lines));
+            }
+        }
+        *lock(&sink.waker) = Some(cx.waker().clone());
+        // Re-check after registering, so a line pushed in between is not missed.
+        let mut lines = lock(&sink.lines);
+        if !lines.is_empty() {
+            return std::task::Poll::Ready(std::mem::take(&mut *lines));
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// The dispatcher's hook: called for every command while a monitor is attached.
+pub fn monitor_feed(conn: &Conn, spec: &CommandSpec, argv: &[Bytes]) {
+    if spec.flags & (SKIP_MONITOR | ADMIN) != 0 || spec.flags & NO_AUTH != 0 {
+        return;
+    }
+    let line = monitor_line(conn, argv);
+    let sinks: Vec<Arc<MonitorSink>> = lock(&conn.shard.shared.monitor_sinks).clone();
+    for s in sinks {
+        lock(&s.lines).extend_from_slice(&line);
+        if let Some(w) = lock(&s.waker).take() {
+            w.wake();
+        }
+    }
+}
+
+/// `+<unix time>.<µs> [<db> <addr>] "arg" ...` with arguments quoted like `sdscatrepr`.
+fn monitor_line(conn: &Conn, argv: &[Bytes]) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let h = &conn.handle;
+    let addr = if h.is_unix {
+        format!("unix:{}", h.addr)
+    } else {
+        h.addr.clone()
+    };
+    let mut out = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        conn.db,
+        addr
+    )
+    .into_bytes();
+    for a in argv {
+        out.push(b' ');
+        repr(&mut out, a);
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Redis's `sdscatrepr`.
+pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c),
+            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+// ---------------------------------------------------------------------------------------------
+// DEBUG
+
+const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// Whether a connection counts as local for `enable-*-command local` (loopback or unix socket).
+pub fn is_local(conn: &Conn) -> bool {
+    let h = &conn.handle;
+    h.is_unix
+        || h.addr.starts_with("127.")
+        || h.addr.starts_with("[::1]")
+        || h.addr.starts_with("::1")
+}
+
+fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let allowed = match conn.shard.shared.config().enable_debug_command {
+            Protection::Yes => true,
+            Protection::Local => is_local(conn),
+            Protection::No => false,
+        };
+        if !allowed {
+            return conn.error(DEBUG_NOT_ALLOWED);
+        }
+        let sub = &argv[1];
+        let n = argv.len();
+        if eq_ic(sub, "help") && n == 2 {
+            reply_help(
+                &mut conn.out,
+                &[
+                    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "OBJECT <key>",
+                    "    Show low level info about the `key` and associated value.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                    "    it is used instead of the 'key' prefix. These are not propagated to",
+                    "    replicas. Cluster slots are not respected so keys not belonging to the",
+                    "    current node can be created in cluster mode.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not",
+                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                    "    default.",
+                    "SLEEP <seconds>",
+                    "    Stop the server for <seconds>. Decimals allowed.",
+                ],
+            );
+        } else if eq_ic(sub, "sleep") && n == 3 {
+            let secs: f64 = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0.0);
+            if secs > 0.0 && secs.is_finite() {
+                // Like Redis, the sleep blocks the executing thread: every client of this
+                // shard waits, which is what tests use DEBUG SLEEP for.
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            }
+            conn.out.ok();
+        } else if eq_ic(sub, "set-active-expire") && n == 3 {
+            let on = parse_i64(&argv[2]).unwrap_or(0) != 0;
+            conn.shard.shared.active_expire.store(on, Ordering::Relaxed);
+            conn.out.ok();
+        } else if eq_ic(sub, "object") && n == 3 {
+            debug_object(conn, argv[2].clone()).await;
+        } else if eq_ic(sub, "populate") && (3..=5).contains(&n) {
+            debug_populate(conn, argv).await;
+        } else {
+            conn.error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(sub)
+            ));
+        }
+    })
+}
+
+async fn debug_object(conn: &mut Conn, key: Bytes) {
+    let target = conn.shard.shard_of(&key);
+    let db = conn.db;
+    let line: Option<String> = Mesh::run_on(&conn.shard, target, move |sh| {
+        let mut d = sh.data.borrow_mut();
+        let now = crate::keyspace::now_ms();
+        let e = d.dbs[db].peek(&key, now)?;
+        let idle = crate::keyspace::lru_clock().wrapping_sub(e.lru);
+        let ser = match &e.value {
+            Value::Str(r) => r.len() + 1,
+        };
+        Some(format!(
+            "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+            e as *const Entry,
+            e.value.encoding(),
+            ser,
+            e.lru & 0xFF_FFFF,
+            idle
+        ))
+    })
+    .await;
+    match line {
+        Some(l) => conn.out.simple(&l),
+        None => conn.error(errors::NO_SUCH_KEY),
+    }
+}
+
+/// Creates `count` keys `prefix:<n>` (value `value:<n>`, padded with zeros / cut to `size`
+/// when given) on their owning shards, skipping keys that already exist, as Redis does.
+pub fn op_populate(sh: &Shard, db: usize, count: u64, prefix: &[u8], size: Option<usize>) -> u64 {
+    let mut d = sh.data.borrow_mut();
+    let now = crate::keyspace::now_ms();
+    let mut added = 0;
+    for j in 0..count {
+        let key = [prefix, b":", j.to_string().as_bytes()].concat();
+        if sh.shard_of(&key) != sh.id || d.dbs[db].exists(&key, now) {
+            continue;
+        }
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(size) = size {
+            val.resize(size, 0);
+        }
+        d.dbs[db].set(&key, Value::from_bytes(&val));
+        added += 1;
+    }
+    added
+}
+
+async fn debug_populate(conn: &mut Conn, argv: &[Bytes]) {
+    let count = match parse_i64(&argv[2]) {
+        Some(c) if c >= 0 => c as u64,
+        _ => return conn.error("ERR value is out of range, must be positive"),
+    };
+    let prefix = argv
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| Bytes::from_static(b"key"));
+    let size = match argv.get(4) {
+        None => None,
+        Some(a) => match parse_i64(a) {
+            Some(s) if s >= 0 => Some(s as usize),
+            _ => return conn.error("ERR value is out of range, must be positive"),
+        },
+    };
+    let db = conn.db;
+    let added: u64 = Mesh::run_on_all(&conn.shard, move |sh| {
+        op_populate(sh, db, count, &prefix, size)
+    })
+    .await
+    .into_iter()
+    .sum();
+    conn.shard.shared.dirty.fetch_add(added, Ordering::Relaxed);
+    conn.out.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repr_quotes_like_sdscatrepr() {
+        let mut out = Vec::new();
+        repr(&mut out, b"a \"b\"\\\n\x01");
+        assert_eq!(out, b"\"a \\\"b\\\"\\\\\\n\\x01\"".to_vec());
+    }
+
+    #[test]
+    fn latency_buckets_are_powers_of_two() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(1), 1);
+        assert_eq!(latency_bucket(3), 2);
+        assert_eq!(latency_bucket(4), 3);
+        assert_eq!(latency_bucket(u64::MAX), crate::shard::LATENCY_BUCKETS - 1);
+    }
+
+    #[test]
+    fn command_subcommands_are_named_by_full_name() {
+        for s in command_subcommands() {
+            assert!(s.name.starts_with("command|"));
+        }
+        assert!(lookup_full(b"command|docs").is_some());
+        assert!(lookup_full(b"GET").is_some());
+        assert!(lookup_full(b"config|nosuch").is_none());
+    }
+}
