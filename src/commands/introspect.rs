@@ -967,10 +967,7 @@ fn latency_histogram<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a>
 /// Approximate bytes used by a key and its value, like Redis's `objectComputeSize` plus the
 /// key's sds and dict entry.
 pub fn op_memory_usage(key: &[u8], e: &Entry) -> usize {
-    let value = match &e.value {
-        Value::Str(_) => e.value.mem_usage(),
-    };
-    value + key.len() + 1 + 24
+    e.value.mem_usage() + key.len() + 1 + 24
 }
 
 fn memory_usage(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -1243,8 +1240,10 @@ async fn debug_object(conn: &mut Conn, key: Bytes) {
         let now = crate::keyspace::now_ms();
         let e = d.dbs[db].peek(&key, now)?;
         let idle = crate::keyspace::lru_clock().wrapping_sub(e.lru);
+        // Approximates the RDB serialized length; exact for strings.
         let ser = match &e.value {
             Value::Str(r) => r.len() + 1,
+            other => other.mem_usage(),
         };
         Some(format!(
             "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",

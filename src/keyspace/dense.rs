@@ -22,6 +22,35 @@ pub struct Dense<V> {
     hasher: foldhash::fast::FixedState,
 }
 
+impl<V: Clone> Clone for Dense<V> {
+    fn clone(&self) -> Self {
+        let mut d = Dense::new();
+        for s in &self.slots {
+            d.insert_new(s.key.clone(), s.val.clone());
+        }
+        d
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for Dense<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.slots
+                    .iter()
+                    .map(|s| (String::from_utf8_lossy(&s.key), &s.val)),
+            )
+            .finish()
+    }
+}
+
+/// Equal when both hold the same keys with equal values, whatever the order.
+impl<V: PartialEq> PartialEq for Dense<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
 impl<V> Default for Dense<V> {
     fn default() -> Self {
         Self::new()

@@ -2,10 +2,18 @@
 //! unit-tests without an executor.
 
 pub mod dense;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use dense::Dense;
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
 pub use value::{RString, Value};
+pub use zset::ZSet;
 
 use rand::Rng;
 

@@ -15,6 +15,10 @@ pub enum RString {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(RString),
+    List(super::List),
+    Hash(super::Hash),
+    Set(super::Set),
+    ZSet(super::ZSet),
 }
 
 impl Value {
@@ -42,6 +46,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -55,6 +63,10 @@ impl Value {
                     "raw"
                 }
             }
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -63,6 +75,10 @@ impl Value {
         match self {
             Value::Str(RString::Int(_)) => 16,
             Value::Str(RString::Bytes { buf, .. }) => 16 + buf.capacity(),
+            Value::List(l) => l.mem_usage(),
+            Value::Hash(h) => h.mem_usage(),
+            Value::Set(s) => s.mem_usage(),
+            Value::ZSet(z) => z.mem_usage(),
         }
     }
 }
