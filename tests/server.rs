@@ -182,6 +182,15 @@ fn requirepass_and_auth() {
 fn maxclients_rejects_extra_client() {
     let server = Server::ringkv(2, &["--maxclients", "2"]);
     let mut a = server.raw();
+    // The harness's readiness probe may not be reaped yet: wait (bounded) until `a` is the only
+    // client, so the count below is exactly a + b.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let info = String::from_utf8_lossy(&a.cmd(&["INFO", "clients"])).to_string();
+            info.contains("connected_clients:1\r\n")
+        }),
+        "the readiness probe connection was never released"
+    );
     let mut b = server.raw();
     assert_eq!(a.cmd(&["PING"]), b"+PONG\r\n");
     assert_eq!(b.cmd(&["PING"]), b"+PONG\r\n");
