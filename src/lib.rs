@@ -10,10 +10,12 @@
 //! - [`net`]: listener, connection loop, per-connection session state.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
+//! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
 //! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
 
 pub mod commands;
 pub mod config;
+pub mod glob;
 pub mod keyspace;
 pub mod net;
 pub mod resp;

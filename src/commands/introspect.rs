@@ -649,7 +649,7 @@ fn command_list(conn: &mut Conn, argv: &[Bytes]) {
                 Filter::All => true,
                 Filter::Module => false,
                 Filter::AclCat(cat) => c.acl_categories().contains(&cat.as_str()),
-                Filter::Pattern(p) => crate::config::syntax::glob_match(p, c.name.as_bytes(), true),
+                Filter::Pattern(p) => crate::glob::stringmatch(p, c.name.as_bytes(), true),
             };
             if keep {
                 names.push(c.name);

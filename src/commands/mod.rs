@@ -9,7 +9,6 @@ pub mod client;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
-pub mod glob;
 pub mod introspect;
 pub mod keys;
 pub mod server;
@@ -25,6 +24,7 @@ use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use crate::glob;
 pub use spec::CommandSpec;
 
 /// What a keyed or local handler works with: the databases of the shard that owns the keys (or a

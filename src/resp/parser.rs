@@ -394,13 +394,23 @@ fn hex_value(c: u8) -> Option<u8> {
     }
 }
 
+/// Redis `sdssplitargs` into owned arguments (config lines, argv). `None` on unbalanced quotes.
+/// Like the C version, the line ends at a NUL byte.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let end = memchr::memchr(0, line).unwrap_or(line.len());
+    let mut buf = line[..end].to_vec();
+    let mut ranges = Vec::new();
+    split_args_in_place(&mut buf, &mut ranges)
+        .then(|| ranges.iter().map(|&(a, b)| buf[a..b].to_vec()).collect())
+}
+
 /// Redis `sdssplitargs`, decoding in place: unescaping never makes a token longer than its
 /// source, so each token is written over bytes already read, and `ranges` gets where it ended
 /// up. Returns false on unbalanced quotes (or a closing quote followed by a non-space).
 ///
 /// `line` holds no NUL (the caller stopped at one), so "past the end" plays the role of the C
 /// string's terminator.
-fn split_args_in_place(line: &mut [u8], ranges: &mut Vec<(usize, usize)>) -> bool {
+pub fn split_args_in_place(line: &mut [u8], ranges: &mut Vec<(usize, usize)>) -> bool {
     let n = line.len();
     let at = |line: &[u8], i: usize| if i < n { line[i] } else { 0 };
     let mut p = 0; // read position
