@@ -34,6 +34,8 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         cfg,
         shutdown_requested: false,
         monitor: None,
+        multi: None,
+        watched: Vec::new(),
     };
     let mut parser = RequestParser::default();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
