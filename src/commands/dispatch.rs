@@ -140,6 +140,9 @@ async fn execute(
         conn.error(errors::NOAUTH);
         return;
     }
+    if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
+        return;
+    }
     if transaction::queues(conn, spec) {
         transaction::queue(conn, spec, argv);
         return;

@@ -15,6 +15,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::client::COMMANDS,
         super::introspect::COMMANDS,
         super::transaction::COMMANDS,
+        super::pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()

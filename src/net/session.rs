@@ -45,6 +45,8 @@ pub struct Conn {
     pub multi: Option<crate::commands::transaction::MultiState>,
     /// Keys WATCHed, with the versions they had then.
     pub watched: Vec<crate::commands::transaction::Watched>,
+    /// Set by the first (P|S)SUBSCRIBE: this connection's subscriptions and message mailbox.
+    pub pubsub: Option<std::rc::Rc<super::pubsub::Subscriber>>,
 }
 
 impl Conn {
