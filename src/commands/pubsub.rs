@@ -117,10 +117,10 @@ pub fn gate(conn: &mut Conn, spec: &CommandSpec, argv: &[Bytes]) -> bool {
             true
         }
         name => {
-            super::transaction::flag(conn);
-            conn.error(&format!(
-                "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
-            ));
+            let why = format!(
+                "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            );
+            super::transaction::reject(conn, spec, &why);
             true
         }
     }
@@ -252,11 +252,10 @@ async fn all_names(conn: &Conn, kind: Kind, filter: Option<Bytes>) -> Vec<Bytes>
 
 async fn do_channels(conn: &mut Conn, argv: &[Bytes], kind: Kind) {
     if argv.len() > 3 {
-        conn.error(&super::errors::wrong_arity(if kind == Kind::Shard {
-            "pubsub|shardchannels"
-        } else {
-            "pubsub|channels"
-        }));
+        conn.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&argv[1])
+        ));
         return;
     }
     let names = all_names(conn, kind, argv.get(2).cloned()).await;

@@ -170,6 +170,20 @@ pub fn flag(conn: &mut Conn) {
     }
 }
 
+/// Rejects a command before it runs (Redis's rejectCommand): `why` is the error without its
+/// `ERR ` prefix. A rejected EXEC discards the transaction and says why.
+pub fn reject(conn: &mut Conn, spec: &CommandSpec, why: &str) {
+    if spec.name == "exec" {
+        reset(conn);
+        conn.error(&format!(
+            "EXECABORT Transaction discarded because of: {why}"
+        ));
+    } else {
+        flag(conn);
+        conn.error(&format!("ERR {why}"));
+    }
+}
+
 /// Drops the transaction and the watched keys (DISCARD, EXEC, RESET).
 pub fn reset(conn: &mut Conn) {
     conn.multi = None;
