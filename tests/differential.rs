@@ -317,6 +317,9 @@ fn ringkv_2_shards_vs_redis() {
 
 #[test]
 fn corpus_parses_and_is_not_trivial() {
+    if std::env::var("RINGKV_DIFF_ONLY").is_ok() {
+        return;
+    }
     let sessions = load_corpus();
     let lines: usize = sessions.iter().map(|s| s.len()).sum();
     assert!(sessions.len() > 20, "only {} sessions", sessions.len());
