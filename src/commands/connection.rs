@@ -244,6 +244,8 @@ fn quit(conn: &mut Conn, _argv: &[Bytes]) {
 }
 
 fn reset(conn: &mut Conn, _argv: &[Bytes]) {
+    super::transaction::reset(conn);
+    super::pubsub::reset(conn);
     conn.db = 0;
     conn.out.proto = Proto::Resp2;
     conn.reply_mode = ReplyMode::On;

@@ -7,6 +7,7 @@ use super::errors;
 use super::introspect;
 use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, WRITE};
 use super::table::{lookup, lookup_sub};
+use super::transaction;
 use super::{Ctx, Handler};
 use crate::keyspace::now_ms;
 use crate::net::session::ReplyMode;
@@ -129,12 +130,21 @@ async fn execute(
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
+            transaction::flag(conn);
             conn.error(&e);
             return;
         }
     };
     if !conn.authenticated && spec.flags & NO_AUTH == 0 {
+        transaction::flag(conn);
         conn.error(errors::NOAUTH);
+        return;
+    }
+    if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
+        return;
+    }
+    if transaction::queues(conn, spec) {
+        transaction::queue(conn, spec, argv);
         return;
     }
     if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {

@@ -11,10 +11,12 @@ pub mod dispatch;
 pub mod errors;
 pub mod introspect;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod spec;
 pub mod string;
 pub mod table;
+pub mod transaction;
 
 use crate::keyspace::Db;
 use crate::net::Conn;

@@ -471,6 +471,7 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
                 value,
                 expire_at: at,
                 lru: (now / 1000) as u32,
+                version: 0,
             },
         ),
         None if o.keepttl => db.set_keep_ttl(key, value),

@@ -34,6 +34,9 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         cfg,
         shutdown_requested: false,
         monitor: None,
+        multi: None,
+        watched: Vec::new(),
+        pubsub: None,
     };
     let mut parser = RequestParser::default();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -45,12 +48,22 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         }
         let start = inbuf.len();
         inbuf.resize(start + READ_CHUNK, 0);
-        let n = if let Some(sink) = conn.monitor.clone() {
-            // A MONITOR connection waits for either its own input or lines to stream; it is
-            // exempt from `timeout` like Redis's monitors.
+        let subscriber = conn.pubsub.clone().filter(|s| s.active());
+        let n = if conn.monitor.is_some() || subscriber.is_some() {
+            // A MONITOR or subscribed connection waits for either its own input or lines /
+            // messages to stream; it is exempt from `timeout` like Redis's monitors and
+            // pub/sub clients.
+            let sink = conn.monitor.clone();
             let read = async { Some(read_some(&mut stream, &mut inbuf[start..], 0).await) };
             let lines = async {
-                let l = crate::commands::introspect::monitor_wait(&sink).await;
+                let l: Vec<u8> = match (&sink, &subscriber) {
+                    (Some(sink), _) => crate::commands::introspect::monitor_wait(sink).await,
+                    (None, Some(sub)) => {
+                        sub.set_proto(conn.out.proto);
+                        sub.wait().await.to_vec()
+                    }
+                    (None, None) => std::future::pending().await,
+                };
                 shard.data.borrow_mut().stats.net_output_bytes += l.len() as u64;
                 conn.out.raw(&l);
                 None
@@ -138,6 +151,9 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
     }
     if let Some(sink) = conn.monitor.take() {
         crate::commands::introspect::monitor_detach(&shard.shared, &sink);
+    }
+    if let Some(sub) = conn.pubsub.take() {
+        super::pubsub::detach(&sub);
     }
     let _ = stream.close().await;
 }

@@ -41,6 +41,12 @@ pub struct Conn {
     pub shutdown_requested: bool,
     /// Set by MONITOR: the lines this connection streams.
     pub monitor: Option<std::sync::Arc<crate::shard::MonitorSink>>,
+    /// Set by MULTI: the queued commands of the open transaction.
+    pub multi: Option<crate::commands::transaction::MultiState>,
+    /// Keys WATCHed, with the versions they had then.
+    pub watched: Vec<crate::commands::transaction::Watched>,
+    /// Set by the first (P|S)SUBSCRIBE: this connection's subscriptions and message mailbox.
+    pub pubsub: Option<std::rc::Rc<super::pubsub::Subscriber>>,
 }
 
 impl Conn {

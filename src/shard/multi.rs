@@ -57,6 +57,27 @@ pub async fn execute(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> Bytes {
+    run(shard, db, proto, cmds, true).await
+}
+
+/// [`execute`] for a caller that already holds the locks of every key of `cmds` (a MULTI/EXEC
+/// block locks all its keys for the whole block): fetch, execute, write back, no locking.
+pub async fn execute_locked(
+    shard: &Rc<Shard>,
+    db: usize,
+    proto: Proto,
+    cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
+) -> Bytes {
+    run(shard, db, proto, cmds, false).await
+}
+
+async fn run(
+    shard: &Rc<Shard>,
+    db: usize,
+    proto: Proto,
+    cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
+    take_locks: bool,
+) -> Bytes {
     let per = keys_by_shard(shard, db, &cmds);
     let ndbs = shard.data.borrow().dbs.len();
     let mut scratch: Vec<Db> = (0..ndbs).map(|_| Db::tracking()).collect();
@@ -66,7 +87,9 @@ pub async fn execute(
         let keys = keys.clone();
         let fetched: Vec<(LockKey, Option<Entry>)> =
             Mesh::run_async_on(shard, s, move |sh| async move {
-                sh.locks.lock(&keys).await;
+                if take_locks {
+                    sh.locks.lock(&keys).await;
+                }
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
                 keys.into_iter()
@@ -146,7 +169,9 @@ pub async fn execute(
                     }
                 }
             }
-            sh.locks.unlock(&keys);
+            if take_locks {
+                sh.locks.unlock(&keys);
+            }
         };
         if s == shard.id {
             apply(shard);
