@@ -130,3 +130,19 @@ fn resp3_push_frames_and_shard_channels() {
     assert_eq!(msg, b">3\r\n$7\r\nmessage\r\n$2\r\nme\r\n$2\r\nhi\r\n");
     assert_eq!(s.read_reply(), Reply::Integer(1));
 }
+
+#[test]
+fn client_list_counts_subscriptions() {
+    let server = Server::ringkv(2, &[]);
+    let mut s = server.raw();
+    s.cmd(&["SUBSCRIBE", "a"]);
+    s.cmd(&["SUBSCRIBE", "b"]);
+    s.cmd(&["PSUBSCRIBE", "c*"]);
+    let mut other = server.raw();
+    let list = String::from_utf8_lossy(&other.cmd(&["CLIENT", "LIST"])).to_string();
+    let line = list
+        .lines()
+        .find(|l| l.contains("flags=P"))
+        .unwrap_or_else(|| panic!("no subscribed client in {list}"));
+    assert!(line.contains(" sub=2 psub=1 ssub=0 "), "{line}");
+}

@@ -131,7 +131,9 @@ pub fn reset(conn: &mut Conn) {
     if let Some(s) = conn.pubsub.take() {
         pubsub::detach(&s);
     }
-    conn.handle.info.borrow_mut().flags.retain(|c| c != 'P');
+    let mut i = conn.handle.info.borrow_mut();
+    i.flags.retain(|c| c != 'P');
+    i.subs = [0; 3];
 }
 
 fn subscriber(conn: &mut Conn) -> Rc<Subscriber> {
@@ -144,9 +146,15 @@ fn subscriber(conn: &mut Conn) -> Rc<Subscriber> {
     s
 }
 
-/// Keeps CLIENT LIST's `P` flag (and CLIENT KILL TYPE pubsub) in step with subscribed mode.
+/// Keeps CLIENT LIST's `P` flag (and CLIENT KILL TYPE pubsub) and its sub/psub/ssub counts in
+/// step with the subscriptions.
 fn sync_flag(conn: &Conn, sub: &Subscriber) {
     let mut i = conn.handle.info.borrow_mut();
+    i.subs = [
+        sub.count_of(pubsub::Kind::Channel),
+        sub.count_of(pubsub::Kind::Pattern),
+        sub.count_of(pubsub::Kind::Shard),
+    ];
     let has = i.flags.contains('P');
     if sub.active() && !has {
         i.flags.push('P');

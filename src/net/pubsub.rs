@@ -72,6 +72,11 @@ impl Subscriber {
         }
     }
 
+    /// How many subscriptions of exactly this kind (CLIENT LIST sub/psub/ssub).
+    pub fn count_of(&self, kind: Kind) -> usize {
+        self.subs.borrow()[kind as usize].len()
+    }
+
     /// Whether the connection is in subscribed mode (any subscription at all).
     pub fn active(&self) -> bool {
         self.subs.borrow().iter().any(|v| !v.is_empty())
