@@ -12,6 +12,7 @@ pub mod errors;
 pub mod glob;
 pub mod introspect;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod spec;
 pub mod string;
