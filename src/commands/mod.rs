@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod introspect;
 pub mod keys;
+pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod spec;

@@ -11,6 +11,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::string::COMMANDS,
         super::bitmap::COMMANDS,
         super::keys::COMMANDS,
+        super::list::COMMANDS,
         super::server::COMMANDS,
         super::client::COMMANDS,
         super::introspect::COMMANDS,
