@@ -13,7 +13,8 @@
 //!   everything received until the server goes idle, and whether it closed the connection
 //! - `@rawbig N UNIT [PREFIX]` like `@raw` with PREFIX followed by UNIT repeated N times
 //!
-//! `RINGKV_DIFF_DUMP=1` prints the whole transcript (use with `--nocapture`).
+//! `RINGKV_DIFF_DUMP=1` prints the whole transcript (use with `--nocapture`);
+//! `RINGKV_DIFF_ONLY=63-zset` runs only the corpus files whose path contains the text.
 
 mod common;
 
@@ -109,6 +110,12 @@ fn load_corpus() -> Vec<Vec<Line>> {
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .filter(|p| {
+            // RINGKV_DIFF_ONLY=<substring> runs only the matching corpus files.
+            std::env::var("RINGKV_DIFF_ONLY")
+                .map(|only| p.to_string_lossy().contains(&only))
+                .unwrap_or(true)
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no corpus files in {}", dir.display());

@@ -16,6 +16,7 @@ pub mod server;
 pub mod spec;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 use crate::keyspace::Db;
 use crate::net::Conn;

@@ -14,6 +14,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::server::COMMANDS,
         super::client::COMMANDS,
         super::introspect::COMMANDS,
+        super::zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
