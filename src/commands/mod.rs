@@ -18,6 +18,7 @@ pub mod spec;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use crate::keyspace::Db;
 use crate::net::Conn;

@@ -17,6 +17,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::introspect::COMMANDS,
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,
+        super::zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
