@@ -14,6 +14,8 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::server::COMMANDS,
         super::client::COMMANDS,
         super::introspect::COMMANDS,
+        super::hash::COMMANDS,
+        super::set::COMMANDS,
     ]
     .into_iter()
     .flatten()
