@@ -387,10 +387,10 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) {
     let now = ctx.now;
     let count = match argv.len() {
         2 => None,
+        // getPositiveLongFromObjectOrReply: one message for non-numbers and negatives.
         3 => match parse_i64(&argv[2]) {
-            None => return ctx.error(errors::NOT_INTEGER),
-            Some(n) if n < 0 => return ctx.error(errors::MUST_BE_POSITIVE),
-            Some(n) => Some(n as usize),
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.error(errors::MUST_BE_POSITIVE),
         },
         _ => return ctx.error(errors::SYNTAX),
     };

@@ -7,8 +7,8 @@
 
 use super::Dense;
 
-/// `hash-max-listpack-entries` default.
-pub const MAX_LISTPACK_ENTRIES: usize = 128;
+/// `hash-max-listpack-entries` default (the compiled-in 512; redis.conf ships 128).
+pub const MAX_LISTPACK_ENTRIES: usize = 512;
 /// `hash-max-listpack-value` default.
 pub const MAX_LISTPACK_VALUE: usize = 64;
 
