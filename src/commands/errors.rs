@@ -89,3 +89,14 @@ pub const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle ti
 pub fn unsupported_option(opt: &[u8]) -> String {
     format!("ERR Unsupported option {}", truncate_lossy(opt, 128))
 }
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+/// getRangeLongFromObjectOrReply over [-LONG_MAX, LONG_MAX].
+pub const LONG_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";

@@ -1,6 +1,6 @@
 //! The @string family.
 
-mod longdouble;
+pub(crate) mod longdouble;
 
 use super::errors;
 use super::spec::*;

@@ -18,6 +18,8 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,
         super::zset::COMMANDS,
+        super::hash::COMMANDS,
+        super::set::COMMANDS,
     ]
     .into_iter()
     .flatten()

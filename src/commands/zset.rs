@@ -1037,10 +1037,13 @@ fn read_input(
                     inp.lookup = Some(z.scores.clone());
                 }
                 Value::Set(s) => {
-                    inp.items = s.members.iter().map(|(m, _)| (m.into(), 1.0)).collect();
+                    inp.items = s
+                        .iter()
+                        .map(|m| (m.to_vec().into_boxed_slice(), 1.0))
+                        .collect();
                     let mut d = crate::keyspace::Dense::new();
-                    for (m, _) in s.members.iter() {
-                        d.insert_new(m.into(), 1.0);
+                    for (m, _) in &inp.items {
+                        d.insert_new(m.clone(), 1.0);
                     }
                     inp.lookup = Some(d);
                 }

@@ -291,6 +291,15 @@ impl Db {
         self.expires.clear();
     }
 
+    /// Read access through a shared borrow, for commands reading several keys at once (SINTER,
+    /// SUNION, ...): an expired key reads as absent but is not removed, so callers expire
+    /// the keys with [`Db::get`] first.
+    pub fn get_live(&self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.main
+            .get(key)
+            .filter(|e| e.expire_at == NO_EXPIRE || e.expire_at > now)
+    }
+
     /// One SCAN step over this db's part (see [`Dense::scan`]); expired keys are skipped.
     pub fn scan(
         &self,
