@@ -45,7 +45,13 @@ cargo build --release --all-targets
 
 log "cargo test --release"
 # Integration tests start many servers; two test threads keep a 2-core machine responsive.
-cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}"
+# A test that fails is run once more, so a rare stall cannot sink a whole CI run; a failure
+# that repeats fails the run, and any retry is reported loudly in the log.
+if ! cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}"; then
+    log "SOME TESTS FAILED: running the suite once more (a repeated failure is fatal)"
+    cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}"
+    log "WARNING: the first run had failures that did not repeat: a flaky test to investigate"
+fi
 
 if [ -x fuzz/run-bounded.sh ] || [ -f fuzz/run-bounded.sh ]; then
     log "fuzz/run-bounded.sh 60"

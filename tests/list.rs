@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{key_on_shard, run_bounded, Reply, Server};
+use common::{key_on_shard, redis_benchmark, Reply, Server};
 
 fn for_shards(test: impl Fn(&Server, usize)) {
     for shards in [1, 2] {
@@ -36,50 +36,20 @@ fn bulks(r: Reply) -> Vec<Vec<u8>> {
 #[test]
 fn redis_benchmark_list_tests_complete() {
     for_shards(|server, shards| {
-        let port = server.port.to_string();
-        let out = run_bounded(
-            300,
-            "redis-benchmark",
+        let _ = shards;
+        redis_benchmark(
+            server.port,
+            "lpush,rpush,lpop,rpop,lrange_100,lrange_300",
             &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-q",
-                "-n",
-                "20000",
-                "-t",
-                "lpush,rpush,lpop,rpop,lrange_100,lrange_300",
-                "-P",
-                "16",
+                "LPUSH",
+                "RPUSH",
+                "LPOP",
+                "RPOP",
+                "LPUSH (needed to benchmark LRANGE)",
+                "LRANGE_100 (first 100 elements)",
+                "LRANGE_300 (first 300 elements)",
             ],
         );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "redis-benchmark failed ({shards} shards): {}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for name in [
-            "LPUSH",
-            "RPUSH",
-            "LPOP",
-            "RPOP",
-            "LPUSH (needed to benchmark LRANGE)",
-            "LRANGE_100 (first 100 elements)",
-            "LRANGE_300 (first 300 elements)",
-        ] {
-            // Progress lines ("LPUSH: rps=...") are overwritten via \r; the result line
-            // carries the requests per second.
-            let rps = stdout
-                .split(['\r', '\n'])
-                .filter_map(|l| l.split_once(": "))
-                .filter(|(n, rest)| n.trim() == name && rest.contains("requests per second"))
-                .find_map(|(_, rest)| rest.split_whitespace().next()?.parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("{name} missing ({shards} shards):\n{stdout}"));
-            assert!(rps > 0.0, "{name} reported {rps} rps ({shards} shards)");
-        }
         // The benchmark's list holds what its pushes left: the LRANGE replies were real lists.
         let mut c = server.raw();
         let len = int(c.cmd_reply(&["LLEN", "mylist"]));

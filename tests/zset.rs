@@ -3,49 +3,13 @@
 
 mod common;
 
-use common::{key_on_shard, key_shard, run_bounded, Server};
+use common::{key_on_shard, key_shard, redis_benchmark, Server};
 
 #[test]
 fn redis_benchmark_zadd_and_zpopmin_complete() {
     for shards in [1, 2] {
         let server = Server::ringkv(shards, &[]);
-        let port = server.port.to_string();
-        let out = run_bounded(
-            300,
-            "redis-benchmark",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-q",
-                "-n",
-                "20000",
-                "-t",
-                "zadd,zpopmin",
-                "-P",
-                "16",
-            ],
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "redis-benchmark failed ({shards} shards): {}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for name in ["ZADD", "ZPOPMIN"] {
-            let line = stdout
-                .split(['\r', '\n'])
-                .find(|l| l.starts_with(&format!("{name}: ")) && l.contains("requests per second"))
-                .unwrap_or_else(|| panic!("{name} missing ({shards} shards):\n{stdout}"));
-            let rps: f64 = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
-            assert!(rps > 0.0, "{line} ({shards} shards)");
-        }
+        redis_benchmark(server.port, "zadd,zpopmin", &["ZADD", "ZPOPMIN"]);
         // redis-benchmark's ZADD/ZPOPMIN use one key; it must still be a well-formed zset.
         let mut c = server.client();
         let kind: String = redis::cmd("TYPE")

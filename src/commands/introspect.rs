@@ -1106,7 +1106,9 @@ pub fn monitor_feed(conn: &Conn, spec: &CommandSpec, argv: &[Bytes]) {
     let sinks: Vec<Arc<MonitorSink>> = lock(&conn.shard.shared.monitor_sinks).clone();
     for s in sinks {
         lock(&s.lines).extend_from_slice(&line);
-        if let Some(w) = lock(&s.waker).take() {
+        // Release the lock before waking: the woken task may run at once and lock it.
+        let waker = lock(&s.waker).take();
+        if let Some(w) = waker {
             w.wake();
         }
     }

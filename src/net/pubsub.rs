@@ -106,7 +106,9 @@ impl Subscriber {
             out.bulk(p);
         }
         self.pending.borrow_mut().extend_from_slice(&out.buf);
-        if let Some(w) = self.waker.borrow_mut().take() {
+        // Take the waker out before waking: the woken task may run at once and borrow it.
+        let waker = self.waker.borrow_mut().take();
+        if let Some(w) = waker {
             w.wake();
         }
     }

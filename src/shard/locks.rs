@@ -61,7 +61,9 @@ impl Locks {
                 held.remove(k);
             }
         }
-        for w in self.waiters.borrow_mut().drain(..) {
+        // Wake after releasing the borrow: a woken task re-registers in `waiters`.
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for w in waiters {
             w.wake();
         }
     }

@@ -91,17 +91,25 @@ impl Mesh {
     }
 
     fn complete(&self, token: u32, result: AnyBox) {
-        let mut pending = self.pending.borrow_mut();
-        if let Some(slot) = pending.get_mut(token as usize) {
-            if slot.abandoned {
-                *slot = PendingSlot::default();
-                self.free.borrow_mut().push(token);
-            } else if slot.in_use {
-                slot.result = Some(result);
-                if let Some(w) = slot.waker.take() {
-                    w.wake();
+        // Wake only after every borrow is released: glommio may run a woken or spawned task
+        // right away, and that task borrows these cells again.
+        let waker = {
+            let mut pending = self.pending.borrow_mut();
+            match pending.get_mut(token as usize) {
+                Some(slot) if slot.abandoned => {
+                    *slot = PendingSlot::default();
+                    self.free.borrow_mut().push(token);
+                    None
                 }
+                Some(slot) if slot.in_use => {
+                    slot.result = Some(result);
+                    slot.waker.take()
+                }
+                _ => None,
             }
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 

@@ -896,3 +896,54 @@ fn hex(c: u8) -> u8 {
         _ => c - b'A' + 10,
     }
 }
+
+/// Runs `redis-benchmark -q -n 20000 -P 16 -t <tests>` against 127.0.0.1:`port` (bounded) and
+/// returns (test name, requests per second) for each result line. Panics with the output when
+/// the tool fails or when one of `expect` reports no positive rate.
+pub fn redis_benchmark(port: u16, tests: &str, expect: &[&str]) -> Vec<(String, f64)> {
+    let port = port.to_string();
+    let out = run_bounded(
+        300,
+        "redis-benchmark",
+        &[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-q",
+            "-n",
+            "20000",
+            "-t",
+            tests,
+            "-P",
+            "16",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "redis-benchmark failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Progress lines ("SET: rps=...") are overwritten via \r; result lines carry
+    // "requests per second".
+    let results: Vec<(String, f64)> = stdout
+        .split(['\r', '\n'])
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(": ")?;
+            let rps = rest.split_whitespace().next()?.parse::<f64>().ok()?;
+            rest.contains("requests per second")
+                .then(|| (name.trim().to_string(), rps))
+        })
+        .collect();
+    for name in expect {
+        let rps = results
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| *r)
+            .unwrap_or_else(|| panic!("{name} missing from redis-benchmark output:\n{stdout}"));
+        assert!(rps > 0.0, "{name} reported {rps} requests per second");
+    }
+    results
+}
