@@ -557,14 +557,15 @@ fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) {
     }
 }
 
-/// Seconds since the entry was last accessed.
-fn idle_secs(e: &Entry, now: i64) -> i64 {
-    ((now / 1000) as u32).wrapping_sub(e.lru) as i64
+/// Seconds since the entry was last accessed, on the cached LRU clock that stamps accesses
+/// (mixing it with the precise clock made IDLETIME read 1 right after a write near a second
+/// boundary).
+fn idle_secs(e: &Entry) -> i64 {
+    crate::keyspace::lru_clock().wrapping_sub(e.lru) as i64
 }
 
 fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
-    let now = ctx.now;
-    let Some(idle) = lookup_read(ctx, &argv[2], true).map(|e| idle_secs(e, now)) else {
+    let Some(idle) = lookup_read(ctx, &argv[2], true).map(idle_secs) else {
         return ctx.out.null();
     };
     if eviction_policy().1 {
@@ -576,8 +577,7 @@ fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
 /// No access counter is kept per key: under an LFU policy FREQ reports Redis's initial
 /// counter (5) decayed by one per idle minute (lfu-decay-time 1).
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) {
-    let now = ctx.now;
-    let Some(idle) = lookup_read(ctx, &argv[2], true).map(|e| idle_secs(e, now)) else {
+    let Some(idle) = lookup_read(ctx, &argv[2], true).map(idle_secs) else {
         return ctx.out.null();
     };
     if !eviction_policy().1 {

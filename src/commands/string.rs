@@ -470,7 +470,7 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
             Entry {
                 value,
                 expire_at: at,
-                lru: (now / 1000) as u32,
+                lru: crate::keyspace::lru_clock(),
                 version: 0,
             },
         ),

@@ -181,7 +181,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         let i = self.live_position(key, now)?;
         let e = &mut self.main.slot_mut(i).val;
-        e.lru = (now / 1000) as u32;
+        e.lru = lru_clock();
         Some(e)
     }
 
@@ -197,7 +197,7 @@ impl Db {
         let i = self.live_position(key, now)?;
         self.mark(key);
         let e = &mut self.main.slot_mut(i).val;
-        e.lru = (now / 1000) as u32;
+        e.lru = lru_clock();
         e.version = next_version();
         Some(e)
     }
