@@ -25,28 +25,6 @@ pub const SENTINEL: Flags = 1 << 16;
 pub const NO_MANDATORY_KEYS: Flags = 1 << 17;
 pub const DANGEROUS: Flags = 1 << 18;
 
-/// Redis's names for the flags, in COMMAND INFO order.
-pub const FLAG_NAMES: &[(Flags, &str)] = &[
-    (WRITE, "write"),
-    (READONLY, "readonly"),
-    (DENYOOM, "denyoom"),
-    (ADMIN, "admin"),
-    (PUBSUB, "pubsub"),
-    (NOSCRIPT, "noscript"),
-    (BLOCKING, "blocking"),
-    (LOADING, "loading"),
-    (STALE, "stale"),
-    (SKIP_MONITOR, "skip_monitor"),
-    (SKIP_SLOWLOG, "skip_slowlog"),
-    (FAST, "fast"),
-    (NO_AUTH, "no_auth"),
-    (MAY_REPLICATE, "may_replicate"),
-    (NO_MULTI, "no_multi"),
-    (ALLOW_BUSY, "allow_busy"),
-    (SENTINEL, "sentinel"),
-    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-];
-
 /// Where a command's keys are in argv.
 #[derive(Clone, Copy)]
 pub enum Keys {
