@@ -47,11 +47,21 @@ log "cargo test --release"
 # Integration tests start many servers; two test threads keep a 2-core machine responsive.
 # A test that fails is run once more, so a rare stall cannot sink a whole CI run; a failure
 # that repeats fails the run, and any retry is reported loudly in the log.
-if ! cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}"; then
+results=$(mktemp)
+run_tests() {
+    set -o pipefail
+    cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}" 2>&1 | tee "$results"
+}
+if ! run_tests; then
     log "SOME TESTS FAILED: running the suite once more (a repeated failure is fatal)"
-    cargo test --release -- --test-threads="${RINGKV_TEST_THREADS:-2}"
+    run_tests
     log "WARNING: the first run had failures that did not repeat: a flaky test to investigate"
 fi
+# One closing line for the whole suite (the last cargo line is the doc-test binary's, which
+# runs none).
+passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed;?$/) p += $i } END { print p + 0 }' "$results")
+failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed;?$/) f += $i } END { print f + 0 }' "$results")
+rm -f "$results"
 
 if [ -x fuzz/run-bounded.sh ] || [ -f fuzz/run-bounded.sh ]; then
     log "fuzz/run-bounded.sh 60"
@@ -61,3 +71,4 @@ else
 fi
 
 log "all tests passed"
+echo "tests: ${passed} passed, ${failed} failed"
