@@ -60,19 +60,10 @@ pub fn lookup_hash<'a>(
     stats: &mut ShardStats,
     key: &[u8],
 ) -> Result<Option<&'a Hash>, &'static str> {
-    match dbs[db].get(key, now) {
-        None => {
-            stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            match &e.value {
-                Value::Hash(h) => Ok(Some(h)),
-                _ => Err(errors::WRONGTYPE),
-            }
-        }
-    }
+    super::lookup_read(&mut dbs[db], stats, now, key, |v| match v {
+        Value::Hash(h) => Ok(h),
+        _ => Err(errors::WRONGTYPE),
+    })
 }
 
 /// Write access to an existing hash.

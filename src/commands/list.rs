@@ -73,16 +73,7 @@ fn lookup_read<'a>(
     stats: &mut ShardStats,
     key: &[u8],
 ) -> Result<Option<&'a List>, &'static str> {
-    match dbs[db].get(key, now) {
-        None => {
-            stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            as_list(&e.value).map(Some)
-        }
-    }
+    super::lookup_read(&mut dbs[db], stats, now, key, as_list)
 }
 
 /// Write access to a list; Ok(None) when the key is absent.

@@ -22,7 +22,7 @@ pub mod table;
 pub mod transaction;
 pub mod zset;
 
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Value};
 use crate::net::Conn;
 use crate::resp::ReplyBuf;
 use crate::shard::ShardStats;
@@ -74,6 +74,29 @@ pub enum Handler {
     Coord(for<'a> fn(&'a mut Conn, &'a [Bytes]) -> BoxFuture<'a>),
     /// A command that only dispatches to subcommands.
     Container,
+}
+
+/// Redis's `lookupKeyRead`: reads `key` (expiring it lazily), counts a keyspace hit or miss,
+/// and narrows the value with `as_type` (WRONGTYPE for another type). Every family's read
+/// lookup goes through here. It borrows only the db and the counters, so the caller can write
+/// its reply straight from the borrowed value.
+pub fn lookup_read<'a, T>(
+    db: &'a mut Db,
+    stats: &mut ShardStats,
+    now: i64,
+    key: &[u8],
+    as_type: fn(&Value) -> Result<&T, &'static str>,
+) -> Result<Option<&'a T>, &'static str> {
+    match db.get(key, now) {
+        None => {
+            stats.keyspace_misses += 1;
+            Ok(None)
+        }
+        Some(e) => {
+            stats.keyspace_hits += 1;
+            as_type(&e.value).map(Some)
+        }
+    }
 }
 
 /// Counts an error reply by its prefix (INFO errorstats).

@@ -71,16 +71,7 @@ fn as_set(v: &Value) -> Result<&Set, &'static str> {
 
 /// Reads a set: Ok(None) when absent, Err on wrong type.
 pub fn lookup_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, &'static str> {
-    match ctx.dbs[ctx.db].get(key, ctx.now) {
-        None => {
-            ctx.stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) => {
-            ctx.stats.keyspace_hits += 1;
-            as_set(&e.value).map(Some)
-        }
-    }
+    super::lookup_read(&mut ctx.dbs[ctx.db], ctx.stats, ctx.now, key, as_set)
 }
 
 pub fn set_mut<'a>(

@@ -296,16 +296,7 @@ pub fn lookup_str<'a>(
     stats: &mut crate::shard::ShardStats,
     key: &[u8],
 ) -> Result<Option<&'a RString>, &'static str> {
-    match dbs[db].get(key, now) {
-        None => {
-            stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            as_str(&e.value).map(Some)
-        }
-    }
+    super::lookup_read(&mut dbs[db], stats, now, key, as_str)
 }
 
 pub fn reply_string(out: &mut crate::resp::ReplyBuf, s: &RString) {

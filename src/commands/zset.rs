@@ -209,16 +209,7 @@ fn read_zset<'a>(
     now: i64,
     key: &[u8],
 ) -> Result<Option<&'a ZSet>, &'static str> {
-    match db.get(key, now) {
-        None => {
-            stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            as_zset(&e.value).map(Some)
-        }
-    }
+    super::lookup_read(db, stats, now, key, as_zset)
 }
 
 /// A write lookup (`lookupKeyWrite`): no hit/miss accounting.

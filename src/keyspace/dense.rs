@@ -88,6 +88,18 @@ impl<V> Dense<V> {
             .map(|&i| i as usize)
     }
 
+    /// The position of `key`, or its hash when absent so that an insert that follows does not
+    /// hash the key again (SET of a new key).
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Result<usize, u64> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        self.idx
+            .find(h, |&i| &*slots[i as usize].key == key)
+            .map(|&i| i as usize)
+            .ok_or(h)
+    }
+
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&V> {
         self.position(key).map(|i| &self.slots[i].val)
@@ -112,16 +124,23 @@ impl<V> Dense<V> {
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: &[u8], val: V) -> Option<V> {
-        if let Some(i) = self.position(key) {
-            return Some(std::mem::replace(&mut self.slots[i].val, val));
+        match self.find(key) {
+            Ok(i) => Some(std::mem::replace(&mut self.slots[i].val, val)),
+            Err(hash) => {
+                self.insert_hashed(hash, key.into(), val);
+                None
+            }
         }
-        self.insert_new(key.into(), val);
-        None
     }
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: Box<[u8]>, val: V) -> usize {
         let hash = self.hash(&key);
+        self.insert_hashed(hash, key, val)
+    }
+
+    /// Inserts a key known to be absent whose hash ([`Dense::find`]) is known.
+    pub fn insert_hashed(&mut self, hash: u64, key: Box<[u8]>, val: V) -> usize {
         let pos = self.slots.len();
         let slots = &self.slots;
         self.idx

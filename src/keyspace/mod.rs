@@ -209,29 +209,36 @@ impl Db {
     /// Sets a value, discarding any TTL (SET semantics).
     pub fn set(&mut self, key: &[u8], value: Value) {
         self.mark(key);
-        if let Some(i) = self.main.position(key) {
-            let e = &mut self.main.slot_mut(i).val;
-            e.value = value;
-            e.lru = lru_clock();
-            e.version = next_version();
-            if e.expire_at != NO_EXPIRE {
-                e.expire_at = NO_EXPIRE;
-                self.expires.remove(key);
+        match self.main.find(key) {
+            Ok(i) => {
+                let e = &mut self.main.slot_mut(i).val;
+                e.value = value;
+                e.lru = lru_clock();
+                e.version = next_version();
+                if e.expire_at != NO_EXPIRE {
+                    e.expire_at = NO_EXPIRE;
+                    self.expires.remove(key);
+                }
             }
-        } else {
-            self.main.insert_new(key.into(), Entry::new(value));
+            Err(hash) => {
+                self.main.insert_hashed(hash, key.into(), Entry::new(value));
+            }
         }
     }
 
     /// Sets a value keeping the TTL of an existing key (KEEPTTL, SETRANGE, ...).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         self.mark(key);
-        if let Some(e) = self.main.get_mut(key) {
-            e.value = value;
-            e.lru = lru_clock();
-            e.version = next_version();
-        } else {
-            self.main.insert_new(key.into(), Entry::new(value));
+        match self.main.find(key) {
+            Ok(i) => {
+                let e = &mut self.main.slot_mut(i).val;
+                e.value = value;
+                e.lru = lru_clock();
+                e.version = next_version();
+            }
+            Err(hash) => {
+                self.main.insert_hashed(hash, key.into(), Entry::new(value));
+            }
         }
     }
 
