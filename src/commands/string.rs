@@ -463,6 +463,7 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
                 expire_at: at,
                 lru: crate::keyspace::lru_clock(),
                 version: 0,
+                snap: 0,
             },
         ),
         None if o.keepttl => db.set_keep_ttl(key, value),

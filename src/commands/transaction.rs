@@ -346,7 +346,8 @@ async fn run_block(
     }
 
     // Lock everything, one shard after the other in shard order, checking the watched keys
-    // of each shard once its locks are held.
+    // of each shard once its locks are held. A snapshot cut waits for the whole block.
+    let _pass = shard.shared.cut_gate.enter().await;
     let watched = Rc::new(watched);
     let mut intact = true;
     for (&s, keys) in &per {

@@ -2,6 +2,7 @@
 //! key locks and multi-shard transactions.
 
 pub mod clock;
+pub mod cut;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
@@ -57,6 +58,8 @@ pub struct Shared {
     pub monitor_sinks: std::sync::Mutex<Vec<Arc<MonitorSink>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the shards' expiry cycles run.
     pub active_expire: AtomicBool,
+    /// Multi-shard work passes through here so a snapshot cut never sees half of it.
+    pub cut_gate: cut::CutGate,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -121,6 +124,7 @@ impl Shared {
             monitors: std::sync::atomic::AtomicUsize::new(0),
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
+            cut_gate: cut::CutGate::default(),
         }
     }
 

@@ -78,6 +78,12 @@ async fn run(
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
     take_locks: bool,
 ) -> Bytes {
+    // A snapshot cut never sees half of this transaction. `execute_locked` runs inside an
+    // EXEC block that already holds the gate.
+    let _pass = match take_locks {
+        true => Some(shard.shared.cut_gate.enter().await),
+        false => None,
+    };
     let per = keys_by_shard(shard, db, &cmds);
     let ndbs = shard.data.borrow().dbs.len();
     let mut scratch: Vec<Db> = (0..ndbs).map(|_| Db::tracking()).collect();
