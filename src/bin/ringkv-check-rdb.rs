@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 struct Check {
     doing: &'static str,
-    key: Option<(Vec<u8>, u8)>,
+    key: Option<Vec<u8>>,
+    /// Like redis-check-rdb's zero-initialized state: type 0 until a key completes.
+    key_type: Option<u8>,
     keys: u64,
     expires: u64,
     already_expired: u64,
@@ -35,9 +37,13 @@ impl Visitor for Check {
         Ok(())
     }
 
-    fn begin_key(&mut self, _offset: u64, type_id: u8, key: &[u8]) {
+    fn object_type(&mut self, type_id: u8) {
+        self.key_type = Some(type_id);
+    }
+
+    fn begin_key(&mut self, _offset: u64, _type_id: u8, key: &[u8]) {
         self.keys += 1;
-        self.key = Some((key.to_vec(), type_id));
+        self.key = Some(key.to_vec());
     }
 
     fn entry(&mut self, e: RdbEntry) -> Result<(), String> {
@@ -48,6 +54,7 @@ impl Visitor for Check {
             }
         }
         self.key = None;
+        self.key_type = None;
         Ok(())
     }
 
@@ -78,7 +85,7 @@ impl Check {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("Usage: {} <rdb-file-name>", args[0]);
+        eprintln!("Usage: ringkv-check-rdb <rdb-file-name>");
         return ExitCode::from(1);
     };
     println!("[offset 0] Checking RDB file {path}");
@@ -93,6 +100,7 @@ fn main() -> ExitCode {
     let mut check = Check {
         doing: "start",
         key: None,
+        key_type: Some(0),
         keys: 0,
         expires: 0,
         already_expired: 0,
@@ -109,12 +117,11 @@ fn main() -> ExitCode {
             println!("--- RDB ERROR DETECTED ---");
             println!("[offset {}] {}", e.offset, e.what);
             println!("[additional info] While doing: {}", check.doing);
-            if let Some((key, t)) = &check.key {
+            if let Some(key) = &check.key {
                 println!("[additional info] Reading key '{}'", show(key));
-                println!(
-                    "[additional info] Reading type {t} ({})",
-                    rdb::type_name(*t)
-                );
+            }
+            if let Some(t) = check.key_type {
+                println!("[additional info] Reading type {t} ({})", rdb::type_name(t));
             }
             check.info();
             ExitCode::from(1)

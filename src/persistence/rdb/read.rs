@@ -81,6 +81,8 @@ pub trait Visitor {
         Ok(())
     }
     fn resize_db(&mut self, _db_size: u64, _expires_size: u64) {}
+    /// A key's type byte was read; its name comes next.
+    fn object_type(&mut self, _type_id: u8) {}
     /// A key's name and type were read; its value comes next.
     fn begin_key(&mut self, _offset: u64, _type_id: u8, _key: &[u8]) {}
     fn entry(&mut self, e: RdbEntry) -> std::result::Result<(), String>;
@@ -134,10 +136,8 @@ impl<R: Read> Src<R> {
         let mut done = 0;
         while done < buf.len() {
             match self.r.read(&mut buf[done..]) {
-                Ok(0) => {
-                    self.offset += done as u64;
-                    return Err(self.err(EOF_MSG));
-                }
+                // Like Redis's rioRead, a short read reports the offset where the read began.
+                Ok(0) => return Err(self.err(EOF_MSG)),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.err(format!("Read error: {e}"))),
@@ -162,12 +162,14 @@ impl<R: Read> Src<R> {
     /// input really holds (plus one chunk).
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>> {
         let n = usize::try_from(n).map_err(|_| self.err("Length too large"))?;
+        let begin = self.offset;
         let mut out = Vec::with_capacity(n.min(READ_CHUNK));
         while out.len() < n {
             let start = out.len();
             let step = (n - start).min(READ_CHUNK);
             out.resize(start + step, 0);
-            self.fill(&mut out[start..])?;
+            self.fill(&mut out[start..])
+                .map_err(|e| RdbError::new(begin, e.what))?;
         }
         Ok(out)
     }
@@ -362,7 +364,10 @@ pub fn load_with(r: impl Read, v: &mut impl Visitor) -> Result<LoadSummary> {
                 v.function(&code).map_err(|e| src.err(e))?;
                 continue;
             }
-            _ => {}
+            t if !is_object_type(t) => {
+                return Err(src.err(format!("Invalid object type: {t}")));
+            }
+            _ => v.object_type(t),
         }
         v.stage("read-key");
         let key = src.string()?;
