@@ -442,3 +442,41 @@ fn our_files_load_in_redis() {
         }
     }
 }
+
+/// Files with the LRU/LFU opcodes (IDLE, FREQ) and a function library: our reader reads the
+/// opcodes, refuses the library clearly, and ringkv-check-rdb reports like redis-check-rdb.
+#[test]
+fn lru_lfu_opcodes_and_functions() {
+    for policy in ["allkeys-lru", "allkeys-lfu"] {
+        let redis = RedisServer::start(&["--dbfilename", "dump.rdb", "--maxmemory-policy", policy]);
+        let mut r = redis.raw();
+        let keys = fill(&mut r);
+        assert_eq!(r.cmd(&["SAVE"]), b"+OK\r\n");
+        let path = redis.dir.join("dump.rdb");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut n = 0;
+        rdb::load(&bytes[..], |e| {
+            n += 1;
+            if policy == "allkeys-lru" {
+                assert!(e.idle_secs.is_some() && e.freq.is_none(), "{e:?}");
+            } else {
+                assert!(e.freq.is_some() && e.idle_secs.is_none(), "{e:?}");
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, keys.len());
+        let (rc, ours) = check_rdb(CHECK_BIN, &path);
+        assert_eq!((rc, ours), check_rdb("redis-check-rdb", &path));
+
+        let lib = "#!lua name=mylib\nredis.register_function('f', function() return 1 end)";
+        let reply = r.cmd(&["FUNCTION", "LOAD", lib]);
+        assert_eq!(reply, b"$5\r\nmylib\r\n");
+        assert_eq!(r.cmd(&["SAVE"]), b"+OK\r\n");
+        let bytes = std::fs::read(&path).unwrap();
+        let err = rdb::load(&bytes[..], |_| Ok(())).unwrap_err();
+        assert!(err.what.contains("function"), "{err}");
+        let (rc, ours) = check_rdb(CHECK_BIN, &path);
+        assert_eq!((rc, ours), check_rdb("redis-check-rdb", &path));
+    }
+}

@@ -891,4 +891,122 @@ mod tests {
         let e = read_value(TYPE_STREAM_LISTPACKS_2, &mut p).unwrap_err();
         assert!(e.what.contains("ringkv has no streams"), "{}", e.what);
     }
+
+    /// A ziplist of short strings (1-byte prevlen, 6-bit string lengths).
+    fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+        let mut entries = Vec::new();
+        let mut prev = 0u8;
+        for it in items {
+            let start = entries.len();
+            entries.push(prev);
+            entries.push(it.len() as u8);
+            entries.extend_from_slice(it);
+            prev = (entries.len() - start) as u8;
+        }
+        let mut zl = Vec::new();
+        zl.extend_from_slice(&((10 + entries.len() + 1) as u32).to_le_bytes());
+        zl.extend_from_slice(&0u32.to_le_bytes());
+        zl.extend_from_slice(&(items.len() as u16).to_le_bytes());
+        zl.extend_from_slice(&entries);
+        zl.push(0xff);
+        zl
+    }
+
+    fn blob(out: &mut Vec<u8>, b: &[u8]) {
+        super::super::write::write_len(out, b.len() as u64);
+        out.extend_from_slice(b);
+    }
+
+    #[test]
+    fn legacy_encodings_load() {
+        let mut f = b"REDIS0006".to_vec();
+        f.extend_from_slice(&[OPCODE_AUX, 3, b'f', b'o', b'o', 3, b'b', b'a', b'r']);
+        f.extend_from_slice(&[OPCODE_SELECTDB, 2, OPCODE_RESIZEDB, 9, 1]);
+        f.push(OPCODE_EXPIRETIME);
+        f.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+        f.extend_from_slice(&[TYPE_LIST, 1, b'l', 2, 1, b'a', 1, b'b']);
+        f.extend_from_slice(&[OPCODE_IDLE, 5, OPCODE_FREQ, 7]);
+        f.extend_from_slice(&[
+            TYPE_ZSET, 1, b'z', 2, 1, b'a', 3, b'1', b'.', b'5', 1, b'b', 254,
+        ]);
+        f.extend_from_slice(&[TYPE_HASH_ZIPMAP, 2, b'h', b'm']);
+        blob(&mut f, &[1, 1, b'f', 2, 0, b'v', b'1', 255]);
+        f.extend_from_slice(&[TYPE_LIST_ZIPLIST, 2, b'l', b'z']);
+        blob(&mut f, &ziplist(&[b"x", b"y"]));
+        f.extend_from_slice(&[TYPE_ZSET_ZIPLIST, 2, b'z', b'z']);
+        blob(&mut f, &ziplist(&[b"m", b"2", b"n", b"0.5"]));
+        f.extend_from_slice(&[TYPE_HASH_ZIPLIST, 2, b'h', b'z']);
+        blob(&mut f, &ziplist(&[b"f", b"v"]));
+        f.extend_from_slice(&[TYPE_LIST_QUICKLIST, 2, b'q', b'l', 2]);
+        blob(&mut f, &ziplist(&[b"1", b"2"]));
+        blob(&mut f, &ziplist(&[b"3"]));
+        f.extend_from_slice(&[TYPE_LIST_QUICKLIST_2, 2, b'q', b'2', 1, 1]);
+        blob(&mut f, b"plain-node");
+        f.extend_from_slice(&[TYPE_SET, 1, b's', 0]); // empty: skipped
+        f.push(OPCODE_EOF);
+        let crc = crc64::crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        let mut got = Vec::new();
+        let sum = load(&f[..], |e| {
+            got.push(e);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(sum.version, 6);
+        assert_eq!(sum.aux_field(b"foo"), Some(&b"bar"[..]));
+        assert_eq!(sum.empty_skipped, 1);
+        assert_eq!(sum.checksum, Checksum::Ok);
+        let show = |v: &Value| format!("{v:?}");
+        assert_eq!(got.len(), 8);
+        assert_eq!(got[0].db, 2);
+        assert_eq!(got[0].expire_ms, Some(2_000_000_000_000));
+        assert_eq!(got[1].idle_secs, Some(5));
+        assert_eq!(got[1].freq, Some(7));
+        assert_eq!(got[1].expire_ms, None);
+        let Value::ZSet(z) = &got[1].value else {
+            panic!("{:?}", got[1])
+        };
+        assert_eq!(z.score(b"a"), Some(1.5));
+        assert_eq!(z.score(b"b"), Some(f64::INFINITY));
+        assert_eq!(z.encoding(), "listpack");
+        let Value::Hash(h) = &got[2].value else {
+            panic!()
+        };
+        assert_eq!(h.get(b"f"), Some(&b"v1"[..]));
+        assert!(show(&got[3].value).contains("[120], [121]"));
+        let Value::ZSet(z) = &got[4].value else {
+            panic!()
+        };
+        assert_eq!(z.score(b"n"), Some(0.5));
+        let Value::Hash(h) = &got[5].value else {
+            panic!()
+        };
+        assert_eq!(h.get(b"f"), Some(&b"v"[..]));
+        let Value::List(l) = &got[6].value else {
+            panic!()
+        };
+        assert_eq!(
+            l.items.iter().map(|i| i.to_vec()).collect::<Vec<_>>(),
+            [b"1", b"2", b"3"]
+        );
+        let Value::List(l) = &got[7].value else {
+            panic!()
+        };
+        assert_eq!(&*l.items[0], b"plain-node");
+        // Version 4: no checksum trailer.
+        let f = b"REDIS0004\xfe\x00\x00\x01k\x01v\xff";
+        let sum = load(&f[..], |_| Ok(())).unwrap();
+        assert_eq!(sum.checksum, Checksum::Absent);
+        // Module data names the module.
+        let mut f = b"REDIS0010".to_vec();
+        f.push(OPCODE_MODULE_AUX);
+        f.push(0x81);
+        f.extend_from_slice(&((33u64 << 58) | 1).to_be_bytes());
+        let e = load(&f[..], |_| Ok(())).unwrap_err();
+        assert!(
+            e.what.contains("no matching module 'hAAAAAAAA'"),
+            "{}",
+            e.what
+        );
+    }
 }

@@ -446,4 +446,56 @@ mod tests {
         assert_eq!(d2string(f64::INFINITY), b"inf");
         assert_eq!(d2string(1e20), b"1e+20");
     }
+
+    #[test]
+    fn save_snapshot_writes_a_loadable_file_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dump.rdb");
+        std::fs::write(&path, b"old").unwrap();
+        let a = Value::from_bytes(b"1");
+        let b = Value::from_bytes(b"two");
+        let dbs = [
+            DbEntries {
+                db: 0,
+                entries: vec![
+                    (&b"a"[..], &a, None),
+                    (&b"b"[..], &b, Some(4_000_000_000_000)),
+                ],
+            },
+            DbEntries {
+                db: 1,
+                entries: vec![],
+            },
+            DbEntries {
+                db: 5,
+                entries: vec![(&b"c"[..], &a, None)],
+            },
+        ];
+        let aux = AuxFields {
+            ctime: 1_700_000_000,
+            repl: Some((0, "a".repeat(40), 42)),
+            ..Default::default()
+        };
+        let n = save_snapshot(&path, &aux, &dbs, WriteOptions::default()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(n, bytes.len() as u64);
+        let mut got = Vec::new();
+        let sum = super::super::load(&bytes[..], |e| {
+            got.push((e.db, e.key, e.expire_ms));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(sum.aux_field(b"repl-offset"), Some(&b"42"[..]));
+        assert_eq!(sum.aux_field(b"ctime"), Some(&b"1700000000"[..]));
+        assert_eq!(
+            got,
+            [
+                (0, b"a".to_vec(), None),
+                (0, b"b".to_vec(), Some(4_000_000_000_000)),
+                (5, b"c".to_vec(), None)
+            ]
+        );
+        // Only the final file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }
