@@ -133,11 +133,13 @@ pub fn write_value_body(out: &mut Vec<u8>, v: &Value, compress: bool) {
         Value::Str(RString::Int(i)) => write_int_string(out, *i, compress),
         Value::Str(RString::Bytes { buf, .. }) => write_string(out, buf, compress),
         Value::List(l) => {
-            // Quicklist 2: packed listpack nodes of about 8 KB (list-max-listpack-size -2).
+            // Quicklist 2: packed listpack nodes of at most 8 KB (list-max-listpack-size -2),
+            // split where Redis splits: when size + element + 8 bytes of estimated overhead
+            // would pass the limit.
             let mut nodes: Vec<Vec<u8>> = Vec::new();
             let mut lp = ListpackBuilder::new();
             for item in &l.items {
-                if !lp.is_empty() && lp.bytes() + item.len() + 11 > QUICKLIST_NODE_BYTES {
+                if !lp.is_empty() && lp.bytes() + item.len() + 8 > QUICKLIST_NODE_BYTES {
                     nodes.push(std::mem::take(&mut lp).finish());
                 }
                 lp.push(item);
