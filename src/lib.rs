@@ -9,6 +9,7 @@
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
+//! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
 //! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
 //! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod glob;
 pub mod keyspace;
 pub mod net;
+pub mod persistence;
 pub mod resp;
 pub mod server;
 pub mod shard;

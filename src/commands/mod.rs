@@ -8,6 +8,7 @@ pub mod bitmap;
 pub mod client;
 pub mod connection;
 pub mod dispatch;
+pub mod dump;
 pub mod errors;
 pub mod hash;
 pub mod introspect;

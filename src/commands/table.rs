@@ -11,6 +11,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::string::COMMANDS,
         super::bitmap::COMMANDS,
         super::keys::COMMANDS,
+        super::dump::COMMANDS,
         super::list::COMMANDS,
         super::server::COMMANDS,
         super::client::COMMANDS,
