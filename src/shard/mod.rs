@@ -173,6 +173,35 @@ impl CmdStat {
     }
 }
 
+/// Redis's instantaneous metrics (trackInstantaneousMetric): a rate sampled every 100 ms,
+/// averaged over the last 16 samples.
+#[derive(Default, Clone, Copy)]
+pub struct RateSampler {
+    samples: [f64; 16],
+    idx: usize,
+    last_ms: i64,
+    last_value: u64,
+}
+
+impl RateSampler {
+    /// Records `value` (a running total) at `now_ms`.
+    pub fn sample(&mut self, now_ms: i64, value: u64) {
+        if self.last_ms > 0 && now_ms > self.last_ms {
+            let per_sec = value.saturating_sub(self.last_value) as f64 * 1000.0
+                / (now_ms - self.last_ms) as f64;
+            self.samples[self.idx] = per_sec;
+            self.idx = (self.idx + 1) % self.samples.len();
+        }
+        self.last_ms = now_ms;
+        self.last_value = value;
+    }
+
+    /// The average rate per second over the samples.
+    pub fn rate(&self) -> f64 {
+        self.samples.iter().sum::<f64>() / self.samples.len() as f64
+    }
+}
+
 #[derive(Default)]
 pub struct ShardStats {
     pub keyspace_hits: u64,
@@ -184,6 +213,10 @@ pub struct ShardStats {
     pub commands: HashMap<&'static str, CmdStat>,
     pub errors: HashMap<String, u64>,
     pub total_error_replies: u64,
+    /// Commands, input bytes and output bytes per second (INFO instantaneous_*).
+    pub inst_ops: RateSampler,
+    pub inst_input: RateSampler,
+    pub inst_output: RateSampler,
 }
 
 /// What one shard owns: its part of every database and its counters.

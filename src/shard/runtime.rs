@@ -136,11 +136,21 @@ where
 /// The per-shard cron (Redis's serverCron part that is per keyspace): active expiry, time
 /// bounded, `hz` times a second.
 async fn cron(shard: Rc<Shard>) {
+    let mut last_sample = 0;
     loop {
         let hz = shard.shared.config().hz.clamp(1, 500);
         glommio::timer::sleep(Duration::from_millis(1000 / hz as u64)).await;
         crate::keyspace::update_lru_clock();
         active_expire_cycle(&shard);
+        let now = crate::keyspace::now_ms();
+        if now - last_sample >= 100 {
+            last_sample = now;
+            let mut data = shard.data.borrow_mut();
+            let s = &mut data.stats;
+            s.inst_ops.sample(now, s.total_commands);
+            s.inst_input.sample(now, s.net_input_bytes);
+            s.inst_output.sample(now, s.net_output_bytes);
+        }
     }
 }
 
