@@ -8,6 +8,7 @@ pub mod mesh;
 pub mod multi;
 pub mod route;
 pub mod runtime;
+pub mod watchdog;
 
 pub use mesh::Mesh;
 pub use route::{key_slot, shard_of};

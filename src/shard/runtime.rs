@@ -4,6 +4,7 @@
 //! and the per-shard cron.
 
 use super::mesh::{receive_loop, Msg};
+use super::watchdog::{self, Doorbell};
 use super::{set_current, Shard, Shared};
 use crate::net::listener::{accept_loop, ListenerFd};
 use crate::net::Engine;
@@ -52,7 +53,9 @@ where
     }
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, String>>();
     let mut handles = Vec::new();
+    let bells: Vec<Arc<Doorbell>> = (0..n).map(|_| Arc::default()).collect();
     for (i, (my_senders, my_receivers)) in senders.into_iter().zip(receivers).enumerate() {
+        let bell = bells[i].clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
         let engine = engine.clone();
@@ -72,10 +75,12 @@ where
             .name(&format!("shard{i}"))
             // Every executor registers this much in each of its 3 rings; the default (10 MiB)
             // overflows the usual 8 MiB memlock limit (glommio-notes.md §1).
-            .io_memory(512 << 10);
+            .io_memory(512 << 10)
+            .preempt_timer(watchdog::PREEMPT_TIMER);
         let spawned = builder.spawn(move || async move {
             let shard = Rc::new(Shard::new(i, shared));
             set_current(shard.clone());
+            glommio::spawn_local(watchdog::answer(bell)).detach();
             for (peer, rx) in my_receivers {
                 let shard = shard.clone();
                 glommio::spawn_local(async move {
@@ -114,6 +119,7 @@ where
         }
     }
     drop(ready_tx);
+    watchdog::start(bells);
     let mut up = 0;
     while up < n {
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
