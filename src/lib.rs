@@ -8,6 +8,7 @@
 //! - [`shard`]: executors, the channel mesh between them, key routing, multi-shard
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
+//! - [`persistence`]: the append-only file (writer, manifest, loader, rewrite); RDB.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
 //! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod glob;
 pub mod keyspace;
 pub mod net;
+pub mod persistence;
 pub mod resp;
 pub mod server;
 pub mod shard;

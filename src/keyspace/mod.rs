@@ -112,6 +112,9 @@ pub struct Db {
     written: Option<Vec<Box<[u8]>>>,
     /// Keys removed by lazy or active expiry since last drained.
     pub expired_count: u64,
+    /// While effects are propagated (AOF, replicas): the keys expired here, drained into
+    /// `DEL` effects (see `shard::journal`).
+    pub expired_log: Option<Vec<Box<[u8]>>>,
 }
 
 impl Db {
@@ -165,6 +168,9 @@ impl Db {
             self.main.remove_at(i);
             self.expires.remove(key);
             self.expired_count += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(key.into());
+            }
             return None;
         }
         Some(i)
