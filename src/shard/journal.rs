@@ -109,6 +109,15 @@ impl Effects {
         }
     }
 
+    /// Journals `argv` as an effect of work done outside a command's run (a blocked client
+    /// served when a push arrives: `BLPOP` → `LPOP`/`RPOP`, `BLMOVE` → `LMOVE`, ...). It joins
+    /// the unit being gathered, if any; otherwise it is a unit of its own.
+    pub fn emit(&mut self, hub: &Hub, shard: usize, db: usize, argv: Vec<Bytes>) {
+        if hub.active() {
+            self.absorb(hub, shard, vec![(db as u32, argv)]);
+        }
+    }
+
     /// Switches recording (and the dbs' expiry logs) on or off.
     pub fn set_on(&mut self, on: bool, dbs: &mut [crate::keyspace::Db]) {
         self.on = on;
@@ -173,6 +182,11 @@ impl Effects {
             hub.push(shard, vec![op]);
         }
     }
+}
+
+/// An integer argument of a rewritten effect (`PEXPIREAT k <ms>`).
+pub fn int_arg(i: i64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(i).as_bytes())
 }
 
 /// Appends `argv` as a RESP multibulk.
