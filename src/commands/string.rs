@@ -2,11 +2,11 @@
 
 pub(crate) mod longdouble;
 
-use crate::shard::journal::int_arg;
 use super::errors;
 use super::spec::*;
 use super::{eq_ic, parse_i64, Ctx, Handler};
 use crate::keyspace::{Db, Entry, RString, Value, NO_EXPIRE};
+use crate::shard::journal::int_arg;
 use bytes::Bytes;
 use longdouble::{LongDouble, Parsed};
 

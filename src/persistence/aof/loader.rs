@@ -144,12 +144,13 @@ impl Replayer {
                     }
                 }
             }
-            _ => match spec.handler {
-                Handler::Keyed(f) => self.keyed(spec, f, &argv),
-                // Keyless work (PING, ...) and connection or whole-server commands other than
-                // the ones above change no data.
-                _ => {}
-            },
+            // Keyless work (PING, ...) and connection or whole-server commands other than the
+            // ones above change no data.
+            _ => {
+                if let Handler::Keyed(f) = spec.handler {
+                    self.keyed(spec, f, &argv);
+                }
+            }
         }
         Step::Done
     }
@@ -274,10 +275,7 @@ fn replay(data: &[u8], start: usize, r: &mut Replayer) -> (Stop, usize) {
     let mut pos = start;
     let mut valid_up_to = start;
     let mut valid_before_multi = start;
-    loop {
-        let Some(line) = next_line(data, &mut pos) else {
-            break;
-        };
+    while let Some(line) = next_line(data, &mut pos) {
         if line[0] == b'#' {
             continue;
         }

@@ -152,15 +152,14 @@ impl Manifest {
         let mut m = Manifest::default();
         let mut maxseq = 0;
         let text = String::from_utf8_lossy(text);
-        let mut linenum = 0;
         if text.is_empty() {
             return Err(ManifestError {
                 line: None,
                 reason: "Found an empty AOF manifest",
             });
         }
-        for raw in text.split_inclusive('\n') {
-            linenum += 1;
+        for (i, raw) in text.split_inclusive('\n').enumerate() {
+            let linenum = i + 1;
             if raw.starts_with('#') {
                 continue;
             }

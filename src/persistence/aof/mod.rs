@@ -52,6 +52,18 @@ pub static COMMANDS: &[CommandSpec] = &[spec(
 pub const REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
 
+/// Why the AOF could not be read or opened (the details are logged the way Redis logs them;
+/// at startup the process then exits 1, like Redis).
+#[derive(Debug, thiserror::Error)]
+pub enum AofError {
+    #[error("bad AOF manifest")]
+    Manifest,
+    #[error("can't load the append only file")]
+    Load,
+    #[error("{0}")]
+    Io(String),
+}
+
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fsync {
@@ -241,7 +253,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 
 /// Reads the manifest from disk (None when the directory or the manifest is absent; Redis
 /// exits on a bad manifest, and so does the caller).
-pub fn read_manifest(s: &Settings) -> Result<Option<Manifest>, ()> {
+pub fn read_manifest(s: &Settings) -> Result<Option<Manifest>, AofError> {
     let path = s.dir.join(manifest::manifest_name(&s.filename));
     let text = match std::fs::read(&path) {
         Ok(t) => t,
@@ -252,7 +264,7 @@ pub fn read_manifest(s: &Settings) -> Result<Option<Manifest>, ()> {
                 path.display(),
                 strerror(&e)
             );
-            return Err(());
+            return Err(AofError::Manifest);
         }
     };
     match Manifest::parse(&text) {
@@ -264,7 +276,7 @@ pub fn read_manifest(s: &Settings) -> Result<Option<Manifest>, ()> {
                 tracing::warn!(">>> '{line}'\n");
             }
             tracing::warn!("{}\n", e.reason);
-            Err(())
+            Err(AofError::Manifest)
         }
     }
 }
@@ -551,7 +563,7 @@ fn spawn_writer(shared: &Arc<Shared>, w: Writer) -> std::io::Result<()> {
 /// Startup with `appendonly yes` (Redis's loadDataFromDisk + aofOpenIfNeededOnServerStart):
 /// loads the directory into `shared.preload`, opens (or creates) the files and starts the
 /// writer. An error means exit(1), like Redis.
-pub fn startup(shared: &Arc<Shared>) -> Result<(), ()> {
+pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     let (s, ndbs) = {
         let cfg = shared.config();
         if !cfg.appendonly {
@@ -565,7 +577,7 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), ()> {
     let (status, base_size) =
         loader::load_dir(&s.dir, &m, s.load_truncated, loader::no_rdb_reader, &mut r);
     match status {
-        loader::Status::Failed | loader::Status::OpenErr => return Err(()),
+        loader::Status::Failed | loader::Status::OpenErr => return Err(AofError::Load),
         loader::Status::NotExist => {}
         _ => tracing::info!(
             "DB loaded from append only file: {:.3} seconds",
@@ -580,7 +592,7 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), ()> {
             s.dir.display(),
             strerror(&e)
         );
-        return Err(());
+        return Err(AofError::Io(strerror(&e)));
     }
     let mut base_size = base_size;
     if m.base.is_none() && m.incrs.is_empty() {
@@ -588,7 +600,7 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), ()> {
         let name = m.new_base(&s.filename, false);
         if let Err(e) = File::create(s.dir.join(&name)).and_then(|f| f.sync_data()) {
             tracing::warn!("Can't create the AOF base file {name}: {}", strerror(&e));
-            return Err(());
+            return Err(AofError::Io(strerror(&e)));
         }
         base_size = 0;
         tracing::info!("Creating AOF base file {name} on server start");
@@ -602,10 +614,10 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), ()> {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!("Can't open the append-only file {name}: {}", strerror(&e));
-            return Err(());
+            return Err(AofError::Io(strerror(&e)));
         }
     };
-    persist_manifest(&s, &m).map_err(|_| ())?;
+    persist_manifest(&s, &m).map_err(|e| AofError::Io(strerror(&e)))?;
     let incr_size = file.metadata().map_or(0, |md| md.len());
     if existing {
         tracing::info!("Opening AOF incr file {name} on server start");
@@ -638,7 +650,10 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), ()> {
         unsynced: false,
         incr_size,
     };
-    spawn_writer(shared, w).map_err(|e| tracing::warn!("Can't start the AOF writer: {e}"))
+    spawn_writer(shared, w).map_err(|e| {
+        tracing::warn!("Can't start the AOF writer: {e}");
+        AofError::Io(strerror(&e))
+    })
 }
 
 /// Stops the writer after it wrote and fsynced everything (CONFIG SET appendonly no, shutdown).
@@ -784,7 +799,7 @@ pub fn enable(shard: &Rc<Shard>) -> Result<(), String> {
         ));
     }
     let m = read_manifest(&s)
-        .map_err(|_| "bad AOF manifest".to_string())?
+        .map_err(|e| e.to_string())?
         .unwrap_or_default();
     shared
         .hub
