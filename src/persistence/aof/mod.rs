@@ -16,6 +16,7 @@
 //! (`.base.aof`, what `aof-use-rdb-preamble no` gives), and loads RDB bases through
 //! [`loader::RdbBaseLoader`].
 
+pub mod check;
 pub mod loader;
 pub mod manifest;
 pub mod rewrite;
