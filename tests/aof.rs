@@ -578,3 +578,62 @@ fn reply_parser_sanity() {
         Ok(Some((Reply::Integer(1), 4)))
     ));
 }
+
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base_redis_loads() {
+    let _serial = serial();
+    let dir = TestDir::new();
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, &["--aof-use-rdb-preamble", "no"]);
+    let mut c = p.conn();
+    workload(&mut c, "off");
+    let before = dump(&mut c);
+    assert_eq!(
+        bulk(cmd(&mut c, &["BGREWRITEAOF"])),
+        b"Background append only file rewriting started"
+    );
+    assert!(wait_until(Duration::from_secs(20), || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+            && info_field(&mut c, "aof_rewrites") == "1"
+    }));
+    assert_eq!(
+        manifest(&dir),
+        "file appendonly.aof.1.base.aof seq 1 type b\n"
+    );
+    drop(c);
+    p.stop();
+    let r = Proc::must_start(Kind::Redis, &dir, AOF);
+    assert_eq!(before, dump(&mut r.conn()));
+    r.stop();
+}
+
+/// ringkv-check-aof and redis-check-aof print the same report on the same files.
+#[test]
+fn check_aof_reports_like_redis_check_aof() {
+    let _serial = serial();
+    let dir = TestDir::new();
+    two_keys(&dir);
+    append(&incr_file(&dir), b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\n12");
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    let m = manifest.to_string_lossy().into_owned();
+    let ours = env!("CARGO_BIN_EXE_ringkv-check-aof");
+    let run = |bin: &str, args: &[&str]| {
+        let out = common::run_bounded(30, bin, args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let theirs = run("redis-check-aof", &[&m]);
+    assert_eq!(run(ours, &[&m]), theirs);
+    assert_eq!(theirs.0, Some(1));
+    let incr = incr_file(&dir).to_string_lossy().into_owned();
+    assert_eq!(run(ours, &[&incr]), run("redis-check-aof", &[&incr]));
+    // --fix answers from stdin: with nothing to read it aborts, like redis-check-aof.
+    let fixed = run(ours, &["--fix", &m]);
+    assert_eq!(fixed.0, Some(1));
+    assert!(
+        fixed.1.ends_with("Continue? [y/N]: Aborting...\n"),
+        "{}",
+        fixed.1
+    );
+}

@@ -762,6 +762,93 @@ pub async fn rewrite(shard: Rc<Shard>, enabling: bool) -> bool {
     done && aof.last_bgrewrite_ok.load(Ordering::Relaxed)
 }
 
+/// BGREWRITEAOF with the AOF off: serialize every shard, then a helper thread writes the base
+/// file and a manifest naming it (the incr files listed before, if any, stay listed).
+async fn rewrite_base_only(shard: Rc<Shard>) {
+    let shared = shard.shared.clone();
+    let started = Instant::now();
+    shared
+        .aof
+        .rewrite_started_ms
+        .store(now_ms(), Ordering::Relaxed);
+    let mut chunks = Vec::with_capacity(shard.nshards);
+    for s in 0..shard.nshards {
+        chunks.push(
+            Mesh::run_on(&shard, s, |sh| {
+                let now = now_ms();
+                let data = sh.data.borrow();
+                let mut out = Vec::new();
+                for (i, db) in data.dbs.iter().enumerate() {
+                    rewrite::rewrite_db(&mut out, i, db, now);
+                }
+                out
+            })
+            .await,
+        );
+    }
+    let settings = Settings::from_config(&shared.config());
+    let done = Arc::new(AtomicI64::new(0));
+    let flag = done.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || {
+            let ok = write_base_only(&settings, &chunks).is_ok();
+            flag.store(if ok { 1 } else { 2 }, Ordering::SeqCst);
+        });
+    let ok = spawned.is_ok()
+        && wait_until(Duration::from_secs(3600), || {
+            done.load(Ordering::SeqCst) != 0
+        })
+        .await
+        && done.load(Ordering::SeqCst) == 1;
+    let aof = &shared.aof;
+    aof.last_bgrewrite_ok.store(ok, Ordering::Relaxed);
+    if ok {
+        aof.rewrites.fetch_add(1, Ordering::Relaxed);
+        aof.last_rewrite_time_sec
+            .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    } else {
+        aof.rewrite_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    aof.rewrite_in_progress.store(false, Ordering::SeqCst);
+}
+
+fn write_base_only(s: &Settings, chunks: &[Vec<u8>]) -> std::io::Result<()> {
+    let r = (|| {
+        std::fs::create_dir_all(&s.dir)?;
+        let mut m = read_manifest(s)
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .unwrap_or_default();
+        let temp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+        {
+            let mut f = File::create(s.dir.join(&temp))?;
+            for c in chunks {
+                f.write_all(c)?;
+            }
+            f.sync_data()?;
+        }
+        tracing::info!("Background AOF rewrite terminated with success");
+        let base = m.new_base(&s.filename, false);
+        std::fs::rename(s.dir.join(&temp), s.dir.join(&base))?;
+        tracing::info!("Successfully renamed the temporary AOF base file {temp} into {base}");
+        persist_manifest(s, &m)?;
+        let history = std::mem::take(&mut m.history);
+        for h in &history {
+            tracing::info!("Removing the history file {} in the background", h.name);
+            let _ = std::fs::remove_file(s.dir.join(&h.name));
+        }
+        if !history.is_empty() {
+            persist_manifest(s, &m)?;
+        }
+        tracing::info!("Background AOF rewrite finished successfully");
+        Ok(())
+    })();
+    if let Err(e) = &r {
+        tracing::warn!("Background AOF rewrite failed: {e}");
+    }
+    r
+}
+
 /// Starts a rewrite in the background unless one runs; false when one was running.
 pub fn start_rewrite(shard: &Rc<Shard>, enabling: bool) -> bool {
     if shard
@@ -890,9 +977,15 @@ fn bgrewriteaof<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
             conn.error(REWRITE_IN_PROGRESS);
             return;
         }
-        if !aof.enabled.load(Ordering::Relaxed) {
-            // With the AOF off Redis writes a base only; ringkv writes nothing (follow-up).
-            aof.rewrite_scheduled.store(false, Ordering::Relaxed);
+        let off = !aof.enabled.load(Ordering::Relaxed)
+            && !aof.ctl.lock().map(|c| c.is_some()).unwrap_or(false);
+        if off {
+            // With the AOF off, Redis writes a new base file (and a manifest naming it) only.
+            if aof.rewrite_in_progress.swap(true, Ordering::SeqCst) {
+                conn.error(REWRITE_IN_PROGRESS);
+                return;
+            }
+            glommio::spawn_local(rewrite_base_only(shard.clone())).detach();
             conn.out
                 .simple("Background append only file rewriting started");
             return;
