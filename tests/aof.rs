@@ -415,7 +415,31 @@ fn switching_appendonly_on_at_runtime_rewrites_then_appends() {
     drop(c);
     p.stop();
     let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF);
-    assert_eq!(before, dump(&mut p.conn()));
+    let mut c = p.conn();
+    assert_eq!(before, dump(&mut c));
+    // Off (later writes are not in the files), then on again (a new base holds them).
+    assert_eq!(
+        bulk(cmd(&mut c, &["CONFIG", "SET", "appendonly", "no"])),
+        b"OK"
+    );
+    assert!(wait_until(Duration::from_secs(20), || info_field(
+        &mut c,
+        "aof_enabled"
+    ) == "0"));
+    cmd(&mut c, &["SET", "while-off", "1"]);
+    assert_eq!(
+        bulk(cmd(&mut c, &["CONFIG", "SET", "appendonly", "yes"])),
+        b"OK"
+    );
+    wait_rewrite_done(&mut c);
+    let before = dump(&mut c);
+    drop(c);
+    p.stop();
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF);
+    let mut c = p.conn();
+    assert_eq!(before, dump(&mut c));
+    assert_eq!(bulk(cmd(&mut c, &["GET", "while-off"])), b"1");
+    drop(c);
     p.stop();
 }
 

@@ -657,12 +657,32 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     })
 }
 
-/// Stops the writer after it wrote and fsynced everything (CONFIG SET appendonly no, shutdown).
+/// Stops the writer after it wrote and fsynced everything, blocking the calling thread (the
+/// main thread at shutdown).
 pub fn stop(shared: &Shared) {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    if shared.aof.send(shared, Control::Stop(tx)) {
+    if let Some(rx) = request_stop(shared) {
         let _ = rx.recv_timeout(Duration::from_secs(30));
     }
+    stopped(shared);
+}
+
+/// [`stop`] from an executor (CONFIG SET appendonly no): waits without blocking the thread.
+pub async fn stop_async(shared: &Shared) {
+    if let Some(rx) = request_stop(shared) {
+        let start = Instant::now();
+        while rx.try_recv().is_err() && start.elapsed() < Duration::from_secs(30) {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    stopped(shared);
+}
+
+fn request_stop(shared: &Shared) -> Option<crossbeam_channel::Receiver<()>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    shared.aof.send(shared, Control::Stop(tx)).then_some(rx)
+}
+
+fn stopped(shared: &Shared) {
     *shared.aof.ctl.lock().unwrap_or_else(|p| p.into_inner()) = None;
     shared.aof.enabled.store(false, Ordering::Relaxed);
     shared.hub.wait_durable.store(false, Ordering::SeqCst);
@@ -864,7 +884,7 @@ pub fn start_rewrite(shard: &Rc<Shard>, enabling: bool) -> bool {
         let ok = rewrite(sh.clone(), enabling).await;
         if enabling && !ok {
             tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
-            stop(&sh.shared);
+            stop_async(&sh.shared).await;
         }
     })
     .detach();
@@ -924,7 +944,20 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
                 if on && !running {
                     enable(shard)?;
                 } else if !on && running {
-                    stop(shared);
+                    // The reply does not wait for the final fsync (Redis's stopAppendOnly
+                    // fsyncs in the background too).
+                    let shard = shard.clone();
+                    glommio::spawn_local(async move {
+                        stop_async(&shard.shared).await;
+                        // Switched on again meanwhile: that CONFIG SET found the writer still
+                        // running and did nothing.
+                        if shard.shared.config().appendonly {
+                            if let Err(e) = enable(&shard) {
+                                tracing::warn!("Can't enable the AOF: {e}");
+                            }
+                        }
+                    })
+                    .detach();
                 }
             }
             "appendfsync" => {
