@@ -556,6 +556,127 @@ mod tests {
         assert_eq!(order, vec![1, 0, 1]);
     }
 
+    /// Runs `cmds` through the command table against one shard with effects on and returns
+    /// the propagated stream (the handlers' rewrites, as Redis 7.0 propagates them).
+    fn effects_of(cmds: &[&str], now: i64) -> String {
+        use crate::commands::{dispatch::resolve, Ctx, Handler};
+        use rand::SeedableRng;
+        let hub = Hub::new(1);
+        let mut dbs: Vec<crate::keyspace::Db> =
+            (0..16).map(|_| crate::keyspace::Db::new()).collect();
+        let mut fx = Effects::default();
+        fx.set_on(true, &mut dbs);
+        hub.set_active(true);
+        let mut stats = crate::shard::ShardStats::default();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        for c in cmds {
+            let a = argv(c);
+            let Ok(spec) = resolve(&a) else {
+                panic!("unknown {c}")
+            };
+            let (Handler::Keyed(f) | Handler::Local(f)) = spec.handler else {
+                panic!("not a keyed command: {c}")
+            };
+            let mut out = crate::resp::ReplyBuf::new(crate::resp::Proto::Resp2);
+            let mut ctx = Ctx {
+                dbs: &mut dbs,
+                db: 0,
+                now,
+                out: &mut out,
+                stats: &mut stats,
+                rng: &mut rng,
+                dirty: 0,
+                effects: &mut fx,
+            };
+            f(&mut ctx, &a);
+            let dirty = ctx.dirty;
+            fx.after_command(&hub, 0, &mut dbs, 0, &a, dirty);
+        }
+        let text = stream(&hub);
+        // "*3 $3 SET $1 k $1 v " → "SET k v"; one command per line.
+        let mut lines = Vec::new();
+        let mut cur: Vec<&str> = Vec::new();
+        let mut want = 0;
+        for w in text.split(' ').filter(|w| !w.is_empty()) {
+            if let Some(n) = w.strip_prefix('*') {
+                want = n.parse().unwrap_or(0);
+                cur.clear();
+            } else if !w.starts_with('$') {
+                cur.push(w);
+                if cur.len() == want {
+                    lines.push(cur.join(" "));
+                }
+            }
+        }
+        lines.join("\n")
+    }
+
+    #[test]
+    fn relative_expiries_propagate_as_absolute_ones() {
+        let now = 1_000_000;
+        assert_eq!(
+            effects_of(
+                &[
+                    "set k v EX 10",
+                    "set k v PX 5 GET",
+                    "setex s 2 v",
+                    "psetex p 3 v",
+                    "expire k 100 NX",
+                    "expire k 100 GT",
+                    "pexpireat k 5",
+                    "set g 1",
+                    "getex g EX 7",
+                    "getex g PERSIST",
+                    "getex g PXAT 1",
+                ],
+                now
+            ),
+            "SELECT 0\nSET k v PXAT 1010000\nSET k v PXAT 1000005\nSET s v PXAT 1002000\n\
+             SET p v PXAT 1000003\nPEXPIREAT k 1100000 GT\nDEL k\nset g 1\n\
+             PEXPIREAT g 1007000\nPERSIST g\nDEL g"
+        );
+    }
+
+    #[test]
+    fn nondeterministic_and_reply_only_parts_are_rewritten() {
+        let out = effects_of(
+            &[
+                "set a 1 GET",
+                "getset a 2",
+                "getdel a",
+                "getdel a",
+                "incrbyfloat f 1.5",
+                "hincrbyfloat h x 0.5",
+                "sadd s m",
+                "spop s",
+                "sadd t 1 2 3",
+                "spop t 3",
+            ],
+            0,
+        );
+        assert_eq!(
+            out,
+            "SELECT 0\nset a 1\nSET a 2\nDEL a\nSET f 1.5 KEEPTTL\nHSET h x 0.5\nsadd s m\n\
+             SREM s m\nsadd t 1 2 3\nDEL t"
+        );
+        // SPOP with a count smaller than the set: one SREM per member, as one unit.
+        let out = effects_of(&["sadd u 1 2 3 4", "spop u 2"], 0);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[2], "MULTI");
+        assert!(lines[3].starts_with("SREM u ") && lines[4].starts_with("SREM u "));
+        assert_eq!(lines[5], "EXEC");
+    }
+
+    #[test]
+    fn lazy_expiry_is_a_del_before_the_command() {
+        // A read that expires the key propagates the DEL alone; a write that expires it first
+        // propagates DEL and itself as one unit (Redis 7.0 wraps them in MULTI/EXEC).
+        let out = effects_of(&["set k v PXAT 5", "get k", "incr k"], 10);
+        assert_eq!(out, "SELECT 0\nSET k v PXAT 5\nDEL k\nincr k");
+        let out = effects_of(&["set k v PXAT 5", "incr k"], 10);
+        assert_eq!(out, "SELECT 0\nSET k v PXAT 5\nMULTI\nDEL k\nincr k\nEXEC");
+    }
+
     #[test]
     fn nothing_is_recorded_when_off() {
         let hub = Hub::new(1);
