@@ -120,6 +120,9 @@ pub struct Db {
     pub expired_count: u64,
     /// A snapshot pass in progress (see [`snapshot`]).
     pass: Option<Box<snapshot::Pass>>,
+    /// While effects are propagated (AOF, replicas): the keys expired here, drained into
+    /// `DEL` effects (see `shard::journal`).
+    pub expired_log: Option<Vec<Box<[u8]>>>,
 }
 
 impl Db {
@@ -192,6 +195,9 @@ impl Db {
             self.main.remove_at(i);
             self.expires.remove(key);
             self.expired_count += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(key.into());
+            }
             return None;
         }
         Some(i)

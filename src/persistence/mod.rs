@@ -1,4 +1,5 @@
-//! Persistence formats: [`rdb`] (the RDB snapshot format: writer, reader, DUMP payloads).
-//! The snapshot engine (when and how shards serialize) lives elsewhere and uses these.
+//! Persistence: the RDB format ([`rdb`]: writer, reader, DUMP payloads) and the append-only
+//! file ([`aof`]). The snapshot engine (when and how shards serialize) uses these.
 
+pub mod aof;
 pub mod rdb;

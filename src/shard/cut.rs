@@ -55,6 +55,30 @@ impl CutGate {
             glommio::timer::sleep(Duration::from_micros(50)).await;
         }
     }
+
+    /// Closes the gate: waits for any other closer, stops new multi-shard work and waits for
+    /// the work in flight. Never call it while holding a [`GatePass`] (it would wait for
+    /// itself).
+    pub async fn close(&self) -> GateClosed<'_> {
+        while self.cutting.swap(true, Ordering::AcqRel) {
+            glommio::timer::sleep(Duration::from_micros(200)).await;
+        }
+        self.closed.store(true, Ordering::Release);
+        while self.inflight.load(Ordering::Acquire) > 0 {
+            glommio::timer::sleep(Duration::from_micros(50)).await;
+        }
+        GateClosed(self)
+    }
+}
+
+/// The gate stays closed while this lives.
+pub struct GateClosed<'a>(&'a CutGate);
+
+impl Drop for GateClosed<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(false, Ordering::Release);
+        self.0.cutting.store(false, Ordering::Release);
+    }
 }
 
 /// Shared by the shards of one cut.
@@ -65,24 +89,14 @@ struct Rendezvous {
 }
 
 /// Runs `f` on every shard at one consistent instant and returns the results in shard order.
-/// None when another cut is already being taken or a shard did not stop in time.
+/// Waits for a cut already being taken. None when a shard did not stop in time.
 pub async fn consistent_cut<R, F>(shard: &Rc<Shard>, f: F) -> Option<Vec<R>>
 where
     R: Send + 'static,
     F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
 {
-    let gate = &shard.shared.cut_gate;
-    if gate.cutting.swap(true, Ordering::AcqRel) {
-        return None;
-    }
-    gate.closed.store(true, Ordering::Release);
-    while gate.inflight.load(Ordering::Acquire) > 0 {
-        glommio::timer::sleep(Duration::from_micros(50)).await;
-    }
-    let result = stop_all_and_cut(shard, f).await;
-    gate.closed.store(false, Ordering::Release);
-    gate.cutting.store(false, Ordering::Release);
-    result
+    let _closed = shard.shared.cut_gate.close().await;
+    stop_all_and_cut(shard, f).await
 }
 
 async fn stop_all_and_cut<R, F>(shard: &Rc<Shard>, f: F) -> Option<Vec<R>>

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod cut;
+pub mod journal;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
@@ -61,6 +62,12 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// Multi-shard work passes through here so a snapshot cut never sees half of it.
     pub cut_gate: cut::CutGate,
+    /// The propagation point: shard journals and their consumer's side (AOF, replicas).
+    pub hub: journal::Hub,
+    /// The append-only file (INFO persistence, BGREWRITEAOF, CONFIG SET appendonly).
+    pub aof: crate::persistence::aof::Aof,
+    /// Databases loaded at startup (from the AOF), taken by each shard as it starts.
+    pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -126,6 +133,9 @@ impl Shared {
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
             cut_gate: cut::CutGate::default(),
+            hub: journal::Hub::new(nshards),
+            aof: crate::persistence::aof::Aof::default(),
+            preload: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -227,6 +237,8 @@ pub struct ShardData {
     pub rng: rand::rngs::SmallRng,
     /// Newest first, at most `slowlog-max-len` entries.
     pub slowlog: std::collections::VecDeque<SlowlogEntry>,
+    /// Effects of the command being executed (see [`journal`]).
+    pub effects: journal::Effects,
 }
 
 pub struct Shard {
@@ -245,14 +257,23 @@ impl Shard {
         use rand::SeedableRng;
         let nshards = shared.nshards;
         let databases = shared.config().databases;
+        let preloaded = shared
+            .preload
+            .lock()
+            .ok()
+            .and_then(|mut p| p.get_mut(id).and_then(Option::take));
+        let dbs = preloaded
+            .filter(|d| d.len() == databases)
+            .unwrap_or_else(|| (0..databases).map(|_| Db::new()).collect());
         Shard {
             id,
             nshards,
             data: RefCell::new(ShardData {
-                dbs: (0..databases).map(|_| Db::new()).collect(),
+                dbs,
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
                 slowlog: std::collections::VecDeque::new(),
+                effects: journal::Effects::default(),
             }),
             mesh: Mesh::new(nshards),
             locks: Locks::default(),

@@ -157,6 +157,9 @@ async fn cron(shard: Rc<Shard>) {
             s.inst_input.sample(now, s.net_input_bytes);
             s.inst_output.sample(now, s.net_output_bytes);
         }
+        if shard.id == 0 {
+            crate::persistence::aof::cron(&shard);
+        }
     }
 }
 
@@ -176,6 +179,10 @@ fn active_expire_cycle(shard: &Shard) {
     let now = crate::keyspace::now_ms();
     let mut data = shard.data.borrow_mut();
     let data = &mut *data;
+    let propagate = shard.shared.hub.active();
+    if propagate != data.effects.on {
+        data.effects.set_on(propagate, &mut data.dbs);
+    }
     for db in data.dbs.iter_mut() {
         loop {
             let (sampled, expired) = db.active_expire(now, 20, &mut data.rng);
@@ -185,4 +192,6 @@ fn active_expire_cycle(shard: &Shard) {
         }
         data.stats.expired_keys += std::mem::take(&mut db.expired_count);
     }
+    data.effects
+        .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
 }
