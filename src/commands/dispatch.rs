@@ -9,7 +9,7 @@ use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
-use crate::keyspace::now_ms;
+use crate::keyspace::{notify, now_ms};
 use crate::net::session::ReplyMode;
 use crate::net::{Conn, Engine};
 use crate::resp::{Proto, ReplyBuf};
@@ -176,6 +176,9 @@ async fn execute(
         }
         Handler::Container => {}
     }
+    if let Some(events) = notify::take() {
+        crate::net::pubsub::publish_events(&conn.shard, events).await;
+    }
 }
 
 /// CLIENT PAUSE: holds the command while a pause covers it (all commands, or only writes).
@@ -307,7 +310,8 @@ async fn keyed(
                     None => break,
                 }
             }
-            let reply = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            let (reply, events) = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            notify::absorb(events);
             conn.out.raw(&reply);
             *clock = RunClock::start();
         }
@@ -338,15 +342,19 @@ fn squashable(
     }
 }
 
-/// Sends a batch of single-shard commands to shard `target` and returns their replies.
+/// What a remote shard sends back for a batch: the replies and the keyspace events.
+type RemoteReply = (Bytes, Option<Vec<notify::Event>>);
+
+/// Sends a batch of single-shard commands to shard `target` and returns their replies and
+/// keyspace events.
 async fn run_remote(
     shard: &Rc<Shard>,
     target: usize,
     db: usize,
     proto: Proto,
     batch: Batch,
-) -> Bytes {
-    Mesh::submit::<Bytes>(
+) -> RemoteReply {
+    Mesh::submit::<RemoteReply>(
         shard,
         target,
         Box::new(move |sh, resp| {
@@ -361,7 +369,7 @@ async fn run_remote(
                 for (spec, f, argv) in &batch {
                     let _ = run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
                 }
-                resp.send(sh, Box::new(out.buf.freeze()));
+                resp.send(sh, Box::new((out.buf.freeze(), notify::take())));
                 return;
             }
             let sh = sh.clone();
@@ -371,7 +379,7 @@ async fn run_remote(
                     sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
                     let _ = run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
                 }
-                resp.send(&sh, Box::new(out.buf.freeze()));
+                resp.send(&sh, Box::new((out.buf.freeze(), notify::take())));
             })
             .detach();
         }),

@@ -10,6 +10,7 @@ use super::errors;
 use super::glob::stringmatch;
 use super::spec::*;
 use super::{eq_ic, parse_i64, BoxFuture, Ctx, Handler};
+use crate::keyspace::notify::{self, NOTIFY_GENERIC};
 use crate::keyspace::{now_ms, Db, Entry, RString, Value, NO_EXPIRE};
 use crate::net::Conn;
 use crate::shard::Mesh;
@@ -155,6 +156,7 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) {
     for k in &argv[1..] {
         if ctx.db().remove(k, now).is_some() {
             n += 1;
+            ctx.notify(NOTIFY_GENERIC, "del", k);
         }
     }
     ctx.dirty += n as u64;
@@ -284,6 +286,8 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], seconds: bool, absolute: bool, 
     let set = op_expire(ctx.db(), &argv[1], when, flags, now);
     if set {
         ctx.dirty += 1;
+        let event = if when <= now { "del" } else { "expire" };
+        ctx.notify(NOTIFY_GENERIC, event, &argv[1]);
     }
     ctx.out.int(set as i64);
 }
@@ -365,6 +369,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) {
     if had_ttl {
         db.set_expire(&argv[1], NO_EXPIRE, now);
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_GENERIC, "persist", &argv[1]);
     }
     ctx.out.int(had_ttl as i64);
 }
@@ -399,6 +404,8 @@ pub fn op_rename(
     let Some(entry) = db.remove(src, now) else {
         return Err(errors::NO_SUCH_KEY);
     };
+    // Like Redis (dbDelete + dbAdd): the destination is a new key ("new" event).
+    db.remove(dst, now);
     db.put_entry(dst, entry);
     Ok(Renamed::Done)
 }
@@ -411,6 +418,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) {
             let moved = r == Renamed::Done && argv[1] != argv[2];
             if moved {
                 ctx.dirty += 1;
+                ctx.notify(NOTIFY_GENERIC, "rename_from", &argv[1]);
+                ctx.notify(NOTIFY_GENERIC, "rename_to", &argv[2]);
             }
             if nx {
                 ctx.out.int(moved as i64);
@@ -446,6 +455,8 @@ pub fn op_copy(
     if !replace && dbs[to].exists(dst, now) {
         return false;
     }
+    // Like Redis (dbDelete + dbAdd): the destination is a new key ("new" event).
+    dbs[to].remove(dst, now);
     dbs[to].put_entry(dst, Entry::clone(&entry));
     true
 }
@@ -486,6 +497,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) {
     let done = op_copy(ctx.dbs, from, to, &argv[1], &argv[2], replace, now);
     if done {
         ctx.dirty += 1;
+        notify::record(NOTIFY_GENERIC, "copy_to", to, &argv[2]);
     }
     ctx.out.int(done as i64);
 }
@@ -516,6 +528,8 @@ fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) {
     let done = op_move(ctx.dbs, from, to, &argv[1], now);
     if done {
         ctx.dirty += 1;
+        notify::record(NOTIFY_GENERIC, "move_from", from, &argv[1]);
+        notify::record(NOTIFY_GENERIC, "move_to", to, &argv[1]);
     }
     ctx.out.int(done as i64);
 }
@@ -907,7 +921,12 @@ fn swapdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         }
         let (a, b) = (a as usize, b as usize);
         if a != b {
-            Mesh::run_on_all(&conn.shard, move |sh| sh.data.borrow_mut().dbs.swap(a, b)).await;
+            Mesh::run_on_all(&conn.shard, move |sh| {
+                let dbs = &mut sh.data.borrow_mut().dbs;
+                dbs.swap(a, b);
+                (dbs[a].id, dbs[b].id) = (a as u32, b as u32);
+            })
+            .await;
         }
         conn.shard.shared.dirty.fetch_add(1, Ordering::Relaxed);
         conn.out.ok();

@@ -53,6 +53,22 @@ impl Ctx<'_> {
         &mut self.dbs[self.db]
     }
 
+    /// Records keyspace event `event` (of class `class`, a `keyspace::notify::NOTIFY_*`) on
+    /// `key` of the selected db; a single branch when notifications are off.
+    #[inline(always)]
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        crate::keyspace::notify::record(class, event, self.db, key);
+    }
+
+    /// The `del` event of a write that left `key` empty (and so removed it, as Redis removes
+    /// empty lists, hashes, sets and sorted sets).
+    pub fn notify_if_removed(&mut self, key: &[u8]) {
+        use crate::keyspace::notify::{wants, NOTIFY_GENERIC};
+        if wants(NOTIFY_GENERIC) && !self.dbs[self.db].exists(key, self.now) {
+            self.notify(NOTIFY_GENERIC, "del", key);
+        }
+    }
+
     pub fn error(&mut self, e: &str) {
         count_error(self.stats, e);
         self.out.error(e);
@@ -87,9 +103,16 @@ pub fn lookup_read<'a, T>(
     key: &[u8],
     as_type: fn(&Value) -> Result<&T, &'static str>,
 ) -> Result<Option<&'a T>, &'static str> {
+    let id = db.id as usize;
     match db.get(key, now) {
         None => {
             stats.keyspace_misses += 1;
+            crate::keyspace::notify::record(
+                crate::keyspace::notify::NOTIFY_KEY_MISS,
+                "keymiss",
+                id,
+                key,
+            );
             Ok(None)
         }
         Some(e) => {

@@ -246,6 +246,9 @@ fn apply_config(
             "slowlog-max-len" => shared
                 .slowlog_max_len
                 .store(cfg.slowlog_max_len, Ordering::Relaxed),
+            "notify-keyspace-events" => {
+                crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
+            }
             // maxclients, requirepass, timeout, proto-max-bulk-len and the like are read
             // through the config (connections refresh their cache on the epoch bump).
             _ => {}

@@ -396,10 +396,11 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
                     let reply = Mesh::run_on(&shard, first, move |sh| {
                         let mut out = ReplyBuf::new(proto);
                         run_here(sh, db, &mut out, spec, f, &argv, &mut RunClock::start());
-                        out.buf.freeze()
+                        (out.buf.freeze(), crate::keyspace::notify::take())
                     })
                     .await;
-                    conn.out.raw(&reply);
+                    crate::keyspace::notify::absorb(reply.1);
+                    conn.out.raw(&reply.0);
                 }
             } else {
                 let reply =

@@ -9,11 +9,14 @@
 //! [`Subscriber`]; the connection loop waits on "input or messages" and writes them.
 
 use crate::commands::glob::stringmatch;
+use crate::keyspace::notify::{self, Event};
 use crate::resp::{Proto, ReplyBuf};
+use crate::shard::{Mesh, Shard};
 use bytes::{Bytes, BytesMut};
 use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 /// The three namespaces: SUBSCRIBE channels, PSUBSCRIBE patterns, SSUBSCRIBE shard channels.
@@ -193,6 +196,27 @@ pub fn publish_local(kind: Kind, channel: &[u8], message: &[u8]) -> usize {
         }
         n
     })
+}
+
+/// Publishes keyspace events (see [`crate::keyspace::notify`]) to the subscribers of every
+/// shard, and returns once all have them queued, so the events of one command reach a
+/// subscriber before those of the next.
+pub async fn publish_events(shard: &Rc<Shard>, events: Vec<Event>) {
+    let events = Arc::new(events);
+    Mesh::run_on_all(shard, move |_| publish_events_local(&events)).await;
+}
+
+/// [`publish_events`] on this shard.
+pub fn publish_events_local(events: &[Event]) {
+    if REGISTRY.with(|r| r.borrow().by_kind.iter().take(2).all(|m| m.is_empty())) {
+        return;
+    }
+    let flags = notify::flags();
+    for e in events {
+        for (channel, message) in notify::publications(flags, e) {
+            publish_local(Kind::Channel, &channel, &message);
+        }
+    }
 }
 
 /// This shard's channels (or patterns) with at least one subscriber, optionally filtered by a

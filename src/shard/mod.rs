@@ -86,6 +86,7 @@ impl Shared {
         shutdown: Arc<crate::server::ShutdownSignal>,
     ) -> Shared {
         let nshards = config.shards.max(1);
+        crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
@@ -211,7 +212,7 @@ impl Shard {
             id,
             nshards,
             data: RefCell::new(ShardData {
-                dbs: (0..databases).map(|_| Db::new()).collect(),
+                dbs: (0..databases).map(|i| Db::new().with_id(i)).collect(),
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
                 slowlog: std::collections::VecDeque::new(),

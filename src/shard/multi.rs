@@ -17,7 +17,7 @@ use super::locks::LockKey;
 use super::{Mesh, Shard};
 use crate::commands::spec::CommandSpec;
 use crate::commands::Ctx;
-use crate::keyspace::{now_ms, Db, Entry};
+use crate::keyspace::{notify, now_ms, Db, Entry};
 use crate::resp::{Proto, ReplyBuf};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -80,29 +80,33 @@ async fn run(
 ) -> Bytes {
     let per = keys_by_shard(shard, db, &cmds);
     let ndbs = shard.data.borrow().dbs.len();
-    let mut scratch: Vec<Db> = (0..ndbs).map(|_| Db::tracking()).collect();
+    let mut scratch: Vec<Db> = (0..ndbs).map(|i| Db::tracking().with_id(i)).collect();
 
     // 1. Lock and fetch, one shard after the other in shard order.
     for (&s, keys) in &per {
         let keys = keys.clone();
-        let fetched: Vec<(LockKey, Option<Entry>)> =
+        let (fetched, events): (Vec<(LockKey, Option<Entry>)>, _) =
             Mesh::run_async_on(shard, s, move |sh| async move {
                 if take_locks {
                     sh.locks.lock(&keys).await;
                 }
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
-                keys.into_iter()
+                let fetched = keys
+                    .into_iter()
                     .map(|k| {
                         let e = data.dbs[k.0 as usize].get(&k.1, now).cloned();
                         (k, e)
                     })
-                    .collect()
+                    .collect();
+                // Keys found expired here report it with the command's events.
+                (fetched, notify::take())
             })
             .await;
+        notify::absorb(events);
         for ((kdb, key), e) in fetched {
             if let Some(e) = e {
-                scratch[kdb as usize].put_entry(&key, e);
+                scratch[kdb as usize].install(&key, e);
             }
         }
     }
@@ -162,7 +166,7 @@ async fn run(
                 for ((kdb, key), e) in w {
                     let db = &mut data.dbs[kdb as usize];
                     match e {
-                        Some(e) => db.put_entry(&key, e),
+                        Some(e) => db.install(&key, e),
                         None => {
                             db.remove(&key, now);
                         }

@@ -141,6 +141,10 @@ async fn cron(shard: Rc<Shard>) {
         glommio::timer::sleep(Duration::from_millis(1000 / hz as u64)).await;
         crate::keyspace::update_lru_clock();
         active_expire_cycle(&shard);
+        // Expired keys, and events left by fan-out work that ran here, are published now.
+        if let Some(events) = crate::keyspace::notify::take() {
+            crate::net::pubsub::publish_events(&shard, events).await;
+        }
     }
 }
 
