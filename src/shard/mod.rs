@@ -87,6 +87,8 @@ impl Shared {
     ) -> Shared {
         let nshards = config.shards.max(1);
         crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
+        let l = config.client_output_buffer_limit[2];
+        crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
