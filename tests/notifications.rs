@@ -85,6 +85,66 @@ ZRANGESTORE zr z1 0 -1
 ZDIFFSTORE zd 1 z1
 ZREMRANGEBYRANK zu 0 -1
 ZMPOP 1 zr MAX
+RPUSH sl 3 1 2
+SORT sl STORE sd
+SORT nokey STORE sd
+SORT nokey STORE sd
+EXISTS nokey
+TYPE nokey
+TTL nokey
+HGET nokey f
+LRANGE nokey 0 -1
+SMEMBERS nokey
+ZRANGE nokey 0 -1
+STRLEN nokey
+MGET nokey s
+GETDEL nokey
+GETEX nokey
+LPOP nokey
+HGETALL nokey
+SCARD nokey
+ZSCORE nokey a
+OBJECT ENCODING nokey
+GETRANGE nokey 0 1
+BITCOUNT nokey
+GETBIT nokey 1
+LLEN nokey
+LINDEX nokey 0
+HEXISTS nokey f
+SISMEMBER nokey a
+ZCARD nokey
+PTTL nokey
+LPOS nokey a
+HLEN nokey
+SRANDMEMBER nokey
+ZRANK nokey a
+SINTER nokey
+SUNION nokey a
+ZUNION 1 nokey
+BITPOS nokey 1
+LCS nokey nokey2
+HRANDFIELD nokey
+HSTRLEN nokey f
+SMISMEMBER nokey a
+ZMSCORE nokey a
+EXPIRETIME nokey
+TOUCH nokey
+OBJECT FREQ nokey
+BITFIELD_RO nokey GET u8 0
+HMGET nokey a
+HKEYS nokey
+HVALS nokey
+SDIFF nokey
+ZCOUNT nokey 0 1
+ZRANGEBYSCORE nokey 0 1
+ZRANDMEMBER nokey
+HSCAN nokey 0
+SSCAN nokey 0
+ZSCAN nokey 0
+SINTERCARD 1 nokey
+ZINTERCARD 1 nokey
+ZLEXCOUNT nokey - +
+ZREVRANGE nokey 0 1
 SET end 1
 "#;
 
@@ -179,6 +239,11 @@ fn every_family_publishes_what_redis_publishes() {
 #[test]
 fn new_key_events_and_single_channel_kinds() {
     compare("KEn$lshzg");
+}
+
+#[test]
+fn key_miss_events() {
+    compare("Em$");
 }
 
 #[test]

@@ -166,8 +166,22 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) {
 /// A read lookup as Redis's lookupKeyReadWithFlags does it: lazy expiry, a keyspace hit or
 /// miss counted (INFO stats), the LRU clock updated unless `notouch`.
 fn lookup_read<'a>(ctx: &'a mut Ctx, key: &[u8], notouch: bool) -> Option<&'a Entry> {
-    let now = ctx.now;
-    let db = &mut ctx.dbs[ctx.db];
+    lookup_read_with(ctx, key, notouch, true)
+}
+
+/// OBJECT's lookup (LOOKUP_NOTOUCH | LOOKUP_NONOTIFY): no LRU update, no `keymiss` event.
+fn object_lookup<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a Entry> {
+    lookup_read_with(ctx, key, true, false)
+}
+
+fn lookup_read_with<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    notouch: bool,
+    notify: bool,
+) -> Option<&'a Entry> {
+    let (now, dbi) = (ctx.now, ctx.db);
+    let db = &mut ctx.dbs[dbi];
     let e = if notouch {
         db.peek(key, now)
     } else {
@@ -177,6 +191,9 @@ fn lookup_read<'a>(ctx: &'a mut Ctx, key: &[u8], notouch: bool) -> Option<&'a En
         ctx.stats.keyspace_hits += 1;
     } else {
         ctx.stats.keyspace_misses += 1;
+        if notify {
+            super::key_miss(dbi, key);
+        }
     }
     e
 }
@@ -338,6 +355,7 @@ fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, absolute: bool) {
     let t = op_ttl(ctx.db(), &argv[1], ms, absolute, now);
     if t == -2 {
         ctx.stats.keyspace_misses += 1;
+        super::key_miss(ctx.db, &argv[1]);
     } else {
         ctx.stats.keyspace_hits += 1;
     }
@@ -450,6 +468,7 @@ pub fn op_copy(
     now: i64,
 ) -> bool {
     let Some(entry) = dbs[from].get(src, now).cloned() else {
+        super::key_miss(from, src);
         return false;
     };
     if !replace && dbs[to].exists(dst, now) {
@@ -548,7 +567,7 @@ fn eviction_policy() -> (bool, bool) {
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) {
-    match lookup_read(ctx, &argv[2], true).map(|e| e.value.encoding()) {
+    match object_lookup(ctx, &argv[2]).map(|e| e.value.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
@@ -565,7 +584,7 @@ pub fn refcount(v: &Value, shared_ints: bool) -> i64 {
 
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) {
     let shared_ints = !eviction_policy().0;
-    match lookup_read(ctx, &argv[2], true).map(|e| refcount(&e.value, shared_ints)) {
+    match object_lookup(ctx, &argv[2]).map(|e| refcount(&e.value, shared_ints)) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }
@@ -579,7 +598,7 @@ fn idle_secs(e: &Entry) -> i64 {
 }
 
 fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
-    let Some(idle) = lookup_read(ctx, &argv[2], true).map(idle_secs) else {
+    let Some(idle) = object_lookup(ctx, &argv[2]).map(idle_secs) else {
         return ctx.out.null();
     };
     if eviction_policy().1 {
@@ -591,7 +610,7 @@ fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
 /// No access counter is kept per key: under an LFU policy FREQ reports Redis's initial
 /// counter (5) decayed by one per idle minute (lfu-decay-time 1).
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) {
-    let Some(idle) = lookup_read(ctx, &argv[2], true).map(idle_secs) else {
+    let Some(idle) = object_lookup(ctx, &argv[2]).map(idle_secs) else {
         return ctx.out.null();
     };
     if !eviction_policy().1 {

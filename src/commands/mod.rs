@@ -108,12 +108,7 @@ pub fn lookup_read<'a, T>(
     match db.get(key, now) {
         None => {
             stats.keyspace_misses += 1;
-            crate::keyspace::notify::record(
-                crate::keyspace::notify::NOTIFY_KEY_MISS,
-                "keymiss",
-                id,
-                key,
-            );
+            key_miss(id, key);
             Ok(None)
         }
         Some(e) => {
@@ -121,6 +116,13 @@ pub fn lookup_read<'a, T>(
             as_type(&e.value).map(Some)
         }
     }
+}
+
+/// The `keymiss` event of a read lookup in database `db` that found nothing (class `m`).
+#[inline]
+pub fn key_miss(db: usize, key: &[u8]) {
+    let class = crate::keyspace::notify::NOTIFY_KEY_MISS;
+    crate::keyspace::notify::record(class, "keymiss", db, key);
 }
 
 /// Counts an error reply by its prefix (INFO errorstats).

@@ -96,7 +96,9 @@ fn load_sets<'a>(
     now: i64,
 ) -> Result<Vec<Option<&'a Set>>, &'static str> {
     for k in keys {
-        db.get(k, now);
+        if db.get(k, now).is_none() {
+            super::key_miss(db.id as usize, k);
+        }
     }
     let db: &'a Db = db;
     keys.iter()
@@ -343,6 +345,7 @@ fn with_set(
     let r = match ctx.dbs[db].get(key, now) {
         None => {
             ctx.stats.keyspace_misses += 1;
+            super::key_miss(db, key);
             Ok(None)
         }
         Some(e) => {
@@ -551,7 +554,10 @@ fn sscan(ctx: &mut Ctx, argv: &[Bytes]) {
     let (now, db) = (ctx.now, ctx.db);
     let s = match ctx.dbs[db].get(&argv[1], now).map(|e| as_set(&e.value)) {
         Some(Ok(s)) => s,
-        None => return reply_scan(ctx.out, 0, &[]),
+        None => {
+            super::key_miss(db, &argv[1]);
+            return reply_scan(ctx.out, 0, &[]);
+        }
         Some(Err(e)) => {
             super::count_error(ctx.stats, e);
             return ctx.out.error(e);

@@ -1048,8 +1048,12 @@ fn read_input(
         lookup: None,
         weight: 1.0,
     };
+    let id = db.id as usize;
     match db.get(key, now) {
-        None => stats.keyspace_misses += 1,
+        None => {
+            stats.keyspace_misses += 1;
+            super::key_miss(id, key);
+        }
         Some(e) => {
             stats.keyspace_hits += 1;
             match &e.value {
