@@ -39,6 +39,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The keyed step: argv is the client's argv, then the referenced keys, then their count.
+/// One per command, so the step counts under the command's name in INFO commandstats.
 static SORT_STEP: CommandSpec = spec(
     "sort",
     -3,
@@ -46,6 +47,17 @@ static SORT_STEP: CommandSpec = spec(
     Keys::Custom(step_keys),
     "generic",
     "1.0.0",
+    SUMMARY,
+    COMPLEXITY,
+    Handler::Keyed(sort_step),
+);
+static SORT_RO_STEP: CommandSpec = spec(
+    "sort_ro",
+    -3,
+    READONLY,
+    Keys::Custom(step_keys),
+    "generic",
+    "7.0.0",
     SUMMARY,
     COMPLEXITY,
     Handler::Keyed(sort_step),
@@ -508,9 +520,11 @@ async fn coordinate(conn: &mut Conn, argv: &[Bytes], readonly: bool) {
         step_keys(&step, &mut pos);
         let owners: HashSet<usize> = pos.iter().map(|&i| shard.shard_of(&step[i])).collect();
         let proto = conn.proto();
+        let step_spec = if readonly { &SORT_RO_STEP } else { &SORT_STEP };
         let reply = if in_exec {
             // The block holds the locks of SORT's own keys; pattern keys are read unlocked.
-            multi::execute_locked(&shard, db, proto, vec![(&SORT_STEP, sort_step, step)]).await
+            // (Counted once, by the transaction step: EXEC does not count its coordinators.)
+            multi::execute_locked(&shard, db, proto, vec![(step_spec, sort_step, step)]).await
         } else if owners.len() == 1 || shard.nshards == 1 {
             let target = owners.into_iter().next().unwrap_or(shard.id);
             let locks: Vec<LockKey> = pos
@@ -526,7 +540,10 @@ async fn coordinate(conn: &mut Conn, argv: &[Bytes], readonly: bool) {
             notify::absorb(events);
             reply
         } else {
-            multi::execute(&shard, db, proto, vec![(&SORT_STEP, sort_step, step)]).await
+            let r = multi::execute(&shard, db, proto, vec![(step_spec, sort_step, step)]).await;
+            // The dispatcher counts this call; the transaction step counted it too.
+            uncount(&shard, step_spec.name);
+            r
         };
         if !reply.starts_with(format!("-{RETRY}").as_bytes()) {
             conn.out.raw(&reply);
@@ -534,6 +551,15 @@ async fn coordinate(conn: &mut Conn, argv: &[Bytes], readonly: bool) {
         }
     }
     conn.error("ERR SORT source kept changing while its pattern keys were fetched");
+}
+
+/// Takes back one call of `name` from this shard's command statistics.
+fn uncount(shard: &crate::shard::Shard, name: &'static str) {
+    let mut data = shard.data.borrow_mut();
+    data.stats.total_commands = data.stats.total_commands.saturating_sub(1);
+    if let Some(st) = data.stats.commands.get_mut(name) {
+        st.calls = st.calls.saturating_sub(1);
+    }
 }
 
 /// Runs the keyed step against shard `sh`'s own databases.
