@@ -298,3 +298,29 @@ fn config_round_trip_uses_redis_flag_order() {
         assert_eq!(answers[0], answers[1], "flags {flags}");
     }
 }
+
+/// A RESP3 connection subscribed to its own keyspace events receives the event push before
+/// the reply of the command that caused it.
+#[test]
+fn own_events_arrive_before_the_reply_in_resp3() {
+    let mut seen = Vec::new();
+    for server in [
+        RedisServer::start(&[]),
+        Server::ringkv(1, &[]),
+        Server::ringkv(2, &[]),
+    ] {
+        let mut c = server.raw();
+        c.cmd_reply(&["HELLO", "3"]);
+        c.cmd_reply(&["CONFIG", "SET", "notify-keyspace-events", "K$"]);
+        c.cmd_reply(&["PSUBSCRIBE", "__keyspace@0__:*"]);
+        let mut bytes = c.cmd(&["SET", "foo", "bar"]);
+        bytes.extend(
+            c.read_reply_bytes(Duration::from_secs(10))
+                .expect("second frame"),
+        );
+        seen.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    assert!(seen[0].ends_with("+OK\r\n"), "{}", seen[0]);
+    assert_eq!(seen[1], seen[0]);
+    assert_eq!(seen[2], seen[0]);
+}

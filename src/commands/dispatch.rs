@@ -127,6 +127,7 @@ async fn execute(
     queue: &mut VecDeque<Vec<Bytes>>,
     clock: &mut RunClock,
 ) {
+    let start = conn.out.len();
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
@@ -178,6 +179,16 @@ async fn execute(
     }
     if let Some(events) = notify::take() {
         crate::net::pubsub::publish_events(&conn.shard, events).await;
+        // A connection subscribed to its own keyspace events (RESP3) gets them before the
+        // command's reply, as in Redis.
+        if let Some(sub) = &conn.pubsub {
+            let pending = sub.take_pending();
+            if !pending.is_empty() {
+                let reply = conn.out.buf.split_off(start);
+                conn.out.buf.extend_from_slice(&pending);
+                conn.out.buf.unsplit(reply);
+            }
+        }
     }
 }
 
