@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -52,6 +52,10 @@ static OBUF_LIMIT: [AtomicU64; 3] = [
     AtomicU64::new(8 << 20),
     AtomicU64::new(60),
 ];
+
+/// Channel and pattern subscriptions over all shards, so keyspace events skip the fan-out
+/// when nobody could receive them.
+static CHANNEL_SUBSCRIPTIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// Applies `client-output-buffer-limit`'s pubsub class (startup and CONFIG SET).
 pub fn set_output_limit(hard: u64, soft: u64, soft_seconds: u64) {
@@ -220,6 +224,9 @@ pub fn subscribe(sub: &Rc<Subscriber>, kind: Kind, name: &Bytes) -> bool {
             .or_default()
             .push(sub.clone())
     });
+    if kind != Kind::Shard {
+        CHANNEL_SUBSCRIPTIONS.fetch_add(1, Ordering::Relaxed);
+    }
     true
 }
 
@@ -243,6 +250,9 @@ pub fn unsubscribe(sub: &Subscriber, kind: Kind, name: &[u8]) -> bool {
             }
         }
     });
+    if kind != Kind::Shard {
+        CHANNEL_SUBSCRIPTIONS.fetch_sub(1, Ordering::Relaxed);
+    }
     true
 }
 
@@ -289,6 +299,9 @@ pub fn publish_local(kind: Kind, channel: &[u8], message: &[u8]) -> usize {
 /// shard, and returns once all have them queued, so the events of one command reach a
 /// subscriber before those of the next.
 pub async fn publish_events(shard: &Rc<Shard>, events: Vec<Event>) {
+    if CHANNEL_SUBSCRIPTIONS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
     let events = Arc::new(events);
     Mesh::run_on_all(shard, move |_| publish_events_local(&events)).await;
 }
