@@ -227,6 +227,19 @@ fn workload(c: &mut RawConn, round: &str) {
         vec!["INCRBYFLOAT".into(), k("f"), "0.25".into()],
         vec!["INCR".into(), k("n")],
         vec!["EXPIRE".into(), k("n"), "300".into()],
+        // SORT ... STORE propagates as the client sent it (pattern keys on any shard).
+        vec!["RPUSH".into(), k("srt"), "3".into(), "1".into(), "2".into()],
+        vec!["SET".into(), k("w_1"), "30".into()],
+        vec!["SET".into(), k("w_2"), "20".into()],
+        vec!["SET".into(), k("w_3"), "10".into()],
+        vec![
+            "SORT".into(),
+            k("srt"),
+            "BY".into(),
+            k("w_*"),
+            "STORE".into(),
+            k("sorted"),
+        ],
         vec![
             "SET".into(),
             k("p"),

@@ -5,11 +5,11 @@
 
 use super::errors;
 use super::introspect;
-use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, WRITE};
+use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
-use crate::keyspace::now_ms;
+use crate::keyspace::{notify, now_ms};
 use crate::net::session::ReplyMode;
 use crate::net::{Conn, Engine};
 use crate::resp::{Proto, ReplyBuf};
@@ -139,6 +139,7 @@ async fn execute(
     queue: &mut VecDeque<Vec<Bytes>>,
     clock: &mut RunClock,
 ) {
+    let start = conn.out.len();
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
@@ -181,7 +182,7 @@ async fn execute(
         }
         Handler::Coord(f) => {
             let t = clock::cycles();
-            if spec.flags & WRITE != 0 && conn.shard.shared.hub.active() {
+            if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && conn.shard.shared.hub.active() {
                 coord_write(conn, f, &argv, true).await;
             } else {
                 f(conn, &argv).await;
@@ -191,6 +192,19 @@ async fn execute(
             *clock = RunClock::start();
         }
         Handler::Container => {}
+    }
+    if let Some(events) = notify::take() {
+        crate::net::pubsub::publish_events(&conn.shard, events).await;
+        // A connection subscribed to its own keyspace events (RESP3) gets them before the
+        // command's reply, as in Redis.
+        if let Some(sub) = &conn.pubsub {
+            let pending = sub.take_pending();
+            if !pending.is_empty() {
+                let reply = conn.out.buf.split_off(start);
+                conn.out.buf.extend_from_slice(&pending);
+                conn.out.buf.unsplit(reply);
+            }
+        }
     }
 }
 
@@ -363,7 +377,8 @@ async fn keyed(
                     None => break,
                 }
             }
-            let reply = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            let (reply, events) = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            notify::absorb(events);
             conn.out.raw(&reply);
             *clock = RunClock::start();
         }
@@ -394,15 +409,19 @@ fn squashable(
     }
 }
 
-/// Sends a batch of single-shard commands to shard `target` and returns their replies.
+/// What a remote shard sends back for a batch: the replies and the keyspace events.
+type RemoteReply = (Bytes, Option<Vec<notify::Event>>);
+
+/// Sends a batch of single-shard commands to shard `target` and returns their replies and
+/// keyspace events.
 async fn run_remote(
     shard: &Rc<Shard>,
     target: usize,
     db: usize,
     proto: Proto,
     batch: Batch,
-) -> Bytes {
-    Mesh::submit::<Bytes>(
+) -> RemoteReply {
+    Mesh::submit::<RemoteReply>(
         shard,
         target,
         Box::new(move |sh, resp| {
@@ -417,7 +436,7 @@ async fn run_remote(
                 for (spec, f, argv) in &batch {
                     let _ = run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
                 }
-                resp.send(sh, Box::new(out.buf.freeze()));
+                resp.send(sh, Box::new((out.buf.freeze(), notify::take())));
                 return;
             }
             let sh = sh.clone();
@@ -427,7 +446,7 @@ async fn run_remote(
                     sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
                     let _ = run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
                 }
-                resp.send(&sh, Box::new(out.buf.freeze()));
+                resp.send(&sh, Box::new((out.buf.freeze(), notify::take())));
             })
             .detach();
         }),

@@ -17,6 +17,7 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod spec;
 pub mod string;
 pub mod table;
@@ -54,6 +55,22 @@ impl Ctx<'_> {
     #[inline]
     pub fn db(&mut self) -> &mut Db {
         &mut self.dbs[self.db]
+    }
+
+    /// Records keyspace event `event` (of class `class`, a `keyspace::notify::NOTIFY_*`) on
+    /// `key` of the selected db; a single branch when notifications are off.
+    #[inline(always)]
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        crate::keyspace::notify::record(class, event, self.db, key);
+    }
+
+    /// The `del` event of a write that left `key` empty (and so removed it, as Redis removes
+    /// empty lists, hashes, sets and sorted sets).
+    pub fn notify_if_removed(&mut self, key: &[u8]) {
+        use crate::keyspace::notify::{wants, NOTIFY_GENERIC};
+        if wants(NOTIFY_GENERIC) && !self.dbs[self.db].exists(key, self.now) {
+            self.notify(NOTIFY_GENERIC, "del", key);
+        }
     }
 
     pub fn error(&mut self, e: &str) {
@@ -113,9 +130,11 @@ pub fn lookup_read<'a, T>(
     key: &[u8],
     as_type: fn(&Value) -> Result<&T, &'static str>,
 ) -> Result<Option<&'a T>, &'static str> {
+    let id = db.id as usize;
     match db.get(key, now) {
         None => {
             stats.keyspace_misses += 1;
+            key_miss(id, key);
             Ok(None)
         }
         Some(e) => {
@@ -123,6 +142,13 @@ pub fn lookup_read<'a, T>(
             as_type(&e.value).map(Some)
         }
     }
+}
+
+/// The `keymiss` event of a read lookup in database `db` that found nothing (class `m`).
+#[inline]
+pub fn key_miss(db: usize, key: &[u8]) {
+    let class = crate::keyspace::notify::NOTIFY_KEY_MISS;
+    crate::keyspace::notify::record(class, "keymiss", db, key);
 }
 
 /// Counts an error reply by its prefix (INFO errorstats).

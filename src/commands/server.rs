@@ -252,6 +252,13 @@ fn apply_config(
             "slowlog-max-len" => shared
                 .slowlog_max_len
                 .store(cfg.slowlog_max_len, Ordering::Relaxed),
+            "client-output-buffer-limit" => {
+                let l = cfg.client_output_buffer_limit[2];
+                crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds)
+            }
+            "notify-keyspace-events" => {
+                crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
+            }
             // maxclients, requirepass, timeout, proto-max-bulk-len and the like are read
             // through the config (connections refresh their cache on the epoch bump).
             _ => {}

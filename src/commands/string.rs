@@ -5,6 +5,7 @@ pub(crate) mod longdouble;
 use super::errors;
 use super::spec::*;
 use super::{eq_ic, parse_i64, Ctx, Handler};
+use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::keyspace::{Db, Entry, RString, Value, NO_EXPIRE};
 use crate::shard::journal::int_arg;
 use bytes::Bytes;
@@ -481,6 +482,10 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
             int_arg(at),
         ]);
     }
+    ctx.notify(NOTIFY_STRING, "set", key);
+    if at.is_some() {
+        ctx.notify(NOTIFY_GENERIC, "expire", key);
+    }
     if !o.get {
         match reply {
             SetReply::Ok => ctx.out.ok(),
@@ -553,6 +558,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) {
     ctx.db().remove(&argv[1], now);
     ctx.dirty += 1;
     ctx.rewrite(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
+    ctx.notify(NOTIFY_GENERIC, "del", &argv[1]);
 }
 
 fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -581,6 +587,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
             db.remove(key, now);
             ctx.dirty += 1;
             ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         Some((Ok(at), _)) => {
             db.set_expire(key, at, now);
@@ -590,6 +597,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
                 key.clone(),
                 int_arg(at),
             ]);
+            ctx.notify(NOTIFY_GENERIC, "expire", key);
         }
         _ if o.persist => {
             let has_ttl = db.peek(key, now).is_some_and(|e| e.expire_at != NO_EXPIRE);
@@ -597,6 +605,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
                 db.set_expire(key, NO_EXPIRE, now);
                 ctx.dirty += 1;
                 ctx.rewrite(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+                ctx.notify(NOTIFY_GENERIC, "persist", key);
             }
         }
         _ => {}
@@ -625,6 +634,7 @@ pub fn op_incrby(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<i64, &'static 
         None => db.set(key, Value::from_int(v)),
     }
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrby", key);
     Ok(v)
 }
 
@@ -692,6 +702,7 @@ pub fn op_incrbyfloat(ctx: &mut Ctx, key: &[u8], incr: &[u8]) -> Result<Vec<u8>,
         None => db.set(key, value),
     }
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrbyfloat", key);
     Ok(text)
 }
 
@@ -737,6 +748,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_append(ctx.db(), &argv[1], &argv[2], now) {
         Ok(n) => {
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_STRING, "append", &argv[1]);
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -836,6 +848,9 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_setrange(ctx.db(), &argv[1], offset as u64, &argv[3], now) {
         Ok((n, wrote)) => {
             ctx.dirty += wrote as u64;
+            if wrote {
+                ctx.notify(NOTIFY_STRING, "setrange", &argv[1]);
+            }
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -861,6 +876,7 @@ fn mset(ctx: &mut Ctx, argv: &[Bytes]) {
     for kv in argv[1..].chunks_exact(2) {
         ctx.db().set(&kv[0], Value::from_bytes(&kv[1]));
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_STRING, "set", &kv[0]);
     }
     ctx.out.ok();
 }
@@ -880,6 +896,7 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) {
     for kv in argv[1..].chunks_exact(2) {
         ctx.db().set(&kv[0], Value::from_bytes(&kv[1]));
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_STRING, "set", &kv[0]);
     }
     ctx.out.int(1);
 }

@@ -22,6 +22,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::set::COMMANDS,
         crate::persistence::aof::COMMANDS,
+        super::sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

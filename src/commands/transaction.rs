@@ -402,9 +402,12 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
                         sh.data.borrow_mut().effects.begin_unit();
                         run_here(sh, db, &mut out, spec, f, &argv, &mut RunClock::start());
                         let ops = sh.data.borrow_mut().effects.end_unit();
-                        (out.buf.freeze(), ops.unwrap_or_default())
+                        let events = crate::keyspace::notify::take();
+                        (out.buf.freeze(), (ops.unwrap_or_default(), events))
                     })
                     .await;
+                    let (ops, events) = ops;
+                    crate::keyspace::notify::absorb(events);
                     conn.out.raw(&reply);
                     // This shard's part of the block joins the block's unit.
                     let mut data = shard.data.borrow_mut();
@@ -422,7 +425,7 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
         }
         Handler::Conn(f) => f(conn, &argv),
         Handler::Coord(f) => {
-            if spec.flags & WRITE != 0 && shard.shared.hub.active() {
+            if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && shard.shared.hub.active() {
                 super::dispatch::coord_write(conn, f, &argv, false).await;
             } else {
                 f(conn, &argv).await;

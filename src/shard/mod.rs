@@ -97,6 +97,9 @@ impl Shared {
         shutdown: Arc<crate::server::ShutdownSignal>,
     ) -> Shared {
         let nshards = config.shards.max(1);
+        crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
+        let l = config.client_output_buffer_limit[2];
+        crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
@@ -262,9 +265,12 @@ impl Shard {
             .lock()
             .ok()
             .and_then(|mut p| p.get_mut(id).and_then(Option::take));
-        let dbs = preloaded
+        let mut dbs = preloaded
             .filter(|d| d.len() == databases)
             .unwrap_or_else(|| (0..databases).map(|_| Db::new()).collect());
+        for (i, db) in dbs.iter_mut().enumerate() {
+            db.id = i as u32;
+        }
         Shard {
             id,
             nshards,

@@ -17,7 +17,7 @@ use super::locks::LockKey;
 use super::{Mesh, Shard};
 use crate::commands::spec::CommandSpec;
 use crate::commands::Ctx;
-use crate::keyspace::{now_ms, Db, Entry};
+use crate::keyspace::{notify, now_ms, Db, Entry};
 use crate::resp::{Proto, ReplyBuf};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -86,12 +86,12 @@ async fn run(
     };
     let per = keys_by_shard(shard, db, &cmds);
     let ndbs = shard.data.borrow().dbs.len();
-    let mut scratch: Vec<Db> = (0..ndbs).map(|_| Db::tracking()).collect();
+    let mut scratch: Vec<Db> = (0..ndbs).map(|i| Db::tracking().with_id(i)).collect();
 
     // 1. Lock and fetch, one shard after the other in shard order.
     for (&s, keys) in &per {
         let keys = keys.clone();
-        let fetched: Vec<(LockKey, Option<Entry>)> =
+        let (fetched, events): (Vec<(LockKey, Option<Entry>)>, _) =
             Mesh::run_async_on(shard, s, move |sh| async move {
                 if take_locks {
                     sh.locks.lock(&keys).await;
@@ -106,15 +106,17 @@ async fn run(
                         (k, e)
                     })
                     .collect();
-                // Keys this fetch expired are journaled before the unit that reads them.
+                // Keys this fetch expired are journaled before the unit that reads them,
+                // and report it with the command's events.
                 data.effects
                     .flush_expired(&sh.shared.hub, sh.id, &mut data.dbs);
-                fetched
+                (fetched, notify::take())
             })
             .await;
+        notify::absorb(events);
         for ((kdb, key), e) in fetched {
             if let Some(e) = e {
-                scratch[kdb as usize].put_entry(&key, e);
+                scratch[kdb as usize].install(&key, e);
             }
         }
     }
@@ -196,7 +198,7 @@ async fn run(
                 for ((kdb, key), e) in w {
                     let db = &mut data.dbs[kdb as usize];
                     match e {
-                        Some(e) => db.put_entry(&key, e),
+                        Some(e) => db.install(&key, e),
                         None => {
                             db.remove(&key, now);
                         }

@@ -52,12 +52,20 @@ where
         }
     }
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, String>>();
+    // Startup gate: each shard counts itself once its senders are all connected, and shard 0
+    // once more when the unix socket is bound. No shard accepts TCP clients before the count is
+    // complete: a job's result sent back before the sender to its origin is set would be lost
+    // (its client would wait forever), and a client that got a TCP answer expects the unix
+    // socket to exist.
+    let meshed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let gate = n + usize::from(listeners.unix.is_some());
     let mut handles = Vec::new();
     let bells: Vec<Arc<Doorbell>> = (0..n).map(|_| Arc::default()).collect();
     for (i, (my_senders, my_receivers)) in senders.into_iter().zip(receivers).enumerate() {
         let bell = bells[i].clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
+        let meshed = meshed.clone();
         let engine = engine.clone();
         let fds: Vec<RawFd> = listeners
             .tcp
@@ -93,20 +101,40 @@ where
                 let tx = tx.connect().await;
                 shard.mesh.set_sender(peer, tx);
             }
+            let wait_for = |count: usize| {
+                let meshed = meshed.clone();
+                async move {
+                    while meshed.load(std::sync::atomic::Ordering::Acquire) < count {
+                        glommio::timer::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            };
+            meshed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            wait_for(n).await;
             let engine = Rc::new(engine());
+            if let Some((path, perm)) = unix {
+                glommio::spawn_local(accept_loop(
+                    engine.clone(),
+                    shard.clone(),
+                    ListenerFd::Unix(path.clone(), perm),
+                ))
+                .detach();
+                // The accept loop binds on its first run; give up waiting after a second (a
+                // failed bind is logged there).
+                for _ in 0..1000 {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                    if std::path::Path::new(&path).exists() {
+                        break;
+                    }
+                }
+                meshed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            }
+            wait_for(gate).await;
             for fd in fds {
                 glommio::spawn_local(accept_loop(
                     engine.clone(),
                     shard.clone(),
                     ListenerFd::Tcp(fd),
-                ))
-                .detach();
-            }
-            if let Some((path, perm)) = unix {
-                glommio::spawn_local(accept_loop(
-                    engine.clone(),
-                    shard.clone(),
-                    ListenerFd::Unix(path, perm),
                 ))
                 .detach();
             }
@@ -159,6 +187,10 @@ async fn cron(shard: Rc<Shard>) {
         }
         if shard.id == 0 {
             crate::persistence::aof::cron(&shard);
+        }
+        // Expired keys, and events left by fan-out work that ran here, are published now.
+        if let Some(events) = crate::keyspace::notify::take() {
+            crate::net::pubsub::publish_events(&shard, events).await;
         }
     }
 }

@@ -144,6 +144,20 @@ impl Replayer {
                     }
                 }
             }
+            "sort" => {
+                // A coordinator in the server; here its keyed step runs with every key at hand.
+                let n = self.shards.len();
+                let src = argv.get(1).and_then(|k| {
+                    self.shards[shard_of(k, n)][self.db]
+                        .get_live(k, self.now)
+                        .map(|e| &e.value)
+                });
+                if let Some((spec, step)) = crate::commands::sort::replay_step(&argv, src) {
+                    if let Handler::Keyed(f) = spec.handler {
+                        self.keyed(spec, f, &step);
+                    }
+                }
+            }
             // Keyless work (PING, ...) and connection or whole-server commands other than the
             // ones above change no data.
             _ => {
