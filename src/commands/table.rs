@@ -20,6 +20,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
+        super::blocking::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -337,6 +337,8 @@ async fn run_block(
         }
         conn.out.array(cmds.len());
         let mut clock = RunClock::start();
+        // Blocked clients are served after the block, not between its commands.
+        let _hold = crate::shard::blocking::hold(&shard);
         for (spec, argv) in &cmds {
             if let Handler::Keyed(f) | Handler::Local(f) = spec.handler {
                 run_here(&shard, conn.db, &mut conn.out, spec, f, argv, &mut clock);
