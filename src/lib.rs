@@ -8,7 +8,9 @@
 //! - [`shard`]: executors, the channel mesh between them, key routing, multi-shard
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
+//! - [`persistence`]: the append-only file (writer, manifest, loader, rewrite); RDB.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
+//! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
 //! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
 //! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
@@ -18,6 +20,7 @@ pub mod config;
 pub mod glob;
 pub mod keyspace;
 pub mod net;
+pub mod persistence;
 pub mod resp;
 pub mod server;
 pub mod shard;

@@ -455,3 +455,59 @@ fn shutdown_closes_without_reply_and_stops_the_server() {
     let status = server.wait_exit(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+/// instantaneous_ops_per_sec and the kbps figures follow the load, as on Redis (sampled every
+/// 100 ms over the last 16 samples), summed over the shards.
+#[test]
+fn info_instantaneous_figures_follow_the_load() {
+    for shards in [1, 2] {
+        let server = Server::ringkv(shards, &[]);
+        let port = server.port;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load: Vec<_> = (0..4)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut c = RawConn::connect(port);
+                    let mut n = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 2_000_000 {
+                        c.cmd(&["SET", &format!("k{i}:{}", n % 100), "value"]);
+                        n += 1;
+                    }
+                })
+            })
+            .collect();
+        let mut probe = RawConn::connect(port);
+        let busy = |c: &mut RawConn| {
+            let info = text(&c.cmd_reply(&["INFO", "stats"]));
+            let ops: u64 = info_field(&info, "instantaneous_ops_per_sec")
+                .and_then(|v| v.parse().ok())
+                .expect("instantaneous_ops_per_sec");
+            let kin: f64 = info_field(&info, "instantaneous_input_kbps")
+                .and_then(|v| v.parse().ok())
+                .expect("instantaneous_input_kbps");
+            let kout: f64 = info_field(&info, "instantaneous_output_kbps")
+                .and_then(|v| v.parse().ok())
+                .expect("instantaneous_output_kbps");
+            ops > 0 && kin > 0.0 && kout > 0.0
+        };
+        let seen = wait_until(Duration::from_secs(20), || busy(&mut probe));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in load {
+            let _ = t.join();
+        }
+        assert!(seen, "instantaneous figures stayed at zero under load");
+        // Idle again (but for this probe's own INFO, at most 50 a second): the average decays
+        // within the 16 samples.
+        let idle = wait_until(Duration::from_secs(20), || {
+            let info = text(&probe.cmd_reply(&["INFO", "stats"]));
+            info_field(&info, "instantaneous_ops_per_sec")
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|ops| ops < 200)
+        });
+        assert!(
+            idle,
+            "instantaneous_ops_per_sec did not fall once the load stopped"
+        );
+    }
+}

@@ -131,6 +131,25 @@ fn parse_mpop(
 
 // ---- handlers: the non-blocking form ---------------------------------------------------------
 
+fn list_pop_name(end: End) -> &'static [u8] {
+    if end == End::Head {
+        b"LPOP"
+    } else {
+        b"RPOP"
+    }
+}
+
+/// Redis replicates a blocking pop as the plain pop with a count (`LPOP k 1`, `ZPOPMIN k 1`).
+fn propagate_pop(ctx: &mut Ctx, name: &'static [u8], key: &[u8], count: usize) {
+    if ctx.propagating() {
+        ctx.rewrite(vec![
+            Bytes::from_static(name),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(itoa::Buffer::new().format(count).as_bytes()),
+        ]);
+    }
+}
+
 fn bpop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) {
     let last = argv.len() - 1;
     if let Err(e) = parse_timeout(&argv[last]) {
@@ -145,6 +164,7 @@ fn bpop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) {
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.bulk(&items[0]);
+                propagate_pop(ctx, list_pop_name(end), key, 1);
                 return;
             }
             Ok(_) => {}
@@ -170,6 +190,16 @@ fn bmove_generic(ctx: &mut Ctx, argv: &[Bytes], from: End, to: End, timeout: &[u
         Ok(Some(v)) => {
             ctx.dirty += 1;
             ctx.out.bulk(&v);
+            // Replicated as LMOVE / RPOPLPUSH (the argv without the timeout).
+            if ctx.propagating() {
+                let mut effect = argv[..argv.len() - 1].to_vec();
+                effect[0] = Bytes::from_static(if argv.len() == 6 {
+                    b"LMOVE"
+                } else {
+                    b"RPOPLPUSH"
+                });
+                ctx.rewrite(effect);
+            }
         }
         Ok(None) => ctx.out.null(),
         Err(e) => ctx.error(e),
@@ -217,6 +247,7 @@ fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) {
                 for i in &items {
                     ctx.out.bulk(i);
                 }
+                propagate_pop(ctx, list_pop_name(end), key, items.len());
                 return;
             }
             Ok(_) => {}
@@ -239,8 +270,17 @@ fn bzpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) {
             ctx.out.bulk(&key);
             ctx.out.bulk(&popped[0].0);
             ctx.out.double(popped[0].1);
+            propagate_pop(ctx, zset_pop_name(max), &key, 1);
         }
         Ok(_) => ctx.out.null_array(),
+    }
+}
+
+fn zset_pop_name(max: bool) -> &'static [u8] {
+    if max {
+        b"ZPOPMAX"
+    } else {
+        b"ZPOPMIN"
     }
 }
 
@@ -273,6 +313,7 @@ fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) {
                 ctx.out.bulk(m);
                 ctx.out.double(*s);
             }
+            propagate_pop(ctx, zset_pop_name(max), &key, popped.len());
         }
         Ok(_) => ctx.out.null_array(),
     }
@@ -290,6 +331,8 @@ fn blmove_pop_source(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(Some(items)) if !items.is_empty() => {
             ctx.dirty += 1;
             ctx.out.bulk(&items[0]);
+            // The push to the destination propagates itself (it runs as LPUSH/RPUSH).
+            propagate_pop(ctx, list_pop_name(from), &argv[1], 1);
         }
         Ok(_) => ctx.out.null(),
         Err(e) => ctx.error(e),

@@ -25,6 +25,11 @@ pub struct DataEngine;
 impl Engine for DataEngine {
     async fn run(&self, conn: &mut Conn, queue: &mut VecDeque<Vec<Bytes>>) {
         let mut clock = RunClock::start();
+        // appendfsync always: the replies of this run leave once its writes are on disk (one
+        // fsync covers every connection's writes of the moment, like Redis's beforeSleep).
+        let hub = &conn.shard.shared.hub;
+        let always = hub.wait_durable.load(Ordering::Relaxed);
+        let seq0 = if always { hub.seq() } else { 0 };
         while let Some(argv) = queue.pop_front() {
             if conn.close_after_reply || conn.handle.killed.get() {
                 queue.clear();
@@ -51,6 +56,13 @@ impl Engine for DataEngine {
                 if conn.reply_mode == ReplyMode::Skip {
                     conn.reply_mode = ReplyMode::On;
                 }
+            }
+        }
+        if always {
+            let hub = &conn.shard.shared.hub;
+            let upto = hub.seq();
+            if upto != seq0 {
+                hub.durable(upto).await;
             }
         }
     }
@@ -174,12 +186,46 @@ async fn execute(
         }
         Handler::Coord(f) => {
             let t = clock::cycles();
-            f(conn, &argv).await;
+            if spec.flags & WRITE != 0 && conn.shard.shared.hub.active() {
+                coord_write(conn, f, &argv, true).await;
+            } else {
+                f(conn, &argv).await;
+            }
             let usec = record(&conn.shard, spec, t);
             introspect::slowlog_maybe_record(conn, spec, &argv, usec);
             *clock = RunClock::start();
         }
         Handler::Container => {}
+    }
+}
+
+/// A whole-server write (FLUSHALL, FLUSHDB, SWAPDB) while effects are recorded: it spans
+/// shards, and propagates as received when it succeeded. `guard`: enter the multi-shard gate
+/// (false when the caller, an EXEC block, holds it already).
+pub async fn coord_write(
+    conn: &mut Conn,
+    f: for<'a> fn(&'a mut Conn, &'a [Bytes]) -> super::BoxFuture<'a>,
+    argv: &[Bytes],
+    guard: bool,
+) {
+    let shard = conn.shard.clone();
+    let _cross = if guard {
+        Some(shard.shared.cut_gate.enter().await)
+    } else {
+        None
+    };
+    let mark = conn.out.len();
+    f(conn, argv).await;
+    if conn.out.buf.get(mark) != Some(&b'-') {
+        let mut data = shard.data.borrow_mut();
+        let data = &mut *data;
+        data.effects
+            .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
+        data.effects.absorb(
+            &shard.shared.hub,
+            shard.id,
+            vec![(conn.db as u32, argv.to_vec())],
+        );
     }
 }
 
@@ -248,6 +294,11 @@ pub fn run_here(
     let mark = out.len();
     let mut guard = shard.data.borrow_mut();
     let data = &mut *guard;
+    let hub = &shard.shared.hub;
+    let propagate = hub.active();
+    if propagate != data.effects.on {
+        data.effects.set_on(propagate, &mut data.dbs);
+    }
     let mut ctx = Ctx {
         dbs: &mut data.dbs,
         db,
@@ -256,9 +307,14 @@ pub fn run_here(
         stats: &mut data.stats,
         rng: &mut data.rng,
         dirty: 0,
+        effects: &mut data.effects,
     };
     f(&mut ctx, argv);
     let dirty = ctx.dirty;
+    if propagate {
+        data.effects
+            .after_command(hub, shard.id, &mut data.dbs, db, argv, dirty);
+    }
     let failed = out.buf.get(mark) == Some(&b'-');
     data.stats.total_commands += 1;
     let st = data.stats.commands.entry(spec.name).or_default();

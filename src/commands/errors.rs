@@ -100,3 +100,10 @@ pub const LONG_RANGE: &str =
 pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const RESTORE_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const RESTORE_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const RESTORE_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";

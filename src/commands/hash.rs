@@ -358,7 +358,16 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_hincrbyfloat(ctx.db(), &argv[1], &argv[2], &argv[3], now) {
         Ok(v) => {
             ctx.dirty += 1;
-            ctx.out.bulk(&v)
+            ctx.out.bulk(&v);
+            if ctx.propagating() {
+                // Propagate the result, not the float arithmetic.
+                ctx.rewrite(vec![
+                    Bytes::from_static(b"HSET"),
+                    argv[1].clone(),
+                    argv[2].clone(),
+                    Bytes::copy_from_slice(&v),
+                ]);
+            }
         }
         Err(e) => ctx.error(e),
     }

@@ -284,6 +284,22 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], seconds: bool, absolute: bool, 
     let set = op_expire(ctx.db(), &argv[1], when, flags, now);
     if set {
         ctx.dirty += 1;
+        if ctx.propagating() {
+            // Absolute, so a replay later sets the same deadline (Redis: PEXPIREAT with the
+            // flags kept, or DEL when the deadline had already passed).
+            let effect = if when <= now {
+                vec![Bytes::from_static(b"DEL"), argv[1].clone()]
+            } else {
+                let mut v = vec![
+                    Bytes::from_static(b"PEXPIREAT"),
+                    argv[1].clone(),
+                    crate::shard::journal::int_arg(when),
+                ];
+                v.extend_from_slice(&argv[3..]);
+                v
+            };
+            ctx.rewrite(effect);
+        }
     }
     ctx.out.int(set as i64);
 }

@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod dispatch;
+pub mod dump;
 pub mod errors;
 pub mod hash;
 pub mod introspect;
@@ -46,6 +47,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut rand::rngs::SmallRng,
     /// Changes made (rdb_changes_since_last_save).
     pub dirty: u64,
+    /// What this command propagates (AOF, replicas): see [`crate::shard::journal`].
+    pub effects: &'a mut crate::shard::journal::Effects,
 }
 
 impl Ctx<'_> {
@@ -57,6 +60,29 @@ impl Ctx<'_> {
     pub fn error(&mut self, e: &str) {
         count_error(self.stats, e);
         self.out.error(e);
+    }
+
+    /// Whether effects are being recorded (AOF on or replicas attached): check it before
+    /// building a rewritten argv.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.effects.on
+    }
+
+    /// This command propagates as `argv` (in the selected db) instead of as received; call it
+    /// several times for several commands. Only kept if the command changed data.
+    pub fn rewrite(&mut self, argv: Vec<Bytes>) {
+        self.effects.rewrite(self.db, argv);
+    }
+
+    /// Propagates `argv` besides this command's own effect.
+    pub fn also_propagate(&mut self, argv: Vec<Bytes>) {
+        self.effects.also_propagate(self.db, argv);
+    }
+
+    /// This command changed data but must not propagate its own argv.
+    pub fn prevent_propagation(&mut self) {
+        self.effects.prevent();
     }
 }
 

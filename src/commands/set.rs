@@ -391,6 +391,22 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(popped) => {
             let popped = popped.unwrap_or_default();
             ctx.dirty += popped.len() as u64;
+            if ctx.propagating() && !popped.is_empty() {
+                // Randomness is not replayed: SREM what was popped (DEL when a count took
+                // the whole set), like Redis 7.0.
+                let key = argv[1].clone();
+                if count.is_some() && !ctx.dbs[db].exists(&key, now) {
+                    ctx.rewrite(vec![Bytes::from_static(b"DEL"), key]);
+                } else {
+                    for m in &popped {
+                        ctx.rewrite(vec![
+                            Bytes::from_static(b"SREM"),
+                            key.clone(),
+                            Bytes::copy_from_slice(m),
+                        ]);
+                    }
+                }
+            }
             match count {
                 Some(_) => reply_members(ctx.out, &popped),
                 None => match popped.first() {

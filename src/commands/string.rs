@@ -6,6 +6,7 @@ use super::errors;
 use super::spec::*;
 use super::{eq_ic, parse_i64, Ctx, Handler};
 use crate::keyspace::{Db, Entry, RString, Value, NO_EXPIRE};
+use crate::shard::journal::int_arg;
 use bytes::Bytes;
 use longdouble::{LongDouble, Parsed};
 
@@ -463,12 +464,23 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
                 expire_at: at,
                 lru: crate::keyspace::lru_clock(),
                 version: 0,
+                snap: 0,
             },
         ),
         None if o.keepttl => db.set_keep_ttl(key, value),
         None => db.set(key, value),
     }
     ctx.dirty += 1;
+    if let (Some(at), true) = (at, ctx.propagating()) {
+        // Relative or not, an expiry propagates as an absolute one: SET k v PXAT <ms>.
+        ctx.rewrite(vec![
+            Bytes::from_static(b"SET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(val),
+            Bytes::from_static(b"PXAT"),
+            int_arg(at),
+        ]);
+    }
     if !o.get {
         match reply {
             SetReply::Ok => ctx.out.ok(),
@@ -479,7 +491,15 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
 
 fn set(ctx: &mut Ctx, argv: &[Bytes]) {
     match parse_set_opts(&argv[3..], true) {
-        Ok(o) => set_generic(ctx, "set", &argv[1], &argv[2], &o, SetReply::Ok),
+        Ok(o) => {
+            set_generic(ctx, "set", &argv[1], &argv[2], &o, SetReply::Ok);
+            if o.get && o.expire.is_none() && ctx.propagating() {
+                // Propagated without GET (the reply is not part of the effect).
+                let mut v = argv[..3].to_vec();
+                v.extend(argv[3..].iter().filter(|a| !eq_ic(a, "get")).cloned());
+                ctx.rewrite(v);
+            }
+        }
         Err(e) => ctx.error(e),
     }
 }
@@ -513,7 +533,14 @@ fn getset(ctx: &mut Ctx, argv: &[Bytes]) {
         get: true,
         ..SetOpts::default()
     };
-    set_generic(ctx, "getset", &argv[1], &argv[2], &o, SetReply::Ok)
+    set_generic(ctx, "getset", &argv[1], &argv[2], &o, SetReply::Ok);
+    if ctx.propagating() {
+        ctx.rewrite(vec![
+            Bytes::from_static(b"SET"),
+            argv[1].clone(),
+            argv[2].clone(),
+        ]);
+    }
 }
 
 fn getdel(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -525,6 +552,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) {
     }
     ctx.db().remove(&argv[1], now);
     ctx.dirty += 1;
+    ctx.rewrite(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
 }
 
 fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -552,16 +580,23 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
         Some((Ok(at), ExpireKind::ExAt | ExpireKind::PxAt)) if at <= now => {
             db.remove(key, now);
             ctx.dirty += 1;
+            ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         Some((Ok(at), _)) => {
             db.set_expire(key, at, now);
             ctx.dirty += 1;
+            ctx.rewrite(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                key.clone(),
+                int_arg(at),
+            ]);
         }
         _ if o.persist => {
             let has_ttl = db.peek(key, now).is_some_and(|e| e.expire_at != NO_EXPIRE);
             if has_ttl {
                 db.set_expire(key, NO_EXPIRE, now);
                 ctx.dirty += 1;
+                ctx.rewrite(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             }
         }
         _ => {}
@@ -662,7 +697,18 @@ pub fn op_incrbyfloat(ctx: &mut Ctx, key: &[u8], incr: &[u8]) -> Result<Vec<u8>,
 
 fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_incrbyfloat(ctx, &argv[1], &argv[2]) {
-        Ok(v) => ctx.out.bulk(&v),
+        Ok(v) => {
+            ctx.out.bulk(&v);
+            // Float arithmetic may differ elsewhere: propagate the result, keeping the TTL.
+            if ctx.propagating() {
+                ctx.rewrite(vec![
+                    Bytes::from_static(b"SET"),
+                    argv[1].clone(),
+                    Bytes::from(v),
+                    Bytes::from_static(b"KEEPTTL"),
+                ]);
+            }
+        }
         Err(e) => ctx.error(e),
     }
 }

@@ -11,6 +11,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::string::COMMANDS,
         super::bitmap::COMMANDS,
         super::keys::COMMANDS,
+        super::dump::COMMANDS,
         super::list::COMMANDS,
         super::server::COMMANDS,
         super::client::COMMANDS,
@@ -21,6 +22,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::blocking::COMMANDS,
+        crate::persistence::aof::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -194,6 +194,13 @@ impl<V> Dense<V> {
         self.idx.shrink_to_fit(|_| 0);
     }
 
+    /// Empties the table, handing over its entries (in position order) without the index.
+    pub fn take_slots(&mut self) -> Vec<Slot<V>> {
+        self.idx.clear();
+        self.idx.shrink_to_fit(|_| 0);
+        std::mem::take(&mut self.slots)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.slots.iter().map(|s| (&*s.key, &s.val))
     }

@@ -5,6 +5,7 @@ pub mod dense;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod snapshot;
 pub mod value;
 pub mod zset;
 
@@ -12,6 +13,7 @@ pub use dense::Dense;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use snapshot::{EntrySerializer, PassInfo};
 pub use value::{RString, Value};
 pub use zset::ZSet;
 
@@ -29,6 +31,8 @@ pub struct Entry {
     /// Changes on every write to the key (WATCH compares it at EXEC). Db's write methods set
     /// it from [`next_version`], so a key deleted and created again never repeats a version.
     pub version: u64,
+    /// The epoch of the last snapshot pass that emitted this entry (see [`snapshot`]).
+    pub snap: u32,
 }
 
 impl Entry {
@@ -38,6 +42,7 @@ impl Entry {
             expire_at: NO_EXPIRE,
             lru: lru_clock(),
             version: next_version(),
+            snap: 0,
         }
     }
 }
@@ -49,6 +54,7 @@ impl Clone for Entry {
             expire_at: self.expire_at,
             lru: self.lru,
             version: self.version,
+            snap: self.snap,
         }
     }
 }
@@ -112,6 +118,11 @@ pub struct Db {
     written: Option<Vec<Box<[u8]>>>,
     /// Keys removed by lazy or active expiry since last drained.
     pub expired_count: u64,
+    /// A snapshot pass in progress (see [`snapshot`]).
+    pass: Option<Box<snapshot::Pass>>,
+    /// While effects are propagated (AOF, replicas): the keys expired here, drained into
+    /// `DEL` effects (see `shard::journal`).
+    pub expired_log: Option<Vec<Box<[u8]>>>,
 }
 
 impl Db {
@@ -143,6 +154,24 @@ impl Db {
         }
     }
 
+    /// Serialize before mutate: a write to the entry at position `i` first lets a running
+    /// snapshot pass emit its old contents. One branch when no pass runs.
+    #[inline]
+    fn before_write_at(&mut self, i: usize) {
+        if let Some(p) = self.pass.as_deref_mut() {
+            let s = self.main.slot_mut(i);
+            p.emit(&s.key, &mut s.val);
+        }
+    }
+
+    /// An entry created (or replaced) after the cut is not part of a running pass.
+    #[inline]
+    fn tag_new_at(&mut self, i: usize) {
+        if let Some(p) = self.pass.as_deref() {
+            self.main.slot_mut(i).val.snap = p.epoch;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.main.len()
     }
@@ -162,9 +191,13 @@ impl Db {
         let i = self.main.position(key)?;
         let e = &self.main.slot(i).val;
         if e.expire_at != NO_EXPIRE && e.expire_at <= now {
+            self.before_write_at(i);
             self.main.remove_at(i);
             self.expires.remove(key);
             self.expired_count += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(key.into());
+            }
             return None;
         }
         Some(i)
@@ -196,6 +229,7 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         let i = self.live_position(key, now)?;
         self.mark(key);
+        self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         e.lru = lru_clock();
         e.version = next_version();
@@ -211,6 +245,7 @@ impl Db {
         self.mark(key);
         match self.main.find(key) {
             Ok(i) => {
+                self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
                 e.lru = lru_clock();
@@ -221,7 +256,8 @@ impl Db {
                 }
             }
             Err(hash) => {
-                self.main.insert_hashed(hash, key.into(), Entry::new(value));
+                let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
+                self.tag_new_at(i);
             }
         }
     }
@@ -231,13 +267,15 @@ impl Db {
         self.mark(key);
         match self.main.find(key) {
             Ok(i) => {
+                self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
                 e.lru = lru_clock();
                 e.version = next_version();
             }
             Err(hash) => {
-                self.main.insert_hashed(hash, key.into(), Entry::new(value));
+                let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
+                self.tag_new_at(i);
             }
         }
     }
@@ -247,7 +285,15 @@ impl Db {
         self.mark(key);
         entry.version = next_version();
         let has_ttl = entry.expire_at != NO_EXPIRE;
-        self.main.insert(key, entry);
+        let i = match self.main.find(key) {
+            Ok(i) => {
+                self.before_write_at(i);
+                self.main.slot_mut(i).val = entry;
+                i
+            }
+            Err(hash) => self.main.insert_hashed(hash, key.into(), entry),
+        };
+        self.tag_new_at(i);
         if has_ttl {
             self.expires.insert(key, ());
         } else {
@@ -261,7 +307,9 @@ impl Db {
         }
         self.mark(key);
         self.expires.remove(key);
-        self.main.remove(key).map(|(_, e)| e)
+        let i = self.main.position(key)?;
+        self.before_write_at(i);
+        Some(self.main.remove_at(i).1)
     }
 
     /// Sets the absolute expiry of an existing key; `NO_EXPIRE` persists it. Returns false when
@@ -271,9 +319,11 @@ impl Db {
             return false;
         }
         self.mark(key);
-        let Some(e) = self.main.get_mut(key) else {
+        let Some(i) = self.main.position(key) else {
             return false;
         };
+        self.before_write_at(i);
+        let e = &mut self.main.slot_mut(i).val;
         e.expire_at = at;
         e.version = next_version();
         if at == NO_EXPIRE {
@@ -294,8 +344,86 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        self.main.clear();
+        match self.pass.as_deref_mut() {
+            // The pass still owes the flushed entries: hand it the table (O(1)).
+            Some(p) => p.detached.push(self.main.take_slots()),
+            None => self.main.clear(),
+        }
         self.expires.clear();
+    }
+
+    /// Starts a snapshot pass at this instant (the cut), as db number `db_index`, emitting
+    /// entries through `ser`. All dbs of one snapshot share `epoch` ([`snapshot::next_epoch`]).
+    /// A pass already running is replaced (its output is lost).
+    pub fn snapshot_begin(&mut self, db_index: usize, epoch: u32, ser: EntrySerializer) {
+        self.pass = Some(Box::new(snapshot::Pass {
+            epoch,
+            db_index,
+            cursor: self.main.len(),
+            detached: Vec::new(),
+            ser,
+            out: Vec::new(),
+            keys: 0,
+            expires: 0,
+            keys_at_cut: self.main.len() as u64,
+            expires_at_cut: self.expires.len() as u64,
+        }));
+    }
+
+    pub fn snapshot_running(&self) -> bool {
+        self.pass.is_some()
+    }
+
+    /// Walks up to `budget` entries of the running pass. Returns true once the pass has met
+    /// every entry of the cut (then drain the output and call [`Db::snapshot_end`]).
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        let Some(p) = self.pass.as_deref_mut() else {
+            return true;
+        };
+        let mut n = 0;
+        while n < budget {
+            let Some(t) = p.detached.last_mut() else {
+                break;
+            };
+            match t.pop() {
+                Some(mut s) => {
+                    p.emit(&s.key, &mut s.val);
+                    n += 1;
+                }
+                None => {
+                    p.detached.pop();
+                }
+            }
+        }
+        p.cursor = p.cursor.min(self.main.len());
+        while n < budget && p.cursor > 0 {
+            p.cursor -= 1;
+            let s = self.main.slot_mut(p.cursor);
+            p.emit(&s.key, &mut s.val);
+            n += 1;
+        }
+        p.detached.is_empty() && p.cursor == 0
+    }
+
+    /// The bytes the pass has produced since the last call.
+    pub fn snapshot_take_output(&mut self) -> Vec<u8> {
+        self.pass
+            .as_deref_mut()
+            .map(|p| std::mem::take(&mut p.out))
+            .unwrap_or_default()
+    }
+
+    /// Bytes waiting in the pass's output.
+    pub fn snapshot_pending_bytes(&self) -> usize {
+        self.pass.as_deref().map_or(0, |p| p.out.len())
+    }
+
+    /// Ends (or abandons) the pass: its counters and any output not yet taken.
+    pub fn snapshot_end(&mut self) -> Option<(PassInfo, Vec<u8>)> {
+        self.pass.take().map(|mut p| {
+            let out = std::mem::take(&mut p.out);
+            (p.info(), out)
+        })
     }
 
     /// Read access through a shared borrow, for commands reading several keys at once (SINTER,

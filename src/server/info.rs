@@ -21,6 +21,10 @@ pub struct ShardSnapshot {
     /// Per db: (keys, expires, avg_ttl ms).
     pub dbs: Vec<(usize, usize, i64)>,
     pub dataset_bytes: usize,
+    /// Rates per second: commands, input bytes, output bytes.
+    pub inst_ops: f64,
+    pub inst_input: f64,
+    pub inst_output: f64,
 }
 
 impl ShardSnapshot {
@@ -45,6 +49,9 @@ impl ShardSnapshot {
                 .map(|db| (db.len(), db.expires_len(), db.avg_ttl(now)))
                 .collect(),
             dataset_bytes: d.dbs.iter().map(|db| db.approx_bytes()).sum(),
+            inst_ops: s.inst_ops.rate(),
+            inst_input: s.inst_input.rate(),
+            inst_output: s.inst_output.rate(),
         }
     }
 
@@ -58,6 +65,9 @@ impl ShardSnapshot {
         self.net_output_bytes += o.net_output_bytes;
         self.total_error_replies += o.total_error_replies;
         self.dataset_bytes += o.dataset_bytes;
+        self.inst_ops += o.inst_ops;
+        self.inst_input += o.inst_input;
+        self.inst_output += o.inst_output;
         for (name, st) in o.commands {
             match self.commands.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, mine)) => {
@@ -331,15 +341,9 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "rdb_last_bgsave_time_sec:-1");
             field!(o, "rdb_current_bgsave_time_sec:-1");
             field!(o, "rdb_saves:0");
-            field!(o, "aof_enabled:0");
-            field!(o, "aof_rewrite_in_progress:0");
-            field!(o, "aof_rewrite_scheduled:0");
-            field!(o, "aof_last_rewrite_time_sec:-1");
-            field!(o, "aof_current_rewrite_time_sec:-1");
-            field!(o, "aof_last_bgrewrite_status:ok");
-            field!(o, "aof_rewrites:0");
-            field!(o, "aof_last_write_status:ok");
+            sh.aof.info(o);
             field!(o, "module_fork_in_progress:0");
+            sh.aof.info_tail(o);
         }
         "stats" => {
             o.push_str("# Stats\r\n");
@@ -349,13 +353,21 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 sh.total_connections.load(Ordering::Relaxed)
             );
             field!(o, "total_commands_processed:{}", snap.total_commands);
-            field!(o, "instantaneous_ops_per_sec:0");
+            field!(o, "instantaneous_ops_per_sec:{}", snap.inst_ops as u64);
             field!(o, "total_net_input_bytes:{}", snap.net_input_bytes);
             field!(o, "total_net_output_bytes:{}", snap.net_output_bytes);
             field!(o, "total_net_repl_input_bytes:0");
             field!(o, "total_net_repl_output_bytes:0");
-            field!(o, "instantaneous_input_kbps:0.00");
-            field!(o, "instantaneous_output_kbps:0.00");
+            field!(
+                o,
+                "instantaneous_input_kbps:{:.2}",
+                snap.inst_input / 1024.0
+            );
+            field!(
+                o,
+                "instantaneous_output_kbps:{:.2}",
+                snap.inst_output / 1024.0
+            );
             field!(o, "instantaneous_input_repl_kbps:0.00");
             field!(o, "instantaneous_output_repl_kbps:0.00");
             field!(

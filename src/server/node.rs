@@ -133,6 +133,9 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     let (port, logo) = (config.port, config.always_show_logo);
     let shared = Arc::new(Shared::new(config, exe, signal.clone()));
     banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
+    if crate::persistence::aof::startup(&shared).is_err() {
+        return 1;
+    }
     let _running = match runtime::start(shared.clone(), listeners, || DataEngine) {
         Ok(r) => r,
         Err(e) => {
@@ -150,6 +153,7 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     }
     shared.shutting_down.store(true, Ordering::Relaxed);
     tracing::warn!("User requested shutdown...");
+    crate::persistence::aof::shutdown(&shared);
     if supervised == SupervisedMode::Systemd {
         notify::notify_stopping();
     }

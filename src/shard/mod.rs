@@ -3,11 +3,14 @@
 
 pub mod blocking;
 pub mod clock;
+pub mod cut;
+pub mod journal;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
 pub mod route;
 pub mod runtime;
+pub mod watchdog;
 
 pub use mesh::Mesh;
 pub use route::{key_slot, shard_of};
@@ -58,6 +61,14 @@ pub struct Shared {
     pub monitor_sinks: std::sync::Mutex<Vec<Arc<MonitorSink>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the shards' expiry cycles run.
     pub active_expire: AtomicBool,
+    /// Multi-shard work passes through here so a snapshot cut never sees half of it.
+    pub cut_gate: cut::CutGate,
+    /// The propagation point: shard journals and their consumer's side (AOF, replicas).
+    pub hub: journal::Hub,
+    /// The append-only file (INFO persistence, BGREWRITEAOF, CONFIG SET appendonly).
+    pub aof: crate::persistence::aof::Aof,
+    /// Databases loaded at startup (from the AOF), taken by each shard as it starts.
+    pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -122,6 +133,10 @@ impl Shared {
             monitors: std::sync::atomic::AtomicUsize::new(0),
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
+            cut_gate: cut::CutGate::default(),
+            hub: journal::Hub::new(nshards),
+            aof: crate::persistence::aof::Aof::default(),
+            preload: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -170,6 +185,35 @@ impl CmdStat {
     }
 }
 
+/// Redis's instantaneous metrics (trackInstantaneousMetric): a rate sampled every 100 ms,
+/// averaged over the last 16 samples.
+#[derive(Default, Clone, Copy)]
+pub struct RateSampler {
+    samples: [f64; 16],
+    idx: usize,
+    last_ms: i64,
+    last_value: u64,
+}
+
+impl RateSampler {
+    /// Records `value` (a running total) at `now_ms`.
+    pub fn sample(&mut self, now_ms: i64, value: u64) {
+        if self.last_ms > 0 && now_ms > self.last_ms {
+            let per_sec = value.saturating_sub(self.last_value) as f64 * 1000.0
+                / (now_ms - self.last_ms) as f64;
+            self.samples[self.idx] = per_sec;
+            self.idx = (self.idx + 1) % self.samples.len();
+        }
+        self.last_ms = now_ms;
+        self.last_value = value;
+    }
+
+    /// The average rate per second over the samples.
+    pub fn rate(&self) -> f64 {
+        self.samples.iter().sum::<f64>() / self.samples.len() as f64
+    }
+}
+
 #[derive(Default)]
 pub struct ShardStats {
     pub keyspace_hits: u64,
@@ -181,6 +225,10 @@ pub struct ShardStats {
     pub commands: HashMap<&'static str, CmdStat>,
     pub errors: HashMap<String, u64>,
     pub total_error_replies: u64,
+    /// Commands, input bytes and output bytes per second (INFO instantaneous_*).
+    pub inst_ops: RateSampler,
+    pub inst_input: RateSampler,
+    pub inst_output: RateSampler,
 }
 
 /// What one shard owns: its part of every database and its counters.
@@ -190,6 +238,8 @@ pub struct ShardData {
     pub rng: rand::rngs::SmallRng,
     /// Newest first, at most `slowlog-max-len` entries.
     pub slowlog: std::collections::VecDeque<SlowlogEntry>,
+    /// Effects of the command being executed (see [`journal`]).
+    pub effects: journal::Effects,
 }
 
 pub struct Shard {
@@ -210,14 +260,23 @@ impl Shard {
         use rand::SeedableRng;
         let nshards = shared.nshards;
         let databases = shared.config().databases;
+        let preloaded = shared
+            .preload
+            .lock()
+            .ok()
+            .and_then(|mut p| p.get_mut(id).and_then(Option::take));
+        let dbs = preloaded
+            .filter(|d| d.len() == databases)
+            .unwrap_or_else(|| (0..databases).map(|_| Db::new()).collect());
         Shard {
             id,
             nshards,
             data: RefCell::new(ShardData {
-                dbs: (0..databases).map(|_| Db::new()).collect(),
+                dbs,
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
                 slowlog: std::collections::VecDeque::new(),
+                effects: journal::Effects::default(),
             }),
             mesh: Mesh::new(nshards),
             locks: Locks::default(),

@@ -78,6 +78,12 @@ async fn run(
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
     take_locks: bool,
 ) -> Bytes {
+    // A snapshot cut never sees half of this transaction. `execute_locked` runs inside an
+    // EXEC block that already holds the gate.
+    let _pass = match take_locks {
+        true => Some(shard.shared.cut_gate.enter().await),
+        false => None,
+    };
     let per = keys_by_shard(shard, db, &cmds);
     let ndbs = shard.data.borrow().dbs.len();
     let mut scratch: Vec<Db> = (0..ndbs).map(|_| Db::tracking()).collect();
@@ -92,12 +98,18 @@ async fn run(
                 }
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
-                keys.into_iter()
+                let data = &mut *data;
+                let fetched = keys
+                    .into_iter()
                     .map(|k| {
                         let e = data.dbs[k.0 as usize].get(&k.1, now).cloned();
                         (k, e)
                     })
-                    .collect()
+                    .collect();
+                // Keys this fetch expired are journaled before the unit that reads them.
+                data.effects
+                    .flush_expired(&sh.shared.hub, sh.id, &mut data.dbs);
+                fetched
             })
             .await;
         for ((kdb, key), e) in fetched {
@@ -115,6 +127,14 @@ async fn run(
     let dirty = {
         let mut data = shard.data.borrow_mut();
         let data = &mut *data;
+        let hub = &shard.shared.hub;
+        let propagate = hub.active();
+        if propagate != data.effects.on {
+            data.effects.set_on(propagate, &mut data.dbs);
+        }
+        if propagate {
+            data.effects.begin_unit();
+        }
         let mut ctx = Ctx {
             dbs: &mut scratch,
             db,
@@ -123,14 +143,28 @@ async fn run(
             stats: &mut data.stats,
             rng: &mut data.rng,
             dirty: 0,
+            effects: &mut data.effects,
         };
         for (spec, f, argv) in &cmds {
+            let before = ctx.dirty;
             f(&mut ctx, argv);
             let st = ctx.stats.commands.entry(spec.name).or_default();
             st.calls += 1;
             ctx.stats.total_commands += 1;
+            if propagate {
+                let changed = ctx.dirty - before;
+                // Scratch dbs never expire lazily into a log: pass none.
+                ctx.effects
+                    .after_command(hub, shard.id, &mut [], ctx.db, argv, changed);
+            }
         }
-        ctx.dirty
+        let dirty = ctx.dirty;
+        if propagate {
+            if let Some(ops) = data.effects.end_unit() {
+                hub.push(shard.id, ops);
+            }
+        }
+        dirty
     };
     if dirty > 0 {
         shard

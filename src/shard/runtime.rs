@@ -4,6 +4,7 @@
 //! and the per-shard cron.
 
 use super::mesh::{receive_loop, Msg};
+use super::watchdog::{self, Doorbell};
 use super::{set_current, Shard, Shared};
 use crate::net::listener::{accept_loop, ListenerFd};
 use crate::net::Engine;
@@ -52,7 +53,9 @@ where
     }
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, String>>();
     let mut handles = Vec::new();
+    let bells: Vec<Arc<Doorbell>> = (0..n).map(|_| Arc::default()).collect();
     for (i, (my_senders, my_receivers)) in senders.into_iter().zip(receivers).enumerate() {
+        let bell = bells[i].clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
         let engine = engine.clone();
@@ -72,10 +75,12 @@ where
             .name(&format!("shard{i}"))
             // Every executor registers this much in each of its 3 rings; the default (10 MiB)
             // overflows the usual 8 MiB memlock limit (glommio-notes.md §1).
-            .io_memory(512 << 10);
+            .io_memory(512 << 10)
+            .preempt_timer(watchdog::PREEMPT_TIMER);
         let spawned = builder.spawn(move || async move {
             let shard = Rc::new(Shard::new(i, shared));
             set_current(shard.clone());
+            glommio::spawn_local(watchdog::answer(bell)).detach();
             for (peer, rx) in my_receivers {
                 let shard = shard.clone();
                 glommio::spawn_local(async move {
@@ -114,6 +119,7 @@ where
         }
     }
     drop(ready_tx);
+    watchdog::start(bells);
     let mut up = 0;
     while up < n {
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
@@ -136,11 +142,24 @@ where
 /// The per-shard cron (Redis's serverCron part that is per keyspace): active expiry, time
 /// bounded, `hz` times a second.
 async fn cron(shard: Rc<Shard>) {
+    let mut last_sample = 0;
     loop {
         let hz = shard.shared.config().hz.clamp(1, 500);
         glommio::timer::sleep(Duration::from_millis(1000 / hz as u64)).await;
         crate::keyspace::update_lru_clock();
         active_expire_cycle(&shard);
+        let now = crate::keyspace::now_ms();
+        if now - last_sample >= 100 {
+            last_sample = now;
+            let mut data = shard.data.borrow_mut();
+            let s = &mut data.stats;
+            s.inst_ops.sample(now, s.total_commands);
+            s.inst_input.sample(now, s.net_input_bytes);
+            s.inst_output.sample(now, s.net_output_bytes);
+        }
+        if shard.id == 0 {
+            crate::persistence::aof::cron(&shard);
+        }
     }
 }
 
@@ -160,6 +179,10 @@ fn active_expire_cycle(shard: &Shard) {
     let now = crate::keyspace::now_ms();
     let mut data = shard.data.borrow_mut();
     let data = &mut *data;
+    let propagate = shard.shared.hub.active();
+    if propagate != data.effects.on {
+        data.effects.set_on(propagate, &mut data.dbs);
+    }
     for db in data.dbs.iter_mut() {
         loop {
             let (sampled, expired) = db.active_expire(now, 20, &mut data.rng);
@@ -169,4 +192,6 @@ fn active_expire_cycle(shard: &Shard) {
         }
         data.stats.expired_keys += std::mem::take(&mut db.expired_count);
     }
+    data.effects
+        .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
 }
