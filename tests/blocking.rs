@@ -326,3 +326,39 @@ fn inside_multi_blocking_commands_do_not_block() {
         assert_eq!(reply(&mut w), bulk(&[&k1, "b"]));
     });
 }
+
+#[test]
+fn any_write_that_fills_the_key_serves_and_other_types_do_not() {
+    for_shards(|server, shards| {
+        let (k0, k1) = keys("fill", shards);
+        let mut a = server.raw();
+        let mut p = server.raw();
+        send(&mut a, &["BLPOP", &k1, "0"]);
+        wait_blocked(server, 1);
+        // Another type, then a delete: still blocked (Redis 7.0).
+        p.cmd(&["SET", &k1, "str"]);
+        p.cmd(&["DEL", &k1]);
+        // RENAME from a key of the other shard (a multi-shard command) fills it.
+        p.cmd(&["RPUSH", &k0, "r1", "r2"]);
+        assert_eq!(p.cmd(&["RENAME", &k0, &k1]), b"+OK\r\n".to_vec());
+        assert_eq!(reply(&mut a), bulk(&[&k1, "r1"]));
+        assert_eq!(p.cmd(&["LRANGE", &k1, "0", "-1"]), bulk(&["r2"]));
+        // MOVE from another database.
+        p.cmd(&["DEL", &k1]);
+        send(&mut a, &["BRPOP", &k1, "0"]);
+        wait_blocked(server, 1);
+        p.cmd(&["SELECT", "1"]);
+        p.cmd(&["RPUSH", &k1, "moved"]);
+        assert_eq!(p.cmd(&["MOVE", &k1, "0"]), b":1\r\n".to_vec());
+        assert_eq!(reply(&mut a), bulk(&[&k1, "moved"]));
+        // A zset waiter ignores a list and is served by ZUNIONSTORE into its key.
+        p.cmd(&["SELECT", "0"]);
+        send(&mut a, &["BZPOPMIN", &k1, "0"]);
+        wait_blocked(server, 1);
+        p.cmd(&["RPUSH", &k1, "l"]);
+        p.cmd(&["DEL", &k1]);
+        p.cmd(&["ZADD", &k0, "7", "z"]);
+        assert_eq!(p.cmd(&["ZUNIONSTORE", &k1, "1", &k0]), b":1\r\n".to_vec());
+        assert_eq!(reply(&mut a), bulk(&[&k1, "z", "7"]));
+    });
+}

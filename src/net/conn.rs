@@ -157,6 +157,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
                     if n > 0 {
                         inbuf.extend_from_slice(&chunk[..n]);
                         got.set(true);
+                        shard.data.borrow_mut().stats.net_input_bytes += n as u64;
                     }
                     if n == 0 || inbuf.len() as u64 > limit {
                         handle.eof.set(true);

@@ -356,6 +356,7 @@ fn serve_key(shard: &Shard, db: u32, key: &[u8]) {
                 run_here(
                     shard, w.req.db, &mut out, w.req.spec, w.req.f, &argv, &mut clock,
                 );
+                uncount_call(shard, w.req.spec.name);
                 w.finish(Outcome::Reply(out.buf.freeze()));
             }
         }
@@ -372,6 +373,16 @@ fn serve_key(shard: &Shard, db: u32, key: &[u8]) {
                 q.remove(&k);
             }
         }
+    }
+}
+
+/// Redis 7.0 counts a blocking command's call once, when it first runs (INFO commandstats,
+/// `total_commands_processed`); serving it later is not another call.
+fn uncount_call(shard: &Shard, name: &'static str) {
+    let mut data = shard.data.borrow_mut();
+    data.stats.total_commands = data.stats.total_commands.saturating_sub(1);
+    if let Some(st) = data.stats.commands.get_mut(name) {
+        st.calls = st.calls.saturating_sub(1);
     }
 }
 
