@@ -362,3 +362,23 @@ fn any_write_that_fills_the_key_serves_and_other_types_do_not() {
         assert_eq!(reply(&mut a), bulk(&[&k1, "z", "7"]));
     });
 }
+
+#[test]
+fn commands_pipelined_behind_a_waiter_that_disconnects_never_run() {
+    for_shards(|server, shards| {
+        let (k0, _) = keys("pipe", shards);
+        let mut a = server.raw();
+        a.send(
+            &[
+                common::encode_command(&["BLPOP", &k0, "0"]),
+                common::encode_command(&["SET", "after", "1"]),
+            ]
+            .concat(),
+        );
+        wait_blocked(server, 1);
+        drop(a);
+        wait_blocked(server, 0);
+        let mut p = server.raw();
+        assert_eq!(p.cmd(&["EXISTS", "after"]), b":0\r\n".to_vec());
+    });
+}

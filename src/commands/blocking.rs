@@ -472,7 +472,8 @@ async fn block(
         Outcome::Reply(r) => conn.out.raw(&r),
         Outcome::TimedOut => conn.out.null_array(),
         Outcome::Unblocked => conn.error(UNBLOCKED),
-        Outcome::Gone => {}
+        // The client is gone: nothing pipelined behind the command runs (Redis frees it).
+        Outcome::Gone => conn.close_after_reply = true,
     }
 }
 
