@@ -1,6 +1,7 @@
 //! Shard executors: one glommio executor per shard, the channel mesh between them, key routing,
 //! key locks and multi-shard transactions.
 
+pub mod blocking;
 pub mod clock;
 pub mod cut;
 pub mod journal;
@@ -250,6 +251,8 @@ pub struct Shard {
     pub data: RefCell<ShardData>,
     pub mesh: Mesh,
     pub locks: Locks,
+    /// Clients blocked on this shard's keys (BLPOP & co).
+    pub blocking: blocking::Registry,
     pub shared: Arc<Shared>,
     /// Connections accepted by this shard (CLIENT LIST / KILL gather these from every shard).
     pub clients: RefCell<HashMap<u64, Rc<ClientHandle>>>,
@@ -283,6 +286,7 @@ impl Shard {
             }),
             mesh: Mesh::new(nshards),
             locks: Locks::default(),
+            blocking: blocking::Registry::default(),
             shared,
             clients: RefCell::new(HashMap::new()),
         }
