@@ -99,6 +99,7 @@ impl Shared {
     ) -> Shared {
         let nshards = config.shards.max(1);
         crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
+        crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
         let l = config.client_output_buffer_limit[2];
         crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {
