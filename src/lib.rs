@@ -10,6 +10,7 @@
 //! - [`net`]: listener, connection loop, per-connection session state.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
+//! - [`sentinel`]: Redis Sentinel 7.0 (monitoring, hello discovery, election, failover).
 //! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
 //! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
 
@@ -19,6 +20,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod net;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod shard;
 
