@@ -1,0 +1,436 @@
+//! ringkv-sentinel against real redis-server 7.0.15 instances (and a real redis-sentinel in the
+//! mixed ring): discovery, automatic failover, the old master rejoining as a replica, state
+//! kept across a sentinel restart, reply shapes and config errors. Every process is stopped by
+//! pid; every wait is bounded; no timing is asserted.
+
+mod common;
+
+use common::{free_port, kill_pid, redis_cli, wait_until, RawConn, RedisServer, Server, TestDir};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SENTINEL_BIN: &str = env!("CARGO_BIN_EXE_ringkv-sentinel");
+
+/// A sentinel process (ours or redis-sentinel) with its own config file.
+struct Sentinel {
+    child: Option<Child>,
+    port: u16,
+    conf: PathBuf,
+    log: PathBuf,
+    bin: String,
+    _dir: TestDir,
+}
+
+impl Sentinel {
+    fn start(bin: &str, master_port: u16, extra: &str) -> Sentinel {
+        let dir = TestDir::new();
+        let port = free_port();
+        let conf = dir.join("sentinel.conf");
+        let log = dir.join("sentinel.log");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n\
+                 sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel failover-timeout mymaster 5000\n{extra}",
+                dir.path_str(),
+                log.display()
+            ),
+        )
+        .unwrap();
+        let mut s = Sentinel {
+            child: None,
+            port,
+            conf,
+            log,
+            bin: bin.to_string(),
+            _dir: dir,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg(&self.conf);
+        if self.bin.ends_with("redis-server") {
+            cmd.arg("--sentinel");
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sentinel");
+        self.child = Some(child);
+        let port = self.port;
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            }),
+            "sentinel did not start:\n{}",
+            self.log_text()
+        );
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_pid(c.id());
+            let _ = c.wait();
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&redis_cli(self.port, args).stdout).into_owned()
+    }
+
+    fn master_addr(&self) -> String {
+        self.cli(&["SENTINEL", "get-master-addr-by-name", "mymaster"])
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// Number of entries in a SENTINEL REPLICAS/SENTINELS reply.
+    fn count(&self, what: &str) -> usize {
+        self.cli(&["SENTINEL", what, "mymaster"])
+            .lines()
+            .filter(|l| *l == "name")
+            .count()
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn role(port: u16) -> String {
+    let out =
+        String::from_utf8_lossy(&redis_cli(port, &["INFO", "replication"]).stdout).into_owned();
+    out.lines()
+        .find_map(|l| l.strip_prefix("role:"))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn master_of(port: u16) -> Option<u16> {
+    let out =
+        String::from_utf8_lossy(&redis_cli(port, &["INFO", "replication"]).stdout).into_owned();
+    out.lines()
+        .find_map(|l| l.strip_prefix("master_port:"))
+        .and_then(|p| p.trim().parse().ok())
+}
+
+fn start_cluster() -> (Server, Server, Server) {
+    let m = RedisServer::start(&[]);
+    let mp = m.port.to_string();
+    let r1 = RedisServer::start(&["--replicaof", "127.0.0.1", &mp]);
+    let r2 = RedisServer::start(&["--replicaof", "127.0.0.1", &mp]);
+    for r in [&r1, &r2] {
+        let port = r.port;
+        assert!(wait_until(Duration::from_secs(20), || {
+            String::from_utf8_lossy(&redis_cli(port, &["INFO", "replication"]).stdout)
+                .contains("master_link_status:up")
+        }));
+    }
+    (m, r1, r2)
+}
+
+fn wait_discovery(sentinels: &[&Sentinel]) {
+    for s in sentinels {
+        assert!(
+            wait_until(Duration::from_secs(30), || s.count("replicas") == 2
+                && s.count("sentinels") == sentinels.len() - 1),
+            "discovery incomplete on {}: replicas={} sentinels={}\n{}",
+            s.port,
+            s.count("replicas"),
+            s.count("sentinels"),
+            s.log_text()
+        );
+    }
+}
+
+/// Kills the master and checks that the sentinels agree on a promoted replica, that the other
+/// replica follows it, and returns the new master port.
+fn kill_master_and_wait_failover(
+    master: Server,
+    replicas: [u16; 2],
+    sentinels: &[&Sentinel],
+) -> u16 {
+    let old = master.port;
+    drop(master);
+    let mut new_port = 0;
+    for s in sentinels {
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                let a = s.master_addr();
+                a != format!("127.0.0.1:{old}") && a.starts_with("127.0.0.1:")
+            }),
+            "no failover seen by {}:\n{}",
+            s.port,
+            s.log_text()
+        );
+        let p: u16 = s.master_addr().rsplit(':').next().unwrap().parse().unwrap();
+        if new_port == 0 {
+            new_port = p;
+        }
+        assert_eq!(p, new_port, "sentinels disagree on the new master");
+    }
+    assert!(replicas.contains(&new_port));
+    assert_eq!(role(new_port), "master");
+    let other = if replicas[0] == new_port {
+        replicas[1]
+    } else {
+        replicas[0]
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || master_of(other)
+            == Some(new_port)),
+        "the other replica was not repointed"
+    );
+    new_port
+}
+
+#[test]
+fn three_ringkv_sentinels_fail_over_real_redis() {
+    let (m, r1, r2) = start_cluster();
+    let mp = m.port;
+    let mut s: Vec<Sentinel> = (0..3)
+        .map(|_| Sentinel::start(SENTINEL_BIN, mp, ""))
+        .collect();
+    wait_discovery(&s.iter().collect::<Vec<_>>());
+    // Reply shapes a client relies on.
+    let mut c = RawConn::connect(s[0].port);
+    assert_eq!(
+        c.cmd(&["SENTINEL", "get-master-addr-by-name", "mymaster"]),
+        format!(
+            "*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{mp}\r\n",
+            mp.to_string().len()
+        )
+        .as_bytes()
+    );
+    let myid_before = s[0].cli(&["SENTINEL", "MYID"]).trim().to_string();
+    assert_eq!(myid_before.len(), 40);
+    // Subscribe to +switch-master before the failover.
+    let mut sub = RawConn::connect(s[1].port);
+    sub.cmd(&["SUBSCRIBE", "+switch-master"]);
+
+    let new_port =
+        kill_master_and_wait_failover(m, [r1.port, r2.port], &s.iter().collect::<Vec<_>>());
+    let msg = sub
+        .read_reply_bytes(Duration::from_secs(30))
+        .expect("+switch-master message");
+    let text = String::from_utf8_lossy(&msg).into_owned();
+    assert!(
+        text.contains(&format!("mymaster 127.0.0.1 {mp} 127.0.0.1 {new_port}")),
+        "{text}"
+    );
+    // The leader reports the promoted address from reconf_slaves on; +switch-master follows
+    // when every replica is reconfigured.
+    for x in &s {
+        assert!(
+            wait_until(Duration::from_secs(30), || x
+                .log_text()
+                .contains("+switch-master mymaster")),
+            "{}",
+            x.log_text()
+        );
+    }
+    assert!(s
+        .iter()
+        .any(|x| x.log_text().contains("+elected-leader master mymaster")));
+
+    // The old master comes back and is turned into a replica of the new one.
+    let old_dir = TestDir::new();
+    let mut old = Command::new("redis-server")
+        .args([
+            "--port",
+            &mp.to_string(),
+            "--save",
+            "",
+            "--dir",
+            &old_dir.path_str(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart old master");
+    let converted = wait_until(Duration::from_secs(60), || master_of(mp) == Some(new_port));
+    kill_pid(old.id());
+    let _ = old.wait();
+    assert!(
+        converted,
+        "old master not converted:\n{}",
+        s.iter().map(|x| x.log_text()).collect::<String>()
+    );
+    assert!(s
+        .iter()
+        .any(|x| x.log_text().contains("+convert-to-slave slave 127.0.0.1:")));
+
+    // A restarted sentinel keeps its id and epochs (rewritten config).
+    let conf = std::fs::read_to_string(&s[0].conf).unwrap();
+    assert!(
+        conf.contains(&format!("sentinel myid {myid_before}")),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(&format!("sentinel monitor mymaster 127.0.0.1 {new_port} 2")),
+        "{conf}"
+    );
+    s[0].stop();
+    s[0].spawn();
+    assert_eq!(s[0].cli(&["SENTINEL", "MYID"]).trim(), myid_before);
+    assert_eq!(s[0].master_addr(), format!("127.0.0.1:{new_port}"));
+    let info = s[0].cli(&["SENTINEL", "MASTER", "mymaster"]);
+    let lines: Vec<&str> = info.lines().collect();
+    let epoch = lines
+        .iter()
+        .position(|l| *l == "config-epoch")
+        .map(|i| lines[i + 1])
+        .unwrap_or("0");
+    assert_ne!(epoch, "0", "{info}");
+}
+
+#[test]
+fn mixed_ring_with_a_real_redis_sentinel_fails_over() {
+    let (m, r1, r2) = start_cluster();
+    let mp = m.port;
+    let s1 = Sentinel::start(SENTINEL_BIN, mp, "");
+    let s2 = Sentinel::start(SENTINEL_BIN, mp, "");
+    let real = Sentinel::start("/usr/bin/redis-server", mp, "");
+    let all = [&s1, &s2, &real];
+    wait_discovery(&all);
+    kill_master_and_wait_failover(m, [r1.port, r2.port], &all);
+}
+
+#[test]
+fn reply_shapes_match_redis_sentinel() {
+    let m = RedisServer::start(&[]);
+    let ours = Sentinel::start(SENTINEL_BIN, m.port, "");
+    let real = Sentinel::start("/usr/bin/redis-server", m.port, "");
+    let cases: &[&[&str]] = &[
+        &["SENTINEL"],
+        &["SENTINEL", "nope"],
+        &["SENTINEL", "MASTER", "nope"],
+        &["SENTINEL", "get-master-addr-by-name", "nope"],
+        &[
+            "SENTINEL",
+            "is-master-down-by-addr",
+            "10.0.0.1",
+            "1",
+            "0",
+            "*",
+        ],
+        &[
+            "SENTINEL",
+            "is-master-down-by-addr",
+            "10.0.0.1",
+            "x",
+            "0",
+            "*",
+        ],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "down-after-milliseconds",
+            "-20",
+        ],
+        &["SENTINEL", "SET", "mymaster", "bogus", "1"],
+        &["SENTINEL", "CONFIG", "GET", "announce-port"],
+        &["SENTINEL", "CONFIG", "SET", "nope", "1"],
+        &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "1", "2"],
+        &["SENTINEL", "MONITOR", "other", "127.0.0.1", "1", "0"],
+        &["SENTINEL", "FAILOVER", "mymaster"],
+        &["SENTINEL", "SIMULATE-FAILURE", "bogus"],
+        &["PUBLISH", "chan", "x"],
+        &["PING"],
+        &["GET", "k"],
+        &["QUIT"],
+        &["COMMAND", "COUNT"],
+        &["ROLE"],
+        &["SENTINEL", "CKQUORUM", "mymaster"],
+    ];
+    let mut a = RawConn::connect(ours.port);
+    let mut b = RawConn::connect(real.port);
+    for c in cases {
+        assert_eq!(
+            String::from_utf8_lossy(&a.cmd(c)),
+            String::from_utf8_lossy(&b.cmd(c)),
+            "{c:?}"
+        );
+    }
+    // Instance maps: same field names in the same order.
+    let keys = |s: &Sentinel| -> Vec<String> {
+        s.cli(&["SENTINEL", "MASTER", "mymaster"])
+            .lines()
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || keys(&ours) == keys(&real)),
+        "{:?} vs {:?}",
+        keys(&ours),
+        keys(&real)
+    );
+}
+
+#[test]
+fn config_errors_stop_startup_like_redis_sentinel() {
+    let dir = TestDir::new();
+    let run = |bin: &str, conf: &std::path::Path| {
+        let mut cmd = Command::new("timeout");
+        cmd.arg("10").arg(bin).arg(conf);
+        if bin.ends_with("redis-server") {
+            cmd.arg("--sentinel");
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    for (i, bad) in [
+        "sentinel monitor m 127.0.0.1 7000 0",
+        "sentinel bogus x",
+        "sentinel down-after-milliseconds nope 100",
+        "sentinel myid 123",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let conf = dir.join(&format!("bad{i}.conf"));
+        std::fs::write(&conf, format!("port 0\n{bad}\n")).unwrap();
+        let ours = run(SENTINEL_BIN, &conf);
+        let real = run("/usr/bin/redis-server", &conf);
+        assert_eq!(ours.0, Some(1), "{bad}");
+        assert_eq!(ours.1, real.1, "{bad}");
+    }
+    // A config file that cannot be written stops startup.
+    let conf = dir.join("ro.conf");
+    std::fs::write(&conf, "port 0\nsentinel monitor m 127.0.0.1 7000 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o444)).unwrap();
+    if unsafe { libc::geteuid() } != 0 {
+        let ours = run(SENTINEL_BIN, &conf);
+        assert_eq!(ours.0, Some(1));
+        assert!(
+            ours.2
+                .contains("is not writable: Permission denied. Exiting..."),
+            "{}",
+            ours.2
+        );
+    }
+}
