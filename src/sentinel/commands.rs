@@ -34,6 +34,7 @@ const TOP_LEVEL: &[&str] = &[
 ];
 
 impl crate::net::Engine for SentinelEngine {
+    #[allow(clippy::manual_async_fn)] // the trait declares `-> impl Future`
     fn run<'a>(
         &'a self,
         conn: &'a mut Conn,
@@ -934,11 +935,12 @@ fn acl(conn: &mut Conn, argv: &[Bytes]) {
 fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
     let i = s.inst(loc);
     let m = &s.masters[Sentinel::master_of(loc)];
-    let mut f: Vec<(&str, String)> = Vec::new();
-    f.push(("name", i.name.clone()));
-    f.push(("ip", i.ip.clone()));
-    f.push(("port", i.port.to_string()));
-    f.push(("runid", i.runid.clone().unwrap_or_default()));
+    let mut f: Vec<(&str, String)> = vec![
+        ("name", i.name.clone()),
+        ("ip", i.ip.clone()),
+        ("port", i.port.to_string()),
+        ("runid", i.runid.clone().unwrap_or_default()),
+    ];
     let mut flags = Vec::new();
     let is_master = matches!(loc, Loc::Master(_));
     if i.s_down {

@@ -431,7 +431,7 @@ fn detect_end(s: &mut Sentinel, mi: usize, now: Ms, target: &(String, u16)) {
     let mut not_reconfigured = m
         .replicas
         .iter()
-        .filter(|r| !(r.promoted || r.reconf_done) && !r.s_down)
+        .filter(|r| !(r.promoted || r.reconf_done || r.s_down))
         .count();
     let mut timed_out = false;
     if not_reconfigured > 0 && now - m.failover_state_change_time > m.failover_timeout {

@@ -53,8 +53,7 @@ fn sets_directive(src: &ConfigSource, name: &str) -> bool {
     text.push(b'\n');
     text.extend_from_slice(src.overrides.as_bytes());
     String::from_utf8_lossy(&text).lines().any(|l| {
-        l.trim_start()
-            .split_whitespace()
+        l.split_whitespace()
             .next()
             .is_some_and(|w| w.eq_ignore_ascii_case(name))
     })
