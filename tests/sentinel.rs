@@ -289,7 +289,15 @@ fn three_ringkv_sentinels_fail_over_real_redis() {
     );
     s[0].stop();
     s[0].spawn();
-    assert_eq!(s[0].cli(&["SENTINEL", "MYID"]).trim(), myid_before);
+    let restarted = &s[0];
+    assert!(
+        wait_until(Duration::from_secs(10), || restarted
+            .cli(&["SENTINEL", "MYID"])
+            .trim()
+            == myid_before),
+        "{}",
+        restarted.log_text()
+    );
     assert_eq!(s[0].master_addr(), format!("127.0.0.1:{new_port}"));
     let info = s[0].cli(&["SENTINEL", "MASTER", "mymaster"]);
     let lines: Vec<&str> = info.lines().collect();
