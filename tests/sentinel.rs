@@ -52,27 +52,49 @@ impl Sentinel {
         s
     }
 
+    /// Starts the process and waits until it serves on its port (checked by its pid in INFO,
+    /// so a parallel test that grabbed the port is not mistaken for it). If the port was taken
+    /// meanwhile, moves to a fresh port and tries again.
     fn spawn(&mut self) {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg(&self.conf);
-        if self.bin.ends_with("redis-server") {
-            cmd.arg("--sentinel");
+        for _ in 0..3 {
+            let mut cmd = Command::new(&self.bin);
+            cmd.arg(&self.conf);
+            if self.bin.ends_with("redis-server") {
+                cmd.arg("--sentinel");
+            }
+            let mut child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn sentinel");
+            let (pid, port) = (child.id(), self.port);
+            let mut exited = false;
+            let up = wait_until(Duration::from_secs(10), || {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    exited = true;
+                    return true;
+                }
+                let out = redis_cli(port, &["INFO", "server"]);
+                String::from_utf8_lossy(&out.stdout).contains(&format!("process_id:{pid}\r\n"))
+            });
+            if up && !exited {
+                self.child = Some(child);
+                return;
+            }
+            kill_pid(pid);
+            let _ = child.wait();
+            // Port taken by someone else: move to a fresh one.
+            let conf = std::fs::read_to_string(&self.conf).unwrap_or_default();
+            self.port = free_port();
+            let conf = conf.replacen(
+                &format!("port {port}\n"),
+                &format!("port {}\n", self.port),
+                1,
+            );
+            std::fs::write(&self.conf, conf).unwrap();
         }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn sentinel");
-        self.child = Some(child);
-        let port = self.port;
-        assert!(
-            wait_until(Duration::from_secs(10), || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            }),
-            "sentinel did not start:\n{}",
-            self.log_text()
-        );
+        panic!("sentinel did not start:\n{}", self.log_text());
     }
 
     fn stop(&mut self) {

@@ -94,7 +94,7 @@ pub fn run_from(src: &ConfigSource) -> i32 {
     }
     banner::log_starting();
     banner::log_version();
-    tracing::info!("Configuration loaded");
+    tracing::warn!("Configuration loaded");
     // sentinelCheckConfigFile.
     match &cfg.config_file {
         None => {
