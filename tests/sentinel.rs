@@ -226,8 +226,31 @@ fn kill_master_and_wait_failover(
 fn three_ringkv_sentinels_fail_over_real_redis() {
     let (m, r1, r2) = start_cluster();
     let mp = m.port;
+    // Sentinel 0 runs a notification script and a client reconfiguration script that log
+    // their arguments.
+    let scripts = TestDir::new();
+    let notify_log = scripts.join("notify.log");
+    let reconf_log = scripts.join("reconf.log");
+    let mut extra = String::new();
+    for (name, out, directive) in [
+        ("notify.sh", &notify_log, "notification-script"),
+        ("reconf.sh", &reconf_log, "client-reconfig-script"),
+    ] {
+        let path = scripts.join(name);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        extra.push_str(&format!(
+            "sentinel {directive} mymaster {}\n",
+            path.display()
+        ));
+    }
     let mut s: Vec<Sentinel> = (0..3)
-        .map(|_| Sentinel::start(SENTINEL_BIN, mp, ""))
+        .map(|i| Sentinel::start(SENTINEL_BIN, mp, if i == 0 { &extra } else { "" }))
         .collect();
     wait_discovery(&s.iter().collect::<Vec<_>>());
     // Reply shapes a client relies on.
@@ -270,6 +293,24 @@ fn three_ringkv_sentinels_fail_over_real_redis() {
     assert!(s
         .iter()
         .any(|x| x.log_text().contains("+elected-leader master mymaster")));
+    let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(20), || read(&notify_log)
+            .contains(&format!("+sdown master mymaster 127.0.0.1 {mp}"))),
+        "notification script log: {}",
+        read(&notify_log)
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || read(&reconf_log)
+            .contains(&format!("start 127.0.0.1 {mp} 127.0.0.1 {new_port}"))),
+        "reconfig script log: {}",
+        read(&reconf_log)
+    );
+    let line = read(&reconf_log);
+    assert!(
+        line.starts_with("mymaster leader start") || line.starts_with("mymaster observer start"),
+        "{line}"
+    );
 
     // The old master comes back and is turned into a replica of the new one.
     let old_dir = TestDir::new();

@@ -241,10 +241,12 @@ impl SentinelEngine {
                 )),
                 _ => {
                     out.push_str(&format!(
-                        "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:{}\r\n",
+                        "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:{}\r\nsentinel_simulate_failure_flags:{}\r\n",
                         s.masters.len(),
                         s.tilt as u8,
                         if s.tilt { (mstime() - s.tilt_start) / 1000 } else { -1 },
+                        s.scripts.iter().filter(|j| j.child.is_some()).count(),
+                        s.scripts.len(),
                         s.simfailure_flags
                     ));
                     for (i, m) in s.masters.iter().enumerate() {
@@ -267,7 +269,8 @@ impl SentinelEngine {
             }
         }
         drop(s);
-        conn.out.verbatim(out.as_bytes());
+        // Sentinel's INFO is a plain bulk string in RESP3 too.
+        conn.out.bulk(out.as_bytes());
     }
 
     fn sentinel(&self, conn: &mut Conn, argv: &[Bytes]) {
@@ -392,9 +395,7 @@ impl SentinelEngine {
                         if crate::glob::stringmatch(&pat, s.masters[mi].inst.name.as_bytes(), false)
                         {
                             let (ip, port) = s.masters[mi].inst.addr();
-                            s.masters[mi].sentinels.clear();
-                            s.reset_master_address(mi, &ip, port);
-                            s.masters[mi].replicas.clear();
+                            s.reset_master(mi, &ip, port, false);
                             s.event_at(
                                 crate::server::log::Level::Warning,
                                 "+reset-master",
@@ -536,7 +537,7 @@ impl SentinelEngine {
                             now - i.info_refresh
                         });
                         match &i.info {
-                            Some(t) => conn.out.verbatim(t.as_bytes()),
+                            Some(t) => conn.out.bulk(t.as_bytes()),
                             None => conn.out.null(),
                         }
                     }
@@ -563,31 +564,92 @@ impl SentinelEngine {
                 st.borrow_mut().simfailure_flags = flags;
                 conn.out.ok();
             }
-            "pending-scripts" => conn.out.array(0),
+            "pending-scripts" => {
+                let s = st.borrow();
+                conn.out.array(s.scripts.len());
+                for j in &s.scripts {
+                    conn.out.map(5);
+                    conn.out.bulk(b"argv");
+                    conn.out.array(j.argv.len());
+                    for a in &j.argv {
+                        conn.out.bulk(a.as_bytes());
+                    }
+                    conn.out.bulk(b"flags");
+                    let running = j.child.is_some();
+                    conn.out.bulk(if running {
+                        &b"running"[..]
+                    } else {
+                        b"scheduled"
+                    });
+                    conn.out.bulk(b"pid");
+                    conn.out.bulk(j.pid().to_string().as_bytes());
+                    if running {
+                        conn.out.bulk(b"run-time");
+                        conn.out.bulk((now - j.start_time).to_string().as_bytes());
+                    } else {
+                        conn.out.bulk(b"run-delay");
+                        let d = if j.start_time != 0 {
+                            (j.start_time - now).max(0)
+                        } else {
+                            0
+                        };
+                        conn.out.bulk(d.to_string().as_bytes());
+                    }
+                    conn.out.bulk(b"retry-num");
+                    conn.out.bulk(j.retry_num.to_string().as_bytes());
+                }
+            }
             "help" => {
                 let lines = [
                     "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                     "CKQUORUM <master-name>",
+                    "    Check if the current Sentinel configuration is able to reach the quorum",
+                    "    needed to failover a master and the majority needed to authorize the",
+                    "    failover.",
                     "CONFIG SET <param> <value>",
+                    "    Set a global Sentinel configuration parameter.",
                     "CONFIG GET <param>",
+                    "    Get global Sentinel configuration parameter.",
                     "DEBUG [<param> <value> ...]",
-                    "FAILOVER <master-name>",
-                    "FLUSHCONFIG",
+                    "    Show a list of configurable time parameters and their values (milliseconds).",
+                    "    Or update current configurable parameters values (one or more).",
                     "GET-MASTER-ADDR-BY-NAME <master-name>",
+                    "    Return the ip and port number of the master with that name.",
+                    "FAILOVER <master-name>",
+                    "    Manually failover a master node without asking for agreement from other",
+                    "    Sentinels",
+                    "FLUSHCONFIG",
+                    "    Force Sentinel to rewrite its configuration on disk, including the current",
+                    "    Sentinel state.",
                     "INFO-CACHE <master-name>",
+                    "    Return last cached INFO output from masters and all its replicas.",
                     "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+                    "    Check if the master specified by ip:port is down from current Sentinel's",
+                    "    point of view.",
                     "MASTER <master-name>",
+                    "    Show the state and info of the specified master.",
                     "MASTERS",
+                    "    Show a list of monitored masters and their state.",
                     "MONITOR <name> <ip> <port> <quorum>",
+                    "    Start monitoring a new master with the specified name, ip, port and quorum.",
                     "MYID",
+                    "    Return the ID of the Sentinel instance.",
                     "PENDING-SCRIPTS",
+                    "    Get pending scripts information.",
                     "REMOVE <master-name>",
+                    "    Remove master from Sentinel's monitor list.",
                     "REPLICAS <master-name>",
+                    "    Show a list of replicas for this master and their state.",
                     "RESET <pattern>",
+                    "    Reset masters for specific master name matching this pattern.",
                     "SENTINELS <master-name>",
+                    "    Show a list of Sentinel instances for this master and their state.",
                     "SET <master-name> <option> <value> [<option> <value> ...]",
+                    "    Set configuration parameters for certain masters.",
                     "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+                    "    Simulate a Sentinel crash.",
                     "HELP",
+                    "    Prints this help.",
                 ];
                 conn.out.array(lines.len());
                 for l in lines {

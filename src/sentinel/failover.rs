@@ -11,6 +11,7 @@ pub async fn timer(st: Shared) {
     loop {
         let spawn = with_state(&st, |s| {
             tick(s, mstime());
+            super::scripts::run(s);
             std::mem::take(&mut s.spawn_queue)
                 .into_iter()
                 .filter_map(|id| {
@@ -91,8 +92,8 @@ fn check_sdown(s: &mut Sentinel, loc: Loc, now: Ms) {
     } else {
         0
     };
-    let _ = reboot_after;
     let down = elapsed > i.down_after
+        || (i.master_reboot && now - i.master_reboot_since > reboot_after)
         || (i.kind == Kind::Master
             && i.role_reported == Kind::Replica
             && now - i.role_reported_time > i.down_after + 2 * info_period);
@@ -123,7 +124,12 @@ fn check_odown(s: &mut Sentinel, mi: usize, now: Ms) {
         m.inst.o_down = true;
         m.inst.o_down_since = now;
         let d = s.describe(Loc::Master(mi));
-        s.event(Level::Warning, "+odown", format!("{d} #quorum {count}/{q}"));
+        s.event_m(
+            Level::Warning,
+            "+odown",
+            mi,
+            format!("{d} #quorum {count}/{q}"),
+        );
     } else if !odown && m.inst.o_down {
         s.masters[mi].inst.o_down = false;
         s.event_at(Level::Warning, "-odown", Loc::Master(mi));
@@ -169,7 +175,7 @@ pub fn start_failover(s: &mut Sentinel, mi: usize, now: Ms) {
     m.failover_state = FailoverState::WaitStart;
     m.failover_in_progress = true;
     m.failover_epoch = epoch;
-    s.event(Level::Warning, "+new-epoch", epoch.to_string());
+    s.event_m(Level::Warning, "+new-epoch", mi, epoch.to_string());
     s.event_at(Level::Warning, "+try-failover", Loc::Master(mi));
     let jitter = {
         use rand::Rng;
@@ -466,9 +472,10 @@ fn switch_to_promoted(s: &mut Sentinel, mi: usize) {
         .unwrap_or(m.inst.addr());
     let (oip, oport) = m.inst.addr();
     let name = m.inst.name.clone();
-    s.event(
+    s.event_m(
         Level::Warning,
         "+switch-master",
+        mi,
         format!("{name} {oip} {oport} {nip} {nport}"),
     );
     s.reset_master_address(mi, &nip, nport);

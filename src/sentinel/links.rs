@@ -438,12 +438,14 @@ pub fn process_hello(s: &mut Sentinel, payload: &str) {
         if mport != oport || mip != oip {
             s.event_at(Level::Warning, "+config-update-from", Loc::Sentinel(mi, si));
             let name = s.masters[mi].inst.name.clone();
-            s.event(
+            s.event_m(
                 Level::Warning,
                 "+switch-master",
+                mi,
                 format!("{name} {oip} {oport} {mip} {mport}"),
             );
             s.reset_master_address(mi, mip, mport);
+            s.client_reconfig(mi, "observer", (oip, oport), (mip.to_string(), mport));
             s.flush_config();
         }
     }
@@ -537,6 +539,7 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
     let mut new_replicas = Vec::new();
     {
         let is_master = matches!(loc, Loc::Master(_));
+        let reboot_after = s.masters[mi].reboot_down_after;
         let i = s.inst_mut(loc);
         i.info = Some(info.to_string());
         i.master_link_down_time = 0;
@@ -547,6 +550,10 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
                     match &i.runid {
                         Some(old) if *old != id => {
                             i.runid = Some(id);
+                            if is_master && reboot_after != 0 {
+                                i.master_reboot = true;
+                                i.master_reboot_since = now;
+                            }
                             // +reboot is raised below once the borrow ends.
                             i.info_refresh = -1;
                         }

@@ -8,6 +8,7 @@
 //! - [`links`]: the outbound links to instances (PING/INFO/PUBLISH hello, INFO parsing, hello
 //!   processing, the SLAVEOF transaction, is-master-down-by-addr asks);
 //! - [`failover`]: the timer: TILT, SDOWN/ODOWN, leader election, the failover state machine;
+//! - [`scripts`]: notification-script / client-reconfig-script jobs;
 //! - [`commands`]: the server side (SENTINEL ..., INFO, ROLE, PUBLISH, ...);
 //! - [`run`]: process wiring.
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod failover;
 pub mod links;
 pub mod run;
+pub mod scripts;
 
 use crate::server::log::Level;
 use std::cell::RefCell;
@@ -136,6 +138,10 @@ pub struct Instance {
     pub reconf_inprog: bool,
     pub reconf_done: bool,
     pub script_kill_sent: bool,
+    /// A master whose run_id changed (master-reboot-down-after-period is set) and which has not
+    /// answered +PONG since.
+    pub master_reboot: bool,
+    pub master_reboot_since: Ms,
     pub s_down_since: Ms,
     pub o_down_since: Ms,
     pub down_after: Ms,
@@ -187,6 +193,8 @@ impl Instance {
             reconf_inprog: false,
             reconf_done: false,
             script_kill_sent: false,
+            master_reboot: false,
+            master_reboot_since: 0,
             s_down_since: 0,
             o_down_since: 0,
             down_after,
@@ -352,6 +360,7 @@ pub struct Sentinel {
     pub pending_events: Vec<(String, String)>,
     /// Instances whose link tasks are to be started by the timer.
     pub spawn_queue: Vec<u64>,
+    pub scripts: Vec<scripts::ScriptJob>,
 }
 
 pub type Shared = Rc<RefCell<Sentinel>>;
@@ -381,6 +390,7 @@ impl Sentinel {
             next_id: 1,
             pending_events: Vec::new(),
             spawn_queue: Vec::new(),
+            scripts: Vec::new(),
         }
     }
 
@@ -460,7 +470,47 @@ impl Sentinel {
 
     pub fn event_at(&mut self, level: Level, kind: &str, loc: Loc) {
         let d = self.describe(loc);
-        self.event(level, kind, d);
+        self.event_m(level, kind, Self::master_of(loc), d);
+    }
+
+    /// An event about master `mi` (or one of its instances): warning-level ones also run the
+    /// master's notification-script with the event type and message.
+    pub fn event_m(&mut self, level: Level, kind: &str, mi: usize, msg: String) {
+        if level == Level::Warning {
+            if let Some(script) = self
+                .masters
+                .get(mi)
+                .and_then(|m| m.notification_script.clone())
+            {
+                scripts::schedule(self, vec![script, kind.to_string(), msg.clone()]);
+            }
+        }
+        self.event(level, kind, msg);
+    }
+
+    /// Runs the master's client-reconfig-script: `<master> <leader|observer> start <from-ip>
+    /// <from-port> <to-ip> <to-port>`.
+    pub fn client_reconfig(
+        &mut self,
+        mi: usize,
+        role: &str,
+        from: (String, u16),
+        to: (String, u16),
+    ) {
+        let m = &self.masters[mi];
+        if let Some(script) = m.client_reconfig_script.clone() {
+            let argv = vec![
+                script,
+                m.inst.name.clone(),
+                role.to_string(),
+                "start".to_string(),
+                from.0,
+                from.1.to_string(),
+                to.0,
+                to.1.to_string(),
+            ];
+            scripts::schedule(self, argv);
+        }
     }
 
     /// Creates a replica of master `mi` (no event); returns its id.
@@ -537,9 +587,42 @@ impl Sentinel {
         self.masters.len() - 1
     }
 
+    /// `sentinelResetMaster`: forgets replicas (and sentinels unless `keep_sentinels`), the
+    /// failover state and the link (a fresh instance id ends the old link tasks), keeping the
+    /// epochs; the master may fail over again at once.
+    pub fn reset_master(&mut self, mi: usize, ip: &str, port: u16, keep_sentinels: bool) {
+        let new_id = self.new_id();
+        let m = &mut self.masters[mi];
+        let mut inst = Instance::new(
+            new_id,
+            Kind::Master,
+            m.inst.name.clone(),
+            ip.to_string(),
+            port,
+            m.inst.down_after,
+        );
+        inst.link.local_ip = m.inst.link.local_ip.clone();
+        m.inst = inst;
+        m.replicas.clear();
+        if !keep_sentinels {
+            m.sentinels.clear();
+        }
+        m.leader = None;
+        m.failover_state = FailoverState::None;
+        m.failover_in_progress = false;
+        m.force_failover = false;
+        m.promoted = None;
+        m.failover_state_change_time = 0;
+        m.failover_start_time = 0;
+        for s in &mut m.sentinels {
+            s.master_down = false;
+            s.leader = None;
+        }
+        self.spawn_queue.push(new_id);
+    }
+
     /// `sentinelResetMasterAndChangeAddress`: the master moves to `ip:port`; its replicas are
     /// kept (minus the new address) and the old address becomes a replica; sentinels are kept.
-    /// Every master/replica instance gets a fresh id, so their old link tasks end.
     pub fn reset_master_address(&mut self, mi: usize, ip: &str, port: u16) {
         let old = self.masters[mi].inst.addr();
         let mut addrs: Vec<(String, u16)> = self.masters[mi]
@@ -551,31 +634,7 @@ impl Sentinel {
         if (old.0.as_str(), old.1) != (ip, port) && !addrs.contains(&old) {
             addrs.push(old);
         }
-        let new_id = self.new_id();
-        let m = &mut self.masters[mi];
-        let down_after = m.inst.down_after;
-        let mut inst = Instance::new(
-            new_id,
-            Kind::Master,
-            m.inst.name.clone(),
-            ip.to_string(),
-            port,
-            down_after,
-        );
-        inst.link.local_ip = m.inst.link.local_ip.clone();
-        m.inst = inst;
-        m.replicas.clear();
-        m.leader = None;
-        m.failover_state = FailoverState::None;
-        m.failover_in_progress = false;
-        m.force_failover = false;
-        m.promoted = None;
-        m.failover_state_change_time = 0;
-        for s in &mut m.sentinels {
-            s.master_down = false;
-            s.leader = None;
-        }
-        self.spawn_queue.push(new_id);
+        self.reset_master(mi, ip, port, true);
         for (rip, rport) in addrs {
             self.add_replica(mi, &rip, rport);
             let loc = Loc::Replica(mi, self.masters[mi].replicas.len() - 1);
@@ -593,7 +652,12 @@ impl Sentinel {
         if req_epoch > self.current_epoch {
             self.current_epoch = req_epoch;
             self.flush_config();
-            self.event(Level::Warning, "+new-epoch", self.current_epoch.to_string());
+            self.event_m(
+                Level::Warning,
+                "+new-epoch",
+                mi,
+                self.current_epoch.to_string(),
+            );
         }
         let m = &self.masters[mi];
         if m.leader_epoch < req_epoch && self.current_epoch <= req_epoch {
