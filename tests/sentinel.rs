@@ -505,3 +505,99 @@ fn config_errors_stop_startup_like_redis_sentinel() {
         );
     }
 }
+
+fn info_repl_auth(port: u16, pass: &str) -> String {
+    String::from_utf8_lossy(
+        &redis_cli(
+            port,
+            &["-a", pass, "--no-auth-warning", "INFO", "replication"],
+        )
+        .stdout,
+    )
+    .into_owned()
+}
+
+/// SENTINEL FAILOVER (forced, no election) with auth-pass towards password-protected
+/// instances; then TILT entered after the sentinel was stopped for more than 2 s and left after
+/// the (shortened) tilt period.
+#[test]
+fn manual_failover_with_auth_pass_and_tilt() {
+    let m = RedisServer::start(&["--requirepass", "secret", "--masterauth", "secret"]);
+    let mp = m.port.to_string();
+    let r = RedisServer::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &mp,
+        "--masterauth",
+        "secret",
+        "--requirepass",
+        "secret",
+    ]);
+    let rp = r.port;
+    assert!(wait_until(Duration::from_secs(20), || info_repl_auth(
+        rp, "secret"
+    )
+    .contains("master_link_status:up")));
+    let s = Sentinel::start(SENTINEL_BIN, m.port, "sentinel auth-pass mymaster secret\n");
+    assert!(
+        wait_until(Duration::from_secs(20), || s.count("replicas") == 1),
+        "{}",
+        s.log_text()
+    );
+    let conf = std::fs::read_to_string(&s.conf).unwrap();
+    assert!(
+        conf.contains("sentinel auth-pass mymaster secret"),
+        "{conf}"
+    );
+    // The replica must have been seen by INFO recently enough to be selected.
+    let mut out = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            out = s.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
+            out.trim() == "OK"
+        }),
+        "{out}\n{}",
+        s.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || s.master_addr()
+            == format!("127.0.0.1:{rp}")),
+        "{}",
+        s.log_text()
+    );
+    assert!(info_repl_auth(rp, "secret").contains("role:master"));
+    // The old master, still running, is converted into a replica of the promoted one.
+    let old = m.port;
+    assert!(
+        wait_until(Duration::from_secs(40), || info_repl_auth(old, "secret")
+            .contains(&format!("master_port:{rp}"))),
+        "{}",
+        s.log_text()
+    );
+    assert!(s.log_text().contains("+convert-to-slave slave"));
+
+    // TILT: the sentinel's timer sees a jump of more than 2 s.
+    let pid = s.child.as_ref().unwrap().id();
+    common::signal(pid, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(2500));
+    common::signal(pid, libc::SIGCONT);
+    assert!(
+        wait_until(Duration::from_secs(10), || s
+            .cli(&["INFO", "sentinel"])
+            .contains("sentinel_tilt:1")),
+        "{}",
+        s.log_text()
+    );
+    assert!(s.log_text().contains("+tilt #tilt mode entered"));
+    assert_eq!(
+        s.cli(&["SENTINEL", "DEBUG", "tilt-period", "500"]).trim(),
+        "OK"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || s
+            .log_text()
+            .contains("-tilt #tilt mode exited")),
+        "{}",
+        s.log_text()
+    );
+}
