@@ -576,6 +576,35 @@ fn manual_failover_with_auth_pass_and_tilt() {
     );
     assert!(s.log_text().contains("+convert-to-slave slave"));
 
+    // A wrong auth-pass takes effect at once (links reconnect): PING answers -NOAUTH, which
+    // does not count as available, so the master goes SDOWN; the right one brings it back.
+    assert_eq!(
+        s.cli(&["SENTINEL", "SET", "mymaster", "auth-pass", "wrong"])
+            .trim(),
+        "OK"
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || s
+            .log_text()
+            .contains(&format!("+sdown master mymaster 127.0.0.1 {rp}"))),
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(
+        s.cli(&["SENTINEL", "SET", "mymaster", "auth-pass", "secret"])
+            .trim(),
+        "OK"
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || s
+            .log_text()
+            .contains(&format!("-sdown master mymaster 127.0.0.1 {rp}"))),
+        "{}",
+        s.log_text()
+    );
+    assert!(s.log_text().contains("+set master mymaster 127.0.0.1"));
+    assert!(s.log_text().contains("auth-pass ******"));
+
     // TILT: the sentinel's timer sees a jump of more than 2 s.
     let pid = s.child.as_ref().unwrap().id();
     common::signal(pid, libc::SIGSTOP);

@@ -143,7 +143,6 @@ impl SentinelEngine {
             "command" => command(conn, argv),
             "acl" => acl(conn, argv),
             "shutdown" => {
-                tracing::warn!("User requested shutdown...");
                 conn.shard.shared.shutdown.request(libc::SIGTERM);
                 conn.close_after_reply = true;
             }
@@ -731,14 +730,21 @@ impl SentinelEngine {
                     "client-reconfig-script" => {
                         m.client_reconfig_script = (!val.is_empty()).then(|| val.clone())
                     }
-                    "auth-pass" => m.auth_pass = (!val.is_empty()).then(|| val.clone()),
-                    "auth-user" => m.auth_user = (!val.is_empty()).then(|| val.clone()),
+                    "auth-pass" => {
+                        m.auth_pass = (!val.is_empty()).then(|| val.clone());
+                        m.link_gen += 1;
+                    }
+                    "auth-user" => {
+                        m.auth_user = (!val.is_empty()).then(|| val.clone());
+                        m.link_gen += 1;
+                    }
                     "rename-command" => {
                         let new = extra.clone().unwrap_or_default();
                         m.renamed.retain(|(o, _)| !o.eq_ignore_ascii_case(&val));
                         if !val.eq_ignore_ascii_case(&new) {
                             m.renamed.push((val.clone(), new));
                         }
+                        m.link_gen += 1;
                     }
                     _ => {}
                 }

@@ -24,8 +24,13 @@ pub enum Req {
 
 enum Plan {
     Gone,
+    /// Close the link and reconnect (credentials or renamed commands changed).
+    Reset,
     Wait,
-    Connect { ip: String, port: u16 },
+    Connect {
+        ip: String,
+        port: u16,
+    },
     Send(Vec<(Req, Vec<String>)>),
 }
 
@@ -101,11 +106,15 @@ pub fn hello_payload(s: &Sentinel, mi: usize, local_ip: Option<&str>) -> String 
     )
 }
 
-fn plan(s: &mut Sentinel, id: u64, connected: bool, now: Ms) -> Plan {
+fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
     let Some(loc) = s.locate(id) else {
         return Plan::Gone;
     };
     let mi = Sentinel::master_of(loc);
+    if connected.is_some_and(|g| g != s.masters[mi].link_gen) && !matches!(loc, Loc::Sentinel(..)) {
+        return Plan::Reset;
+    }
+    let connected = connected.is_some();
     let ping_period = s.inst(loc).down_after.clamp(1, s.timings.ping_period);
     if !connected {
         let i = s.inst_mut(loc);
@@ -214,11 +223,18 @@ fn reply_timeout(s: &Sentinel, id: u64) -> Duration {
 
 async fn cmd_link(st: Shared, id: u64) {
     let mut conn: Option<Outbound> = None;
+    let mut conn_gen = 0;
     loop {
         let now = mstime();
-        let p = with_state(&st, |s| plan(s, id, conn.is_some(), now));
+        let p = with_state(&st, |s| plan(s, id, conn.as_ref().map(|_| conn_gen), now));
         let batch = match p {
             Plan::Gone => break,
+            Plan::Reset => {
+                if let Some(c) = conn.take() {
+                    c.close().await;
+                }
+                continue;
+            }
             Plan::Wait => {
                 glommio::timer::sleep(Duration::from_millis(50)).await;
                 continue;
@@ -232,6 +248,7 @@ async fn cmd_link(st: Shared, id: u64) {
                             let Some(loc) = s.locate(id) else {
                                 return Vec::new();
                             };
+                            conn_gen = s.masters[Sentinel::master_of(loc)].link_gen;
                             let mut b = handshake(s, loc, "cmd");
                             let i = s.inst_mut(loc);
                             i.link.connected = true;
@@ -329,10 +346,11 @@ async fn pubsub_link(st: Shared, id: u64) {
             let mut b = handshake(s, loc, "pubsub");
             let m = &s.masters[Sentinel::master_of(loc)];
             b.push((Req::Ignore, vec![m.cmd("SUBSCRIBE"), HELLO_CHANNEL.into()]));
+            let gen = m.link_gen;
             s.inst_mut(loc).link.pubsub_connected = true;
-            Some((b, s.timings.publish_period))
+            Some((b, s.timings.publish_period, gen))
         });
-        let Some((hs, publish_period)) = hs else {
+        let Some((hs, publish_period, gen)) = hs else {
             c.close().await;
             return;
         };
@@ -352,7 +370,10 @@ async fn pubsub_link(st: Shared, id: u64) {
                     if items.len() == 3 && items[0].text().as_deref() == Some("message") {
                         if let Some(payload) = items[2].text() {
                             let gone = with_state(&st, |s| {
-                                if s.locate(id).is_none() {
+                                let Some(loc) = s.locate(id) else {
+                                    return true;
+                                };
+                                if s.masters[Sentinel::master_of(loc)].link_gen != gen {
                                     return true;
                                 }
                                 if !payload.contains(&s.myid) {

@@ -279,6 +279,9 @@ pub struct Master {
     pub client_reconfig_script: Option<String>,
     pub reboot_down_after: Ms,
     pub renamed: Vec<(String, String)>,
+    /// Bumped when the credentials or renamed commands change: the links of this master and
+    /// its replicas reconnect (and re-authenticate).
+    pub link_gen: u64,
     pub config_epoch: u64,
     pub leader: Option<String>,
     pub leader_epoch: u64,
@@ -569,6 +572,7 @@ impl Sentinel {
             client_reconfig_script: None,
             reboot_down_after: 0,
             renamed: Vec::new(),
+            link_gen: 0,
             config_epoch: 0,
             leader: None,
             leader_epoch: 0,
