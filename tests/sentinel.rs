@@ -372,16 +372,63 @@ fn three_ringkv_sentinels_fail_over_real_redis() {
     assert_ne!(epoch, "0", "{info}");
 }
 
-#[test]
-fn mixed_ring_with_a_real_redis_sentinel_fails_over() {
+/// 3 sentinels of which `ours` are ringkv-sentinels and the rest redis-sentinels. With
+/// `ours_lead`, ringkv's sentinels get quorum 1 and a short down-after while the redis ones see
+/// the failure 2 s later, so a ringkv sentinel starts the failover and is elected with the
+/// redis sentinels' votes (votes do not depend on the voter's own view); otherwise the other
+/// way round. Who actually led is only reported, never asserted (timing).
+fn mixed_ring(ours: usize, ours_lead: bool) {
     let (m, r1, r2) = start_cluster();
     let mp = m.port;
-    let s1 = Sentinel::start(SENTINEL_BIN, mp, "");
-    let s2 = Sentinel::start(SENTINEL_BIN, mp, "");
-    let real = Sentinel::start("/usr/bin/redis-server", mp, "");
-    let all = [&s1, &s2, &real];
+    let slow = "sentinel down-after-milliseconds mymaster 3000\n";
+    let s: Vec<Sentinel> = (0..3)
+        .map(|i| {
+            let is_ours = i < ours;
+            let extra = if is_ours == ours_lead { "" } else { slow };
+            let bin = if is_ours {
+                SENTINEL_BIN
+            } else {
+                "/usr/bin/redis-server"
+            };
+            let x = Sentinel::start(bin, mp, extra);
+            if is_ours == ours_lead {
+                assert_eq!(
+                    x.cli(&["SENTINEL", "SET", "mymaster", "quorum", "1"])
+                        .trim(),
+                    "OK"
+                );
+            }
+            x
+        })
+        .collect();
+    let all: Vec<&Sentinel> = s.iter().collect();
     wait_discovery(&all);
     kill_master_and_wait_failover(m, [r1.port, r2.port], &all);
+    let leader = s
+        .iter()
+        .position(|x| x.log_text().contains("+elected-leader"))
+        .map(|i| if i < ours { "ringkv" } else { "redis" });
+    eprintln!("mixed ring ({ours} ringkv, ours_lead={ours_lead}): failover led by {leader:?}");
+}
+
+#[test]
+fn mixed_ring_two_ringkv_one_redis_sentinel() {
+    mixed_ring(2, true);
+}
+
+#[test]
+fn mixed_ring_one_ringkv_leads_two_redis_sentinels() {
+    mixed_ring(1, true);
+}
+
+#[test]
+fn mixed_ring_redis_sentinels_lead_one_ringkv() {
+    mixed_ring(1, false);
+}
+
+#[test]
+fn mixed_ring_redis_sentinel_leads_two_ringkv() {
+    mixed_ring(2, false);
 }
 
 #[test]

@@ -66,8 +66,14 @@ pub fn encode<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
 
 impl Outbound {
     pub async fn connect(ip: &str, port: u16, timeout: Duration) -> Result<Outbound, LinkError> {
-        let addr = format!("{ip}:{port}");
-        let stream = TcpStream::connect_timeout(addr.as_str(), timeout)
+        // Resolve here: glommio's connect_timeout assumes the lookup yields an address.
+        use std::net::ToSocketAddrs;
+        let addr = (ip, port)
+            .to_socket_addrs()
+            .map_err(|e| LinkError::Connect(e.to_string()))?
+            .next()
+            .ok_or_else(|| LinkError::Connect(format!("no address for {ip}")))?;
+        let stream = TcpStream::connect_timeout(addr, timeout)
             .await
             .map_err(|e| LinkError::Connect(e.to_string()))?;
         let _ = stream.set_nodelay(true);

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 /// Runs forever on the sentinel executor.
 pub async fn timer(st: Shared) {
+    // Startup (config load, executor setup) must not count as a clock jump.
+    st.borrow_mut().previous_time = mstime();
     loop {
         let spawn = with_state(&st, |s| {
             tick(s, mstime());
