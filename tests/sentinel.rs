@@ -677,3 +677,37 @@ fn manual_failover_with_auth_pass_and_tilt() {
         s.log_text()
     );
 }
+
+/// A SIGSTOPped master (connections stay open, replies never come) is failed over like a dead
+/// one; once resumed it is converted into a replica of the promoted one.
+#[test]
+fn stopped_master_fails_over_and_rejoins_as_replica() {
+    let (m, r1, r2) = start_cluster();
+    let mp = m.port;
+    let s: Vec<Sentinel> = (0..3)
+        .map(|_| Sentinel::start(SENTINEL_BIN, mp, ""))
+        .collect();
+    let all: Vec<&Sentinel> = s.iter().collect();
+    wait_discovery(&all);
+    common::signal(m.pid, libc::SIGSTOP);
+    let mut new_port = 0;
+    for x in &s {
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                let a = x.master_addr();
+                a != format!("127.0.0.1:{mp}") && a.starts_with("127.0.0.1:")
+            }),
+            "no failover seen by {}:\n{}",
+            x.port,
+            x.log_text()
+        );
+        new_port = x.master_addr().rsplit(':').next().unwrap().parse().unwrap();
+    }
+    assert!([r1.port, r2.port].contains(&new_port));
+    common::signal(m.pid, libc::SIGCONT);
+    assert!(
+        wait_until(Duration::from_secs(60), || master_of(mp) == Some(new_port)),
+        "resumed old master not converted:\n{}",
+        s[0].log_text()
+    );
+}

@@ -753,3 +753,97 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
         s.event_at(Level::Notice, "+slave-reconf-done", loc);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> Sentinel {
+        let mut s = Sentinel::new(crate::config::Config::default());
+        s.myid = "a".repeat(40);
+        s.add_master("m", "127.0.0.1", 7000, 2);
+        s
+    }
+
+    const MASTER_INFO: &str = "# Server\r\nrun_id:1111111111111111111111111111111111111111\r\n\
+        # Replication\r\nrole:master\r\nconnected_slaves:2\r\n\
+        slave0:ip=127.0.0.1,port=7001,state=online,offset=10,lag=0\r\n\
+        slave1:ip=127.0.0.1,port=7002,state=online,offset=10,lag=1\r\n";
+
+    #[test]
+    fn master_info_discovers_replicas_once() {
+        let mut s = state();
+        let now = mstime();
+        refresh_info(&mut s, Loc::Master(0), MASTER_INFO, now);
+        refresh_info(&mut s, Loc::Master(0), MASTER_INFO, now);
+        let m = &s.masters[0];
+        let ports: Vec<u16> = m.replicas.iter().map(|r| r.port).collect();
+        assert_eq!(ports, vec![7001, 7002]);
+        assert_eq!(
+            m.inst.runid.as_deref(),
+            Some("1111111111111111111111111111111111111111")
+        );
+        let slaves: Vec<&String> = s
+            .pending_events
+            .iter()
+            .filter(|(k, _)| k == "+slave")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(
+            slaves,
+            vec![
+                "slave 127.0.0.1:7001 127.0.0.1 7001 @ m 127.0.0.1 7000",
+                "slave 127.0.0.1:7002 127.0.0.1 7002 @ m 127.0.0.1 7000"
+            ]
+        );
+        // A new run_id is a reboot.
+        let rebooted = MASTER_INFO.replace(&"1".repeat(40), &"2".repeat(40));
+        refresh_info(&mut s, Loc::Master(0), &rebooted, now);
+        assert!(s.pending_events.iter().any(|(k, _)| k == "+reboot"));
+    }
+
+    #[test]
+    fn replica_info_fields_and_promotion() {
+        let mut s = state();
+        s.add_replica(0, "127.0.0.1", 7001);
+        let now = mstime();
+        let info = "run_id:3333333333333333333333333333333333333333\r\nrole:slave\r\n\
+            master_host:127.0.0.1\r\nmaster_port:7000\r\nmaster_link_status:up\r\n\
+            slave_repl_offset:42\r\nslave_priority:0\r\nreplica_announced:0\r\n";
+        refresh_info(&mut s, Loc::Replica(0, 0), info, now);
+        let r = &s.masters[0].replicas[0];
+        assert_eq!(r.slave_master_host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            (r.slave_master_port, r.slave_repl_offset, r.slave_priority),
+            (7000, 42, 0)
+        );
+        assert!(r.slave_master_link_up && !r.replica_announced);
+        // The replica selected for promotion reports role:master: the failover moves on.
+        let m = &mut s.masters[0];
+        m.failover_in_progress = true;
+        m.failover_state = FailoverState::WaitPromotion;
+        m.failover_epoch = 5;
+        m.promoted = Some(m.replicas[0].id);
+        m.replicas[0].promoted = true;
+        refresh_info(&mut s, Loc::Replica(0, 0), "role:master\r\n", now);
+        let m = &s.masters[0];
+        assert_eq!(m.failover_state, FailoverState::ReconfSlaves);
+        assert_eq!(m.config_epoch, 5);
+        assert_eq!(m.current_addr(), ("127.0.0.1".to_string(), 7001));
+        assert!(s.pending_events.iter().any(|(k, _)| k == "+promoted-slave"));
+    }
+
+    #[test]
+    fn hello_payload_has_eight_fields() {
+        let mut s = state();
+        s.config.port = 26379;
+        s.current_epoch = 3;
+        assert_eq!(
+            hello_payload(&s, 0, Some("10.0.0.5")),
+            format!("10.0.0.5,26379,{},3,m,127.0.0.1,7000,0", "a".repeat(40))
+        );
+        s.announce_ip = Some("1.2.3.4".into());
+        s.announce_port = 5000;
+        assert!(hello_payload(&s, 0, Some("10.0.0.5")).starts_with("1.2.3.4,5000,"));
+    }
+}
