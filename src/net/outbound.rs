@@ -181,6 +181,9 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Reply, usize
             if n < 0 {
                 return Ok(Some((Reply::Bulk(None), next)));
             }
+            if n > 512 * 1024 * 1024 {
+                return Err(format!("bulk length {n} out of range"));
+            }
             let n = n as usize;
             if buf.len() < next + n + 2 {
                 return Ok(None);
@@ -238,6 +241,7 @@ mod tests {
             Some((Reply::Bulk(None), 5))
         );
         assert!(parse_reply(b"!x\r\n").is_err());
+        assert!(parse_reply(b"$9223372036854775807\r\n").is_err());
     }
 
     #[test]

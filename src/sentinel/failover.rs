@@ -98,7 +98,7 @@ fn check_sdown(s: &mut Sentinel, loc: Loc, now: Ms) {
         || (i.master_reboot && now - i.master_reboot_since > reboot_after)
         || (i.kind == Kind::Master
             && i.role_reported == Kind::Replica
-            && now - i.role_reported_time > i.down_after + 2 * info_period);
+            && now - i.role_reported_time > i.down_after.saturating_add(2 * info_period));
     if down && !i.s_down {
         let i = s.inst_mut(loc);
         i.s_down = true;
@@ -158,9 +158,10 @@ fn start_failover_if_needed(s: &mut Sentinel, mi: usize, now: Ms) -> bool {
     if !m.inst.o_down || m.failover_in_progress {
         return false;
     }
-    if now - m.failover_start_time < m.failover_timeout * 2 {
+    let retry_after = m.failover_timeout.saturating_mul(2);
+    if now - m.failover_start_time < retry_after {
         if m.failover_delay_logged != m.failover_start_time {
-            let when = ctime(m.failover_start_time + m.failover_timeout * 2);
+            let when = ctime(m.failover_start_time.saturating_add(retry_after));
             s.masters[mi].failover_delay_logged = s.masters[mi].failover_start_time;
             tracing::warn!("Next failover delay: I will not start a failover before {when}");
         }
@@ -171,7 +172,7 @@ fn start_failover_if_needed(s: &mut Sentinel, mi: usize, now: Ms) -> bool {
 }
 
 pub fn start_failover(s: &mut Sentinel, mi: usize, now: Ms) {
-    s.current_epoch += 1;
+    s.current_epoch = s.current_epoch.saturating_add(1);
     let epoch = s.current_epoch;
     let m = &mut s.masters[mi];
     m.failover_state = FailoverState::WaitStart;
@@ -258,7 +259,7 @@ pub fn select_slave(s: &Sentinel, mi: usize, now: Ms) -> Option<usize> {
     if m.inst.s_down {
         max_master_down += now - m.inst.s_down_since;
     }
-    max_master_down += m.inst.down_after * 10;
+    max_master_down = max_master_down.saturating_add(m.inst.down_after.saturating_mul(10));
     let info_validity = if m.inst.s_down {
         s.timings.ping_period * 5
     } else {

@@ -566,8 +566,9 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
         i.master_link_down_time = 0;
         for line in info.split("\r\n") {
             if let Some(id) = line.strip_prefix("run_id:") {
-                if line.len() >= 47 {
-                    let id = id[..40.min(id.len())].to_string();
+                // A peer may send anything: take 40 bytes only on a char boundary.
+                if let Some(id) = id.get(..40).filter(|_| line.len() >= 47) {
+                    let id = id.to_string();
                     match &i.runid {
                         Some(old) if *old != id => {
                             i.runid = Some(id);
@@ -600,7 +601,7 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
                     new_replicas.push((ip.to_string(), port));
                 }
             } else if let Some(v) = line.strip_prefix("master_link_down_since_seconds:") {
-                i.master_link_down_time = v.trim().parse::<i64>().unwrap_or(0) * 1000;
+                i.master_link_down_time = v.trim().parse::<i64>().unwrap_or(0).saturating_mul(1000);
             } else if line == "role:master" {
                 role = Some(Kind::Master);
             } else if line == "role:slave" {
