@@ -867,7 +867,9 @@ impl SentinelEngine {
                 ));
             };
             match crate::commands::parse_i64(v) {
-                Some(n) if n > 0 => **slot = n,
+                // Bounded so that the multiples the timer takes (5 x ping period, ...)
+                // cannot overflow.
+                Some(n) if n > 0 => **slot = n.min(i64::MAX / 64),
                 _ => {
                     return conn.error(&format!(
                         "ERR Invalid argument '{}' for SENTINEL DEBUG '{}'",

@@ -75,7 +75,7 @@ pub fn run(s: &mut Sentinel) {
             let delay = retry_delay(s, retry_num);
             let job = &mut s.scripts[i];
             job.child = None;
-            job.start_time = now + delay;
+            job.start_time = now.saturating_add(delay);
             i += 1;
         } else {
             let job = s.scripts.remove(i);
@@ -126,7 +126,7 @@ pub fn run(s: &mut Sentinel) {
             }
             Err(e) => {
                 tracing::warn!("Error executing script '{}': {e}", job.argv[0]);
-                job.start_time = now + s.timings.script_retry_delay;
+                job.start_time = now.saturating_add(s.timings.script_retry_delay);
             }
         }
     }
