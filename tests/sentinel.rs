@@ -510,7 +510,7 @@ fn config_errors_stop_startup_like_redis_sentinel() {
     let run = |bin: &str, conf: &std::path::Path| {
         let mut cmd = Command::new("timeout");
         cmd.arg("10").arg(bin).arg(conf);
-        if bin.ends_with("redis-server") {
+        if bin.ends_with("-server") {
             cmd.arg("--sentinel");
         }
         let out = cmd.stdin(Stdio::null()).output().unwrap();
@@ -536,6 +536,20 @@ fn config_errors_stop_startup_like_redis_sentinel() {
         assert_eq!(ours.0, Some(1), "{bad}");
         assert_eq!(ours.1, real.1, "{bad}");
     }
+    // `ringkv-server <conf> --sentinel` is the same program path.
+    let conf = dir.join("bad-server.conf");
+    std::fs::write(&conf, "port 0\nsentinel monitor m 127.0.0.1 7000 0\n").unwrap();
+    let ours = run(env!("CARGO_BIN_EXE_ringkv-server"), &conf);
+    let real = run("/usr/bin/redis-server", &conf);
+    assert_eq!((ours.0, &ours.1), (Some(1), &real.1));
+    // No config file at all.
+    let out = common::run_bounded(10, SENTINEL_BIN, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("# Sentinel needs config file on disk to save state. Exiting..."),
+        "{text}"
+    );
     // A config file that cannot be written stops startup.
     let conf = dir.join("ro.conf");
     std::fs::write(&conf, "port 0\nsentinel monitor m 127.0.0.1 7000 1\n").unwrap();

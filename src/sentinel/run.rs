@@ -92,10 +92,7 @@ pub fn run_from(src: &ConfigSource) -> i32 {
         eprintln!("Can't open the log file: {e}");
         return 1;
     }
-    banner::log_starting();
-    banner::log_version();
-    tracing::warn!("Configuration loaded");
-    // sentinelCheckConfigFile.
+    // sentinelCheckConfigFile, before the startup lines as in redis-server.
     match &cfg.config_file {
         None => {
             tracing::warn!("Sentinel needs config file on disk to save state. Exiting...");
@@ -120,6 +117,9 @@ pub fn run_from(src: &ConfigSource) -> i32 {
             }
         }
     }
+    banner::log_starting();
+    banner::log_version();
+    tracing::warn!("Configuration loaded");
     if let Err(e) = std::env::set_current_dir(&cfg.dir) {
         tracing::warn!("Can't chdir to '{}': {e}", cfg.dir.display());
         return 1;
