@@ -33,6 +33,82 @@ const TOP_LEVEL: &[&str] = &[
     "shutdown",
 ];
 
+/// Every command and subcommand name of sentinel mode (`COMMAND LIST`).
+const ALL_NAMES: &[&str] = &[
+    "acl",
+    "acl|cat",
+    "acl|deluser",
+    "acl|dryrun",
+    "acl|genpass",
+    "acl|getuser",
+    "acl|help",
+    "acl|list",
+    "acl|load",
+    "acl|log",
+    "acl|save",
+    "acl|setuser",
+    "acl|users",
+    "acl|whoami",
+    "auth",
+    "client",
+    "client|caching",
+    "client|getname",
+    "client|getredir",
+    "client|help",
+    "client|id",
+    "client|info",
+    "client|kill",
+    "client|list",
+    "client|no-evict",
+    "client|pause",
+    "client|reply",
+    "client|setname",
+    "client|tracking",
+    "client|trackinginfo",
+    "client|unblock",
+    "client|unpause",
+    "command",
+    "command|count",
+    "command|docs",
+    "command|getkeys",
+    "command|getkeysandflags",
+    "command|help",
+    "command|info",
+    "command|list",
+    "hello",
+    "info",
+    "ping",
+    "psubscribe",
+    "publish",
+    "punsubscribe",
+    "role",
+    "sentinel",
+    "sentinel|ckquorum",
+    "sentinel|config",
+    "sentinel|debug",
+    "sentinel|failover",
+    "sentinel|flushconfig",
+    "sentinel|get-master-addr-by-name",
+    "sentinel|help",
+    "sentinel|info-cache",
+    "sentinel|is-master-down-by-addr",
+    "sentinel|master",
+    "sentinel|masters",
+    "sentinel|monitor",
+    "sentinel|myid",
+    "sentinel|pending-scripts",
+    "sentinel|remove",
+    "sentinel|replicas",
+    "sentinel|reset",
+    "sentinel|sentinels",
+    "sentinel|set",
+    "sentinel|simulate-failure",
+    "sentinel|slaves",
+    "shutdown",
+    "subscribe",
+    "unsubscribe",
+];
+
 impl crate::net::Engine for SentinelEngine {
     #[allow(clippy::manual_async_fn)] // the trait declares `-> impl Future`
     fn run<'a>(
@@ -111,9 +187,17 @@ async fn delegate(conn: &mut Conn, argv: &[Bytes]) {
 impl SentinelEngine {
     async fn exec(&self, conn: &mut Conn, argv: &[Bytes]) {
         let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
-        conn.handle.info.borrow_mut().last_cmd = TOP_LEVEL
+        // CLIENT LIST's cmd= names the subcommand too (`client|list`), as Redis 7 does.
+        let full = argv.get(1).map(|sub| {
+            format!(
+                "{name}|{}",
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            )
+        });
+        conn.handle.info.borrow_mut().last_cmd = ALL_NAMES
             .iter()
-            .find(|n| **n == name)
+            .find(|n| Some(**n) == full.as_deref())
+            .or_else(|| ALL_NAMES.iter().find(|n| **n == name))
             .copied()
             .unwrap_or("NULL");
         if !TOP_LEVEL.contains(&name.as_str()) {
@@ -973,8 +1057,8 @@ fn command(conn: &mut Conn, argv: &[Bytes]) {
     match argv.get(1) {
         Some(s) if eq_ic(s, "count") => conn.out.int(TOP_LEVEL.len() as i64),
         Some(s) if eq_ic(s, "list") => {
-            conn.out.array(TOP_LEVEL.len());
-            for n in TOP_LEVEL {
+            conn.out.array(ALL_NAMES.len());
+            for n in ALL_NAMES {
                 conn.out.bulk(n.as_bytes());
             }
         }
