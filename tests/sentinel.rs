@@ -725,3 +725,30 @@ fn stopped_master_fails_over_and_rejoins_as_replica() {
         s[0].log_text()
     );
 }
+
+/// A real client library's Sentinel support (redis-rs: SENTINEL MASTERS / REPLICAS, then ROLE
+/// on the node) finds the master and a replica through ringkv-sentinel.
+#[test]
+fn redis_rs_sentinel_client_finds_master_and_replica() {
+    let m = RedisServer::start(&[]);
+    let mp = m.port.to_string();
+    let r = RedisServer::start(&["--replicaof", "127.0.0.1", &mp]);
+    let s = Sentinel::start(SENTINEL_BIN, m.port, "");
+    assert!(wait_until(Duration::from_secs(20), || s.count("replicas") == 1));
+    let port = r.port;
+    assert!(wait_until(Duration::from_secs(20), || {
+        let out = s.cli(&["SENTINEL", "REPLICAS", "mymaster"]);
+        out.contains("master-link-status\nok") && out.contains(&port.to_string())
+    }));
+    let mut sentinel =
+        redis::sentinel::Sentinel::build(vec![format!("redis://127.0.0.1:{}/", s.port)]).unwrap();
+    let master = sentinel.master_for("mymaster", None).expect("master_for");
+    let mut con = master.get_connection().expect("master connection");
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+    assert_eq!(role[0], redis::Value::BulkString(b"master".to_vec()));
+    let replica = sentinel.replica_for("mymaster", None).expect("replica_for");
+    let mut con = replica.get_connection().expect("replica connection");
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+    assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+}
