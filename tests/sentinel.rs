@@ -24,6 +24,12 @@ struct Sentinel {
 
 impl Sentinel {
     fn start(bin: &str, master_port: u16, extra: &str) -> Sentinel {
+        Sentinel::start_at(bin, "127.0.0.1", master_port, extra)
+    }
+
+    /// `extra` lines go before the monitor line (pre-monitor options such as
+    /// resolve-hostnames apply in any position, as in Redis).
+    fn start_at(bin: &str, master_host: &str, master_port: u16, extra: &str) -> Sentinel {
         let dir = TestDir::new();
         let port = free_port();
         let conf = dir.join("sentinel.conf");
@@ -32,7 +38,7 @@ impl Sentinel {
             &conf,
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n\
-                 sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
+                 sentinel monitor mymaster {master_host} {master_port} 2\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 5000\n{extra}",
                 dir.path_str(),
@@ -751,4 +757,52 @@ fn redis_rs_sentinel_client_finds_master_and_replica() {
     let mut con = replica.get_connection().expect("replica connection");
     let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
     assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+}
+
+/// resolve-hostnames / announce-hostnames: a master configured as `localhost`, a replica
+/// announcing itself as `localhost`; ringkv-sentinel and redis-sentinel agree on names and fail
+/// over to `localhost:<replica port>`.
+#[test]
+fn hostnames_are_resolved_and_announced_with_redis_sentinel() {
+    let m = RedisServer::start(&[]);
+    let mp = m.port.to_string();
+    let r = RedisServer::start(&[
+        "--replicaof",
+        "localhost",
+        &mp,
+        "--replica-announce-ip",
+        "localhost",
+    ]);
+    let rp = r.port;
+    assert!(wait_until(Duration::from_secs(20), || role(rp) == "slave"
+        && master_of(rp) == Some(m.port)));
+    let opts = "sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n";
+    let ours = Sentinel::start_at(SENTINEL_BIN, "localhost", m.port, opts);
+    let real = Sentinel::start_at("/usr/bin/redis-server", "localhost", m.port, opts);
+    for x in [&ours, &real] {
+        assert_eq!(
+            x.cli(&["SENTINEL", "SET", "mymaster", "quorum", "1"])
+                .trim(),
+            "OK"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || ours.count("replicas") == 1
+            && ours.count("sentinels") == 1),
+        "{}",
+        ours.log_text()
+    );
+    assert_eq!(ours.master_addr(), format!("localhost:{mp}"));
+    assert!(ours
+        .cli(&["SENTINEL", "REPLICAS", "mymaster"])
+        .contains(&format!("localhost:{rp}")));
+    drop(m);
+    for x in [&ours, &real] {
+        assert!(
+            wait_until(Duration::from_secs(60), || x.master_addr()
+                == format!("localhost:{rp}")),
+            "{}",
+            x.log_text()
+        );
+    }
 }

@@ -453,7 +453,7 @@ impl SentinelEngine {
                     let mi = s
                         .masters
                         .iter()
-                        .position(|m| m.inst.ip == ip && m.inst.port as i64 == port);
+                        .position(|m| u16::try_from(port).is_ok_and(|p| m.inst.is_at(&ip, p)));
                     let Some(mi) = mi else {
                         return (false, None, 0);
                     };
@@ -893,7 +893,16 @@ impl SentinelEngine {
                 };
                 match p.as_str() {
                     "resolve-hostnames" => s.resolve_hostnames = yn(&v).ok_or(1)?,
-                    "announce-hostnames" => s.announce_hostnames = yn(&v).ok_or(1)?,
+                    "announce-hostnames" => {
+                        s.announce_hostnames = yn(&v).ok_or(1)?;
+                        let show = s.announce_hostnames;
+                        for m in &mut s.masters {
+                            m.inst.show_hostname = show;
+                            for i in m.replicas.iter_mut().chain(m.sentinels.iter_mut()) {
+                                i.show_hostname = show;
+                            }
+                        }
+                    }
                     "announce-ip" => s.announce_ip = (!v.is_empty()).then(|| v.clone()),
                     "announce-port" => {
                         s.announce_port = v.parse::<u16>().map_err(|_| 1)?;
@@ -1091,7 +1100,7 @@ fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
     let m = &s.masters[Sentinel::master_of(loc)];
     let mut f: Vec<(&str, String)> = vec![
         ("name", i.name.clone()),
-        ("ip", i.ip.clone()),
+        ("ip", i.shown_ip().to_string()),
         ("port", i.port.to_string()),
         ("runid", i.runid.clone().unwrap_or_default()),
     ];

@@ -64,7 +64,13 @@ fn is_executable(path: &str) -> bool {
 
 /// Whether `host` is acceptable as an instance address (an IP, unless resolve-hostnames).
 pub fn valid_host(host: &str, resolve: bool) -> bool {
-    host.parse::<std::net::IpAddr>().is_ok() || (resolve && !host.is_empty())
+    use std::net::ToSocketAddrs;
+    host.parse::<std::net::IpAddr>().is_ok()
+        || (resolve
+            && !host.is_empty()
+            && (host, 0)
+                .to_socket_addrs()
+                .is_ok_and(|mut a| a.next().is_some()))
 }
 
 /// Applies every `sentinel` line to `s` in Redis's three passes.
@@ -188,11 +194,7 @@ pub fn handle(s: &mut Sentinel, argv: &[Vec<u8>]) -> Result<(), &'static str> {
                 return Err("Invalid port number.");
             }
             let (ip, port) = (arg(2), port as u16);
-            if s.masters[mi]
-                .replicas
-                .iter()
-                .any(|r| r.ip == ip && r.port == port)
-            {
+            if s.masters[mi].replicas.iter().any(|r| r.is_at(&ip, port)) {
                 return Err("Duplicate hostname and port for replica.");
             }
             if !valid_host(&ip, s.resolve_hostnames) {
@@ -208,11 +210,7 @@ pub fn handle(s: &mut Sentinel, argv: &[Vec<u8>]) -> Result<(), &'static str> {
                 return Err("Invalid port number.");
             }
             let (ip, port, runid) = (arg(2), port as u16, arg(4));
-            if s.masters[mi]
-                .sentinels
-                .iter()
-                .any(|r| r.ip == ip && r.port == port)
-            {
+            if s.masters[mi].sentinels.iter().any(|r| r.is_at(&ip, port)) {
                 return Err("A Sentinel with the same hostname and port already exists.");
             }
             s.add_sentinel(mi, &ip, port, &runid);
@@ -399,7 +397,7 @@ pub fn state_lines(s: &Sentinel) -> Vec<(String, Vec<String>)> {
         );
         for r in &m.replicas {
             // The promoted replica is the master now: its slot goes to the old address.
-            let (rip, rport) = if r.ip == ip && r.port == port {
+            let (rip, rport) = if r.addr() == (ip.clone(), port) {
                 m.inst.addr()
             } else {
                 r.addr()
@@ -416,7 +414,11 @@ pub fn state_lines(s: &Sentinel) -> Vec<(String, Vec<String>)> {
             if let Some(runid) = &x.runid {
                 add(
                     "known-sentinel",
-                    format!("sentinel known-sentinel {name} {} {} {runid}", x.ip, x.port),
+                    format!(
+                        "sentinel known-sentinel {name} {} {} {runid}",
+                        x.shown_ip(),
+                        x.port
+                    ),
                 );
             }
         }

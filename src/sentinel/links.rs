@@ -170,7 +170,7 @@ fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
                 vec![
                     "SENTINEL".into(),
                     "is-master-down-by-addr".into(),
-                    m.inst.ip.clone(),
+                    m.inst.shown_ip().to_string(),
                     m.inst.port.to_string(),
                     s.current_epoch.to_string(),
                     runid,
@@ -415,7 +415,7 @@ pub fn process_hello(s: &mut Sentinel, payload: &str) {
     let found = s.masters[mi]
         .sentinels
         .iter()
-        .position(|x| x.ip == ip && x.port == port && x.runid.as_deref() == Some(runid));
+        .position(|x| x.is_at(ip, port) && x.runid.as_deref() == Some(runid));
     let si = match found {
         Some(i) => i,
         None => {
@@ -432,7 +432,7 @@ pub fn process_hello(s: &mut Sentinel, payload: &str) {
             } else if let Some(j) = s.masters[mi]
                 .sentinels
                 .iter()
-                .position(|x| x.ip == ip && x.port == port)
+                .position(|x| x.is_at(ip, port))
             {
                 s.event_at(
                     Level::Notice,
@@ -634,10 +634,7 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
         s.event_at(Level::Notice, "+reboot", loc);
     }
     for (ip, port) in new_replicas {
-        let known = s.masters[mi]
-            .replicas
-            .iter()
-            .any(|r| r.ip == ip && r.port == port);
+        let known = s.masters[mi].replicas.iter().any(|r| r.is_at(&ip, port));
         if !known && port != 0 {
             s.add_replica(mi, &ip, port);
             let j = s.masters[mi].replicas.len() - 1;

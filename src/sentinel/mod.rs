@@ -127,7 +127,12 @@ pub struct Instance {
     pub kind: Kind,
     /// Master name, `ip:port` for replicas, runid for sentinels.
     pub name: String,
+    /// The address links connect to (resolved when the instance was created from a name).
     pub ip: String,
+    /// The name it was configured or announced with, when not an IP literal.
+    pub hostname: Option<String>,
+    /// announce-hostnames: show and announce `hostname` instead of `ip`.
+    pub show_hostname: bool,
     pub port: u16,
     pub runid: Option<String>,
     pub s_down: bool,
@@ -183,6 +188,8 @@ impl Instance {
             kind,
             name,
             ip,
+            hostname: None,
+            show_hostname: false,
             port,
             runid: None,
             s_down: false,
@@ -229,8 +236,21 @@ impl Instance {
         }
     }
 
+    /// The address as shown and announced (`announceSentinelAddr`).
     pub fn addr(&self) -> (String, u16) {
-        (self.ip.clone(), self.port)
+        (self.shown_ip().to_string(), self.port)
+    }
+
+    pub fn shown_ip(&self) -> &str {
+        match &self.hostname {
+            Some(h) if self.show_hostname => h,
+            _ => &self.ip,
+        }
+    }
+
+    /// Whether `host` names this instance's address (its IP or its hostname).
+    pub fn is_at(&self, host: &str, port: u16) -> bool {
+        self.port == port && (self.ip == host || self.hostname.as_deref() == Some(host))
     }
 
     pub fn kind_name(&self) -> &'static str {
@@ -448,10 +468,10 @@ impl Sentinel {
     /// `%@`: `<type> <name> <ip> <port>[ @ <master> <mip> <mport>]`.
     pub fn describe(&self, loc: Loc) -> String {
         let i = self.inst(loc);
-        let mut s = format!("{} {} {} {}", i.kind_name(), i.name, i.ip, i.port);
+        let mut s = format!("{} {} {} {}", i.kind_name(), i.name, i.shown_ip(), i.port);
         if let Loc::Replica(m, _) | Loc::Sentinel(m, _) = loc {
             let m = &self.masters[m].inst;
-            s.push_str(&format!(" @ {} {} {}", m.name, m.ip, m.port));
+            s.push_str(&format!(" @ {} {} {}", m.name, m.shown_ip(), m.port));
         }
         s
     }
@@ -516,34 +536,59 @@ impl Sentinel {
         }
     }
 
+    /// (IP to connect to, hostname) for `host` as configured or announced: names are resolved
+    /// (once, as Redis's createSentinelAddr does) when resolve-hostnames is on.
+    pub fn resolve_host(&self, host: &str) -> (String, Option<String>) {
+        if host.parse::<std::net::IpAddr>().is_ok() || !self.resolve_hostnames {
+            return (host.to_string(), None);
+        }
+        use std::net::ToSocketAddrs;
+        let ip = (host, 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| host.to_string());
+        (ip, Some(host.to_string()))
+    }
+
+    fn instance_at(
+        &mut self,
+        kind: Kind,
+        name: Option<String>,
+        host: &str,
+        port: u16,
+        down_after: Ms,
+    ) -> Instance {
+        let id = self.new_id();
+        let (ip, hostname) = self.resolve_host(host);
+        let mut i = Instance::new(id, kind, String::new(), ip, port, down_after);
+        i.hostname = hostname;
+        i.show_hostname = self.announce_hostnames;
+        i.name = name.unwrap_or_else(|| format!("{}:{port}", i.shown_ip()));
+        i
+    }
+
     /// Creates a replica of master `mi` (no event); returns its id.
     pub fn add_replica(&mut self, mi: usize, ip: &str, port: u16) -> u64 {
-        let id = self.new_id();
         let down_after = self.masters[mi].inst.down_after;
-        let r = Instance::new(
-            id,
-            Kind::Replica,
-            format!("{ip}:{port}"),
-            ip.to_string(),
-            port,
-            down_after,
-        );
+        let r = self.instance_at(Kind::Replica, None, ip, port, down_after);
+        let id = r.id;
         self.masters[mi].replicas.push(r);
         self.spawn_queue.push(id);
         id
     }
 
     pub fn add_sentinel(&mut self, mi: usize, ip: &str, port: u16, runid: &str) -> u64 {
-        let id = self.new_id();
         let down_after = self.masters[mi].inst.down_after;
-        let mut s = Instance::new(
-            id,
+        let mut s = self.instance_at(
             Kind::Sentinel,
-            runid.to_string(),
-            ip.to_string(),
+            Some(runid.to_string()),
+            ip,
             port,
             down_after,
         );
+        let id = s.id;
         s.runid = Some(runid.to_string());
         self.masters[mi].sentinels.push(s);
         self.spawn_queue.push(id);
@@ -552,17 +597,11 @@ impl Sentinel {
 
     /// Creates a monitored master; returns its index.
     pub fn add_master(&mut self, name: &str, ip: &str, port: u16, quorum: u32) -> usize {
-        let id = self.new_id();
         let down_after = self.timings.default_down_after;
+        let inst = self.instance_at(Kind::Master, Some(name.to_string()), ip, port, down_after);
+        let id = inst.id;
         self.masters.push(Master {
-            inst: Instance::new(
-                id,
-                Kind::Master,
-                name.to_string(),
-                ip.to_string(),
-                port,
-                down_after,
-            ),
+            inst,
             quorum,
             parallel_syncs: 1,
             failover_timeout: self.timings.default_failover_timeout,
@@ -595,16 +634,13 @@ impl Sentinel {
     /// failover state and the link (a fresh instance id ends the old link tasks), keeping the
     /// epochs; the master may fail over again at once.
     pub fn reset_master(&mut self, mi: usize, ip: &str, port: u16, keep_sentinels: bool) {
-        let new_id = self.new_id();
-        let m = &mut self.masters[mi];
-        let mut inst = Instance::new(
-            new_id,
-            Kind::Master,
-            m.inst.name.clone(),
-            ip.to_string(),
-            port,
-            m.inst.down_after,
+        let (name, down_after) = (
+            self.masters[mi].inst.name.clone(),
+            self.masters[mi].inst.down_after,
         );
+        let mut inst = self.instance_at(Kind::Master, Some(name), ip, port, down_after);
+        let new_id = inst.id;
+        let m = &mut self.masters[mi];
         inst.link.local_ip = m.inst.link.local_ip.clone();
         m.inst = inst;
         m.replicas.clear();
