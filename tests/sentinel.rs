@@ -471,6 +471,65 @@ fn reply_shapes_match_redis_sentinel() {
             "-20",
         ],
         &["SENTINEL", "SET", "mymaster", "bogus", "1"],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "quorum",
+            "3",
+            "parallel-syncs",
+            "x",
+        ],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "rename-command",
+            "CONFIG",
+            "",
+        ],
+        &["SENTINEL", "SET", "mymaster", "rename-command", "CONFIG"],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            "/bin/true",
+        ],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "master-reboot-down-after-period",
+            "-1",
+        ],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "quorum",
+            "2",
+            "failover-timeout",
+            "0",
+        ],
+        &["SENTINEL", "SET", "mymaster", "auth-user"],
+        &["SENTINEL", "SET", "nope", "quorum", "1"],
+        &["SENTINEL", "RESET", "nomatch*"],
+        &["SENTINEL", "DEBUG", "ping-period", "0"],
+        &["SENTINEL", "DEBUG", "bogus", "1"],
+        &["SENTINEL", "DEBUG", "ping-period"],
+        &["SENTINEL", "INFO-CACHE", "nope"],
+        &["SENTINEL", "CONFIG", "SET", "announce-port", "x"],
+        &["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"],
+        &["SENTINEL", "CONFIG", "GET"],
+        &["SENTINEL", "REMOVE", "nope"],
+        &["SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1"],
+        &["PUBLISH", "__sentinel__:hello", "garbage"],
+        &["SUBSCRIBE"],
+        &["INFO", "nosuchsection"],
+        &["ROLE", "extra"],
+        &["AUTH", "x"],
+        &["HELLO", "4"],
         &["SENTINEL", "CONFIG", "GET", "announce-port"],
         &["SENTINEL", "CONFIG", "SET", "nope", "1"],
         &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "1", "2"],
@@ -493,6 +552,25 @@ fn reply_shapes_match_redis_sentinel() {
             String::from_utf8_lossy(&b.cmd(c)),
             "{c:?}"
         );
+    }
+    // Options before a failing one were applied, the same way on both.
+    let field = |s: &Sentinel, name: &str| -> String {
+        let out = s.cli(&["SENTINEL", "MASTER", "mymaster"]);
+        let lines: Vec<&str> = out.lines().collect();
+        lines
+            .iter()
+            .position(|l| *l == name)
+            .and_then(|i| lines.get(i + 1))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    for f in [
+        "quorum",
+        "parallel-syncs",
+        "failover-timeout",
+        "down-after-milliseconds",
+    ] {
+        assert_eq!(field(&ours, f), field(&real, f), "{f}");
     }
     // Instance maps: same field names in the same order.
     let keys = |s: &Sentinel| -> Vec<String> {

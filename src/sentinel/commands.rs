@@ -203,6 +203,17 @@ impl SentinelEngine {
         if !TOP_LEVEL.contains(&name.as_str()) {
             return unknown_command(conn, argv);
         }
+        // Arity as in Redis's sentinel command table (negative: at least).
+        let arity: i32 = match name.as_str() {
+            "auth" | "client" | "psubscribe" | "subscribe" | "sentinel" | "acl" => -2,
+            "publish" => 3,
+            "role" => 1,
+            _ => -1,
+        };
+        let n = argv.len() as i32;
+        if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+            return wrong_arity(conn, &name);
+        }
         if !conn.authenticated && name != "auth" && name != "hello" {
             return conn.error("NOAUTH Authentication required.");
         }
@@ -746,107 +757,142 @@ impl SentinelEngine {
         }
     }
 
+    /// SENTINEL SET: options are applied one by one, as Redis does (an error stops at that
+    /// option; the earlier ones stay applied and are saved).
     fn sentinel_set(&self, conn: &mut Conn, argv: &[Bytes]) {
         let Some(mi) = self.st.borrow().master_by_name(&text(&argv[2])) else {
             return conn.error("ERR No such master with that name");
         };
-        let mut i = 3;
-        let mut changes = Vec::new();
-        while i < argv.len() {
-            let opt = text(&argv[i]).to_ascii_lowercase();
-            let nargs = if opt == "rename-command" { 2 } else { 1 };
-            if i + nargs >= argv.len() {
-                return conn.error(&format!(
-                    "ERR Unknown option or number of arguments for SENTINEL SET '{}'",
-                    text(&argv[i])
-                ));
-            }
-            let val = text(&argv[i + 1]);
-            let num = val.parse::<i64>().ok();
-            let bad = || format!("ERR Invalid argument '{val}' for SENTINEL SET '{opt}'");
-            match opt.as_str() {
-                "down-after-milliseconds" | "failover-timeout" | "parallel-syncs" | "quorum" => {
-                    match num {
-                        Some(n) if n > 0 => {}
-                        _ => return conn.error(&bad()),
-                    }
+        let r = with_state(&self.st, |s| {
+            let mut changes = 0;
+            let mut j = 3;
+            let result = loop {
+                if j >= argv.len() {
+                    break Ok(());
                 }
-                "master-reboot-down-after-period" => match num {
-                    Some(n) if n >= 0 => {}
-                    _ => return conn.error(&bad()),
-                },
-                "notification-script" | "client-reconfig-script" => {
-                    if self.st.borrow().deny_scripts_reconfig {
-                        return conn.error("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration");
-                    }
-                }
-                "auth-pass" | "auth-user" | "rename-command" => {}
-                _ => {
-                    return conn.error(&format!(
-                        "ERR Unknown option or number of arguments for SENTINEL SET '{}'",
-                        text(&argv[i])
-                    ))
-                }
-            }
-            let extra = if nargs == 2 {
-                argv.get(i + 2).map(|a| text(a))
-            } else {
-                None
-            };
-            changes.push((opt, val, num.unwrap_or(0), extra));
-            i += 1 + nargs;
-        }
-        with_state(&self.st, |s| {
-            for (opt, val, n, extra) in changes {
+                let more = argv.len() - 1 - j;
+                let opt_raw = text(&argv[j]);
+                let opt = opt_raw.to_ascii_lowercase();
+                let old_j = j;
+                let bad = |v: &Bytes| {
+                    format!(
+                        "ERR Invalid argument '{}' for SENTINEL SET '{opt_raw}'",
+                        text(v)
+                    )
+                };
+                let num = |v: &Bytes| crate::commands::parse_i64(v);
+                let mut redacted = false;
                 let m = &mut s.masters[mi];
                 match opt.as_str() {
-                    "down-after-milliseconds" => {
-                        m.inst.down_after = n;
-                        config::propagate_down_after(s, mi);
+                    "down-after-milliseconds"
+                    | "failover-timeout"
+                    | "parallel-syncs"
+                    | "quorum"
+                        if more > 0 =>
+                    {
+                        j += 1;
+                        let Some(n) = num(&argv[j]).filter(|n| *n > 0) else {
+                            break Err(bad(&argv[j]));
+                        };
+                        match opt.as_str() {
+                            "down-after-milliseconds" => {
+                                m.inst.down_after = n;
+                                config::propagate_down_after(s, mi);
+                            }
+                            "failover-timeout" => m.failover_timeout = n,
+                            "parallel-syncs" => m.parallel_syncs = n,
+                            _ => m.quorum = u32::try_from(n).unwrap_or(u32::MAX),
+                        }
                     }
-                    "failover-timeout" => m.failover_timeout = n,
-                    "parallel-syncs" => m.parallel_syncs = n,
-                    "quorum" => m.quorum = n as u32,
-                    "master-reboot-down-after-period" => m.reboot_down_after = n,
-                    "notification-script" => {
-                        m.notification_script = (!val.is_empty()).then(|| val.clone())
+                    "master-reboot-down-after-period" if more > 0 => {
+                        j += 1;
+                        let Some(n) = num(&argv[j]).filter(|n| *n >= 0) else {
+                            break Err(bad(&argv[j]));
+                        };
+                        m.reboot_down_after = n;
                     }
-                    "client-reconfig-script" => {
-                        m.client_reconfig_script = (!val.is_empty()).then(|| val.clone())
+                    "notification-script" | "client-reconfig-script" if more > 0 => {
+                        j += 1;
+                        let v = text(&argv[j]);
+                        if s.deny_scripts_reconfig {
+                            break Err("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration".to_string());
+                        }
+                        let notify = opt == "notification-script";
+                        if !v.is_empty() && !config::is_executable(&v) {
+                            break Err(if notify {
+                                "ERR Notification script seems non existing or non executable"
+                            } else {
+                                "ERR Client reconfiguration script seems non existing or non executable"
+                            }
+                            .to_string());
+                        }
+                        let v = (!v.is_empty()).then_some(v);
+                        let m = &mut s.masters[mi];
+                        if notify {
+                            m.notification_script = v;
+                        } else {
+                            m.client_reconfig_script = v;
+                        }
                     }
-                    "auth-pass" => {
-                        m.auth_pass = (!val.is_empty()).then(|| val.clone());
-                        m.link_gen += 1;
-                    }
-                    "auth-user" => {
-                        m.auth_user = (!val.is_empty()).then(|| val.clone());
-                        m.link_gen += 1;
-                    }
-                    "rename-command" => {
-                        let new = extra.clone().unwrap_or_default();
-                        m.renamed.retain(|(o, _)| !o.eq_ignore_ascii_case(&val));
-                        if !val.eq_ignore_ascii_case(&new) {
-                            m.renamed.push((val.clone(), new));
+                    "auth-pass" | "auth-user" if more > 0 => {
+                        j += 1;
+                        let v = text(&argv[j]);
+                        let v = (!v.is_empty()).then_some(v);
+                        if opt == "auth-pass" {
+                            m.auth_pass = v;
+                            redacted = true;
+                        } else {
+                            m.auth_user = v;
                         }
                         m.link_gen += 1;
                     }
-                    _ => {}
+                    "rename-command" if more > 1 => {
+                        let (old, new) = (text(&argv[j + 1]), text(&argv[j + 2]));
+                        j += 2;
+                        if old.is_empty() || new.is_empty() {
+                            let at = if new.is_empty() { j } else { j - 1 };
+                            break Err(bad(&argv[at]));
+                        }
+                        m.renamed.retain(|(o, _)| !o.eq_ignore_ascii_case(&old));
+                        if !old.eq_ignore_ascii_case(&new) {
+                            m.renamed.push((old, new));
+                        }
+                        m.link_gen += 1;
+                    }
+                    _ => {
+                        break Err(format!(
+                            "ERR Unknown option or number of arguments for SENTINEL SET '{opt_raw}'"
+                        ))
+                    }
                 }
-                let shown = if opt == "auth-pass" {
-                    "******".to_string()
-                } else {
-                    val
-                };
+                changes += 1;
                 let d = s.describe(Loc::Master(mi));
-                s.event(
+                let args: Vec<String> = argv[old_j + 1..=j]
+                    .iter()
+                    .map(|a| {
+                        if redacted {
+                            "******".to_string()
+                        } else {
+                            text(a)
+                        }
+                    })
+                    .collect();
+                s.event_m(
                     crate::server::log::Level::Warning,
                     "+set",
-                    format!("{d} {opt} {shown}"),
+                    mi,
+                    format!("{d} {opt_raw} {}", args.join(" ")),
                 );
-            }
-            s.flush_config();
+                j += 1;
+            };
+            let saved = changes == 0 || s.flush_config();
+            (result, saved)
         });
-        conn.out.ok();
+        match r {
+            (Err(e), _) => conn.error(&e),
+            (Ok(()), true) => conn.out.ok(),
+            (Ok(()), false) => conn.error("ERR Failed to save config file. Check server logs."),
+        }
     }
 
     fn sentinel_config(&self, conn: &mut Conn, argv: &[Bytes]) {

@@ -54,7 +54,7 @@ fn yesno(b: &[u8]) -> Option<bool> {
     }
 }
 
-fn is_executable(path: &str) -> bool {
+pub fn is_executable(path: &str) -> bool {
     let Ok(c) = std::ffi::CString::new(path) else {
         return false;
     };
