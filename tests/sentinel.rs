@@ -530,6 +530,30 @@ fn reply_shapes_match_redis_sentinel() {
         &["ROLE", "extra"],
         &["AUTH", "x"],
         &["HELLO", "4"],
+        &["HELLO", "2", "SETNAME", "a b"],
+        &["CLIENT", "NOPE"],
+        &["CLIENT", "SETNAME", "x y"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "REPLY"],
+        &["COMMAND", "NOPE"],
+        &["ACL", "NOPE"],
+        &["SHUTDOWN", "NOPE", "x"],
+        &["SHUTDOWN", "ABORT"],
+        &["SHUTDOWN", "SAVE", "ABORT"],
+        &["SHUTDOWN", "NOSAVE", "SAVE"],
+        &["UNSUBSCRIBE"],
+        &["PUNSUBSCRIBE", "x"],
+        &["SENTINEL", "MASTERS", "x"],
+        &["SENTINEL", "MYID", "x"],
+        &["SENTINEL", "CKQUORUM", "nope"],
+        &["SENTINEL", "SENTINELS", "nope"],
+        &["SENTINEL", "REPLICAS", "nope"],
+        &["SENTINEL", "FAILOVER", "nope"],
+        &["SENTINEL", "SIMULATE-FAILURE", "HELP"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "abc", "1"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "1", "abc"],
+        &["SENTINEL", "MONITOR", "x", "not-an-ip", "1", "1"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "70000", "1"],
         &["SENTINEL", "CONFIG", "GET", "announce-port"],
         &["SENTINEL", "CONFIG", "SET", "nope", "1"],
         &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "1", "2"],
@@ -546,12 +570,16 @@ fn reply_shapes_match_redis_sentinel() {
     ];
     let mut a = RawConn::connect(ours.port);
     let mut b = RawConn::connect(real.port);
-    for c in cases {
-        assert_eq!(
-            String::from_utf8_lossy(&a.cmd(c)),
-            String::from_utf8_lossy(&b.cmd(c)),
-            "{c:?}"
-        );
+    for resp in ["2", "3"] {
+        a.cmd(&["HELLO", resp]);
+        b.cmd(&["HELLO", resp]);
+        for c in cases {
+            assert_eq!(
+                String::from_utf8_lossy(&a.cmd(c)),
+                String::from_utf8_lossy(&b.cmd(c)),
+                "RESP{resp} {c:?}"
+            );
+        }
     }
     // Options before a failing one were applied, the same way on both.
     let field = |s: &Sentinel, name: &str| -> String {

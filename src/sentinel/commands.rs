@@ -238,6 +238,25 @@ impl SentinelEngine {
             "command" => command(conn, argv),
             "acl" => acl(conn, argv),
             "shutdown" => {
+                // Sentinel never saves; the flags are only checked, as in Redis.
+                let (mut save, mut nosave, mut abort) = (false, false, false);
+                for a in &argv[1..] {
+                    if eq_ic(a, "save") {
+                        save = true;
+                    } else if eq_ic(a, "nosave") {
+                        nosave = true;
+                    } else if eq_ic(a, "abort") {
+                        abort = true;
+                    } else if !eq_ic(a, "now") && !eq_ic(a, "force") {
+                        return conn.error("ERR syntax error");
+                    }
+                }
+                if (save && nosave) || (abort && argv.len() > 2) {
+                    return conn.error("ERR syntax error");
+                }
+                if abort {
+                    return conn.error("ERR No shutdown in progress.");
+                }
                 conn.shard.shared.shutdown.request(libc::SIGTERM);
                 conn.close_after_reply = true;
             }
@@ -569,7 +588,7 @@ impl SentinelEngine {
                     return conn.error("ERR Quorum must be 1 or greater.");
                 }
                 if !(0..=65535).contains(&port) {
-                    return conn.error("ERR Invalid port number");
+                    return conn.error("ERR Invalid port number.");
                 }
                 let (name, ip) = (text(&argv[2]), text(&argv[3]));
                 let r = with_state(st, |s| {
@@ -1050,6 +1069,7 @@ fn ping(conn: &mut Conn, argv: &[Bytes]) {
 
 fn hello(conn: &mut Conn, argv: &[Bytes]) {
     let mut proto = None;
+    let mut setname = None;
     let mut i = 1;
     if let Some(v) = argv.get(1) {
         match crate::commands::parse_i64(v) {
@@ -1075,7 +1095,13 @@ fn hello(conn: &mut Conn, argv: &[Bytes]) {
             conn.authenticated = true;
             i += 3;
         } else if eq_ic(&argv[i], "setname") && more >= 1 {
-            conn.handle.info.borrow_mut().name = Some(argv[i + 1].clone());
+            let name = &argv[i + 1];
+            if name.iter().any(|&c| c <= b' ' || c > b'~') {
+                return conn.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+            }
+            setname = Some(name.clone());
             i += 2;
         } else {
             return conn.error(&format!(
@@ -1086,6 +1112,9 @@ fn hello(conn: &mut Conn, argv: &[Bytes]) {
     }
     if !conn.authenticated {
         return conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(n) = setname {
+        conn.handle.info.borrow_mut().name = (!n.is_empty()).then_some(n);
     }
     if let Some(p) = proto {
         conn.out.proto = if p == 3 { Proto::Resp3 } else { Proto::Resp2 };
