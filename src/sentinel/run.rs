@@ -81,7 +81,14 @@ pub fn run_from(src: &ConfigSource) -> i32 {
         eprint!("{e}");
         return 1;
     }
-    let daemonized = cfg.daemonize;
+    use crate::server::notify::{self, SupervisedMode};
+    let supervised = notify::resolve_supervised(match cfg.supervised {
+        crate::config::Supervised::No => SupervisedMode::No,
+        crate::config::Supervised::Upstart => SupervisedMode::Upstart,
+        crate::config::Supervised::Systemd => SupervisedMode::Systemd,
+        crate::config::Supervised::Auto => SupervisedMode::Auto,
+    });
+    let daemonized = cfg.daemonize && supervised == SupervisedMode::No;
     if daemonized {
         if let Err(e) = process::daemonize() {
             eprintln!("Can't daemonize: {e}");
@@ -185,11 +192,17 @@ pub fn run_from(src: &ConfigSource) -> i32 {
             return 1;
         }
     };
+    if supervised == SupervisedMode::Systemd {
+        notify::notify_ready(false);
+    }
     while signal.requested().is_none() {
         std::thread::sleep(Duration::from_millis(100));
     }
     shared.shutting_down.store(true, Ordering::Relaxed);
     tracing::warn!("User requested shutdown...");
+    if supervised == SupervisedMode::Systemd {
+        notify::notify_stopping();
+    }
     if let Some(p) = &pidfile {
         let _ = process::remove_pidfile(p);
     }
