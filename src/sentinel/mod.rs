@@ -732,8 +732,9 @@ impl Sentinel {
                 true
             }
             Err(e) => {
+                let why = e.strip_prefix("ERR Rewriting config file: ").unwrap_or(&e);
                 tracing::warn!(
-                    "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
+                    "WARNING: Sentinel was not able to save the new configuration on disk!!!: {why}"
                 );
                 false
             }
