@@ -912,3 +912,40 @@ fn hostnames_are_resolved_and_announced_with_redis_sentinel() {
         );
     }
 }
+
+/// SENTINEL SIMULATE-FAILURE CRASH-AFTER-ELECTION: the sentinel exits with 99 right after it
+/// is elected (here by a forced SENTINEL FAILOVER), before promoting anything.
+#[test]
+fn simulate_failure_crash_after_election_exits_99() {
+    let m = RedisServer::start(&[]);
+    let mp = m.port.to_string();
+    let r = RedisServer::start(&["--replicaof", "127.0.0.1", &mp]);
+    let mut s = Sentinel::start(SENTINEL_BIN, m.port, "");
+    assert!(wait_until(Duration::from_secs(20), || s.count("replicas") == 1));
+    assert_eq!(
+        s.cli(&["SENTINEL", "SIMULATE-FAILURE", "CRASH-AFTER-ELECTION"])
+            .trim(),
+        "OK"
+    );
+    assert!(s
+        .cli(&["INFO", "sentinel"])
+        .contains("sentinel_simulate_failure_flags:1"));
+    let mut out = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            out = s.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
+            out.trim() == "OK"
+        }),
+        "{out}"
+    );
+    let mut child = s.child.take().unwrap();
+    let mut status = None;
+    assert!(wait_until(Duration::from_secs(20), || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    }));
+    assert_eq!(status.and_then(|st| st.code()), Some(99));
+    assert!(s.log_text().contains("+elected-leader master mymaster"));
+    // Nothing was promoted.
+    assert_eq!(role(r.port), "slave");
+}
