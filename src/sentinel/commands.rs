@@ -1217,7 +1217,11 @@ fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
     }
     f.push(("flags", flags.join(",")));
     f.push(("link-pending-commands", i.link.pending_commands.to_string()));
-    f.push(("link-refcount", "1".into()));
+    let refcount = match loc {
+        Loc::Sentinel(..) => links::peer_group(s, loc).len(),
+        _ => 1,
+    };
+    f.push(("link-refcount", refcount.to_string()));
     if is_master && m.failover_state != FailoverState::None {
         f.push(("failover-state", m.failover_state.name().into()));
     }

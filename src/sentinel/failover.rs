@@ -14,14 +14,27 @@ pub async fn timer(st: Shared) {
         let spawn = with_state(&st, |s| {
             tick(s, mstime());
             super::scripts::run(s);
-            std::mem::take(&mut s.spawn_queue)
-                .into_iter()
+            let mut ids = std::mem::take(&mut s.spawn_queue);
+            // Peer links are shared by runid: a sentinel instance whose link owner went away
+            // (removed from its master) is adopted by another instance of the same runid.
+            for m in &s.masters {
+                ids.extend(m.sentinels.iter().filter(|x| !x.link_task).map(|x| x.id));
+            }
+            ids.into_iter()
                 .filter_map(|id| {
                     let loc = s.locate(id)?;
-                    let i = s.inst_mut(loc);
-                    if i.link_task {
+                    if s.inst(loc).link_task {
                         return None;
                     }
+                    if s.inst(loc).kind == Kind::Sentinel
+                        && links::peer_group(s, loc)
+                            .iter()
+                            .skip(1)
+                            .any(|l| s.inst(*l).link_task)
+                    {
+                        return None;
+                    }
+                    let i = s.inst_mut(loc);
                     i.link_task = true;
                     Some((id, i.kind))
                 })

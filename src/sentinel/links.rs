@@ -18,8 +18,10 @@ pub enum Req {
     Ignore,
     Ping,
     Info,
-    Publish,
-    IsMasterDown,
+    /// A hello for the instance with this id (a shared peer link carries one per master).
+    Publish(u64),
+    /// An is-master-down-by-addr ask on behalf of the sentinel instance with this id.
+    IsMasterDown(u64),
 }
 
 enum Plan {
@@ -106,6 +108,33 @@ pub fn hello_payload(s: &Sentinel, mi: usize, local_ip: Option<&str>) -> String 
     )
 }
 
+/// Every sentinel instance (over all masters) with the runid of the one at `loc`, `loc` first.
+pub fn peer_group(s: &Sentinel, loc: Loc) -> Vec<Loc> {
+    let mut out = vec![loc];
+    let Some(runid) = s.inst(loc).runid.clone() else {
+        return out;
+    };
+    for (mi, m) in s.masters.iter().enumerate() {
+        for (i, x) in m.sentinels.iter().enumerate() {
+            if Loc::Sentinel(mi, i) != loc && x.runid.as_deref() == Some(runid.as_str()) {
+                out.push(Loc::Sentinel(mi, i));
+            }
+        }
+    }
+    out
+}
+
+/// Copies the state of a shared peer link from the instance that owns it to the others.
+pub fn sync_peer_link(s: &mut Sentinel, owner: Loc) {
+    if !matches!(owner, Loc::Sentinel(..)) {
+        return;
+    }
+    let link = s.inst(owner).link.clone();
+    for member in peer_group(s, owner).into_iter().skip(1) {
+        s.inst_mut(member).link = link.clone();
+    }
+}
+
 fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
     let Some(loc) = s.locate(id) else {
         return Plan::Gone;
@@ -119,9 +148,12 @@ fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
     if !connected {
         let i = s.inst_mut(loc);
         i.link.connected = false;
-        if now - i.link.last_reconn_time < ping_period {
+        let wait = now - i.link.last_reconn_time < ping_period;
+        sync_peer_link(s, loc);
+        if wait {
             return Plan::Wait;
         }
+        let i = s.inst_mut(loc);
         i.link.last_reconn_time = now;
         return Plan::Connect {
             ip: i.ip.clone(),
@@ -154,28 +186,41 @@ fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
             }
         }
     }
-    if kind == Kind::Sentinel && m.inst.s_down {
-        let i = s.inst(loc);
-        let elapsed = now - i.last_master_down_reply_time;
-        if i.force_ask
-            || (elapsed >= s.timings.ask_period && now - i.last_ask_time >= s.timings.ask_period)
-        {
-            let runid = if m.failover_state > FailoverState::None {
-                s.myid.clone()
-            } else {
-                "*".into()
-            };
-            batch.push((
-                Req::IsMasterDown,
-                vec![
-                    "SENTINEL".into(),
-                    "is-master-down-by-addr".into(),
-                    m.inst.shown_ip().to_string(),
-                    m.inst.port.to_string(),
-                    s.current_epoch.to_string(),
-                    runid,
-                ],
-            ));
+    // A link to another sentinel is shared by every master that sentinel monitors with us
+    // (same runid): it carries each of those masters' asks and hellos.
+    let members: Vec<Loc> = match kind {
+        Kind::Sentinel => peer_group(s, loc),
+        _ => vec![loc],
+    };
+    if kind == Kind::Sentinel {
+        for &member in &members {
+            let mm = &s.masters[Sentinel::master_of(member)];
+            if !mm.inst.s_down {
+                continue;
+            }
+            let x = s.inst(member);
+            let elapsed = now - x.last_master_down_reply_time;
+            if x.force_ask
+                || (elapsed >= s.timings.ask_period
+                    && now - x.last_ask_time >= s.timings.ask_period)
+            {
+                let runid = if mm.failover_state > FailoverState::None {
+                    s.myid.clone()
+                } else {
+                    "*".into()
+                };
+                batch.push((
+                    Req::IsMasterDown(x.id),
+                    vec![
+                        "SENTINEL".into(),
+                        "is-master-down-by-addr".into(),
+                        mm.inst.shown_ip().to_string(),
+                        mm.inst.port.to_string(),
+                        s.current_epoch.to_string(),
+                        runid,
+                    ],
+                ));
+            }
         }
     }
     let i = s.inst(loc);
@@ -186,25 +231,35 @@ fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
     if now - i.link.last_pong_time > ping_period && now - i.link.last_ping_time > ping_period / 2 {
         batch.push((Req::Ping, vec![cmd("PING")]));
     }
-    if now - i.last_pub_time > s.timings.publish_period {
-        let payload = hello_payload(s, mi, i.link.local_ip.as_deref());
-        batch.push((
-            Req::Publish,
-            vec![cmd("PUBLISH"), HELLO_CHANNEL.into(), payload],
-        ));
+    let local_ip = i.link.local_ip.clone();
+    for &member in &members {
+        let x = s.inst(member);
+        if now - x.last_pub_time > s.timings.publish_period {
+            let payload = hello_payload(s, Sentinel::master_of(member), local_ip.as_deref());
+            batch.push((
+                Req::Publish(x.id),
+                vec![cmd("PUBLISH"), HELLO_CHANNEL.into(), payload],
+            ));
+        }
+    }
+    for (r, _) in &batch {
+        if let Req::IsMasterDown(mid) = r {
+            if let Some(l) = s.locate(*mid) {
+                let x = s.inst_mut(l);
+                x.force_ask = false;
+                x.last_ask_time = now;
+            }
+        }
     }
     let i = s.inst_mut(loc);
     i.pending_slaveof = None;
-    if batch.iter().any(|(r, _)| *r == Req::IsMasterDown) {
-        i.force_ask = false;
-        i.last_ask_time = now;
-    }
     if batch.iter().any(|(r, _)| *r == Req::Ping) {
         i.link.last_ping_time = now;
         if i.link.act_ping_time == 0 {
             i.link.act_ping_time = now;
         }
     }
+    sync_peer_link(s, loc);
     if batch.is_empty() {
         Plan::Wait
     } else {
@@ -499,10 +554,13 @@ pub fn on_reply(s: &mut Sentinel, id: u64, req: &Req, r: &Reply) {
                 i.link.last_avail_time = now;
                 i.link.act_ping_time = 0;
             }
+            sync_peer_link(s, loc);
         }
-        Req::Publish => {
+        Req::Publish(target) => {
             if !r.is_error() {
-                s.inst_mut(loc).last_pub_time = now;
+                if let Some(l) = s.locate(*target) {
+                    s.inst_mut(l).last_pub_time = now;
+                }
             }
         }
         Req::Info => {
@@ -510,7 +568,10 @@ pub fn on_reply(s: &mut Sentinel, id: u64, req: &Req, r: &Reply) {
                 refresh_info(s, loc, &text, now);
             }
         }
-        Req::IsMasterDown => {
+        Req::IsMasterDown(target) => {
+            let Some(loc) = s.locate(*target) else {
+                return;
+            };
             if let Reply::Array(Some(items)) = r {
                 if let [Reply::Int(down), Reply::Bulk(Some(leader)), Reply::Int(epoch)] = &items[..]
                 {
