@@ -949,3 +949,51 @@ fn simulate_failure_crash_after_election_exits_99() {
     // Nothing was promoted.
     assert_eq!(role(r.port), "slave");
 }
+
+/// Two masters monitored by the same two sentinels: each sentinel keeps a single command link
+/// to its peer (shared by runid, `link-refcount 2`), and SENTINEL MONITOR / REMOVE at runtime
+/// start and stop monitoring.
+#[test]
+fn peer_link_is_shared_across_masters() {
+    let a = RedisServer::start(&[]);
+    let b = RedisServer::start(&[]);
+    let extra = format!("sentinel monitor other 127.0.0.1 {} 2\n", b.port);
+    let s1 = Sentinel::start(SENTINEL_BIN, a.port, &extra);
+    let s2 = Sentinel::start(SENTINEL_BIN, a.port, "");
+    let bp = b.port.to_string();
+    assert_eq!(
+        s2.cli(&["SENTINEL", "MONITOR", "other", "127.0.0.1", &bp, "2"])
+            .trim(),
+        "OK"
+    );
+    let refcount = |x: &Sentinel, master: &str| -> String {
+        let out = x.cli(&["SENTINEL", "SENTINELS", master]);
+        let lines: Vec<&str> = out.lines().collect();
+        lines
+            .iter()
+            .position(|l| *l == "link-refcount")
+            .and_then(|i| lines.get(i + 1))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || refcount(&s1, "mymaster") == "2"
+            && refcount(&s1, "other") == "2"),
+        "{}",
+        s1.log_text()
+    );
+    let peer_id = s2.cli(&["SENTINEL", "MYID"]).trim().to_string();
+    let name = format!("name=sentinel-{}-cmd", &peer_id[..8]);
+    let links = s1
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|l| l.contains(&name))
+        .count();
+    assert_eq!(links, 1);
+    // REMOVE on s1: the peer is still known through mymaster, with one reference left.
+    assert_eq!(s1.cli(&["SENTINEL", "REMOVE", "other"]).trim(), "OK");
+    assert_eq!(refcount(&s1, "mymaster"), "1");
+    assert!(!std::fs::read_to_string(&s1.conf)
+        .unwrap()
+        .contains("sentinel monitor other"));
+}
