@@ -76,6 +76,12 @@ pub fn run_from(src: &ConfigSource) -> i32 {
         let _ = cfg.set(&[b"protected-mode", b"no"]);
     }
     cfg.shards = 1;
+    // Redis applies `dir` (chdir) while reading the file, so relative paths in sentinel lines
+    // (scripts) and in logfile/pidfile are relative to it: change directory before using them.
+    if let Err(e) = std::env::set_current_dir(&cfg.dir) {
+        eprintln!("Can't chdir to '{}': {e}", cfg.dir.display());
+        return 1;
+    }
     let mut state = Sentinel::new(cfg.clone());
     if let Err(e) = config::apply(&mut state, &cfg.sentinel_lines) {
         eprint!("{e}");
@@ -127,10 +133,6 @@ pub fn run_from(src: &ConfigSource) -> i32 {
     banner::log_starting();
     banner::log_version();
     tracing::warn!("Configuration loaded");
-    if let Err(e) = std::env::set_current_dir(&cfg.dir) {
-        tracing::warn!("Can't chdir to '{}': {e}", cfg.dir.display());
-        return 1;
-    }
     let pidfile = if !cfg.pidfile.is_empty() {
         Some(PathBuf::from(&cfg.pidfile))
     } else if daemonized {

@@ -46,6 +46,38 @@ pub fn schedule(s: &mut Sentinel, argv: Vec<String>) {
     }
 }
 
+/// Scripts must not inherit the sentinel's sockets (listener, links, clients): some of them
+/// are created without close-on-exec (dup'ed listeners, io_uring accepts). The child marks every
+/// descriptor above stderr close-on-exec just before exec, so std's own error pipe keeps
+/// working.
+fn no_inherited_fds(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    let max_fd = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(65_536) as libc::c_int
+    } else {
+        1024
+    };
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (close_range / fcntl) on descriptor numbers.
+    unsafe {
+        cmd.pre_exec(move || {
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            let r = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            if r != 0 {
+                for fd in 3..max_fd {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 fn retry_delay(s: &Sentinel, retry_num: u32) -> Ms {
     let mut d = s.timings.script_retry_delay;
     for _ in 1..retry_num {
@@ -113,13 +145,13 @@ pub fn run(s: &mut Sentinel) {
         }
         job.retry_num += 1;
         job.start_time = now;
-        match Command::new(&job.argv[0])
-            .args(&job.argv[1..])
+        let mut cmd = Command::new(&job.argv[0]);
+        cmd.args(&job.argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
+            .stderr(Stdio::null());
+        no_inherited_fds(&mut cmd);
+        match cmd.spawn() {
             Ok(c) => {
                 job.child = Some(c);
                 running += 1;
