@@ -1188,7 +1188,8 @@ fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
         flags.push("o_down");
     }
     flags.push(i.kind_name());
-    if !i.link.connected {
+    // A master or replica needs both links (commands and pub/sub), a sentinel only the first.
+    if !i.link.connected || (i.kind != Kind::Sentinel && !i.link.pubsub_connected) {
         flags.push("disconnected");
     }
     if i.master_down {

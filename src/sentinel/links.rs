@@ -416,6 +416,32 @@ async fn pubsub_link(st: Shared, id: u64) {
         if c.send_raw(&bytes).await.is_err() {
             continue;
         }
+        // The handshake replies (AUTH, SETNAME) are ignored, but an error instead of the
+        // SUBSCRIBE confirmation (e.g. -NOAUTH) leaves the link useless: it is closed, and the
+        // instance shows as disconnected, as hiredis does for a pub/sub link (it drops the
+        // connection on an error reply to SUBSCRIBE).
+        let mut subscribed = true;
+        for _ in 0..hs.len() {
+            match c
+                .read_reply(Duration::from_millis(publish_period.max(1000) as u64))
+                .await
+            {
+                Ok(r) => subscribed = !r.is_error(),
+                Err(_) => {
+                    subscribed = false;
+                    break;
+                }
+            }
+        }
+        if !subscribed {
+            with_state(&st, |s| {
+                if let Some(loc) = s.locate(id) {
+                    s.inst_mut(loc).link.pubsub_connected = false;
+                }
+            });
+            c.close().await;
+            continue;
+        }
         // No message for 3 publish periods: the link is considered dead (Redis closes the
         // pub/sub link then too).
         let idle = Duration::from_millis((publish_period * 3).max(1000) as u64);
