@@ -13,6 +13,7 @@ use std::future::Future;
 
 pub struct SentinelEngine {
     pub st: Shared,
+    pub acl: std::cell::RefCell<super::acl::Acl>,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -214,7 +215,7 @@ impl SentinelEngine {
         if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
             return wrong_arity(conn, &name);
         }
-        if !conn.authenticated && name != "auth" && name != "hello" {
+        if !self.authed(conn) && name != "auth" && name != "hello" {
             return conn.error("NOAUTH Authentication required.");
         }
         if crate::commands::pubsub::in_resp2_context(conn)
@@ -227,16 +228,17 @@ impl SentinelEngine {
         }
         match name.as_str() {
             "ping" => ping(conn, argv),
-            "auth" | "client" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" => {
+            "client" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" => {
                 delegate(conn, argv).await
             }
-            "hello" => hello(conn, argv),
+            "auth" => self.auth(conn, argv),
+            "hello" => self.hello(conn, argv),
             "publish" => self.publish(conn, argv),
             "info" => self.info(conn, argv),
             "role" => self.role(conn),
             "sentinel" => self.sentinel(conn, argv),
             "command" => command(conn, argv),
-            "acl" => acl(conn, argv),
+            "acl" => self.acl(conn, argv),
             "shutdown" => {
                 // Sentinel never saves; the flags are only checked, as in Redis.
                 let (mut save, mut nosave, mut abort) = (false, false, false);
@@ -262,6 +264,188 @@ impl SentinelEngine {
             }
             _ => unknown_command(conn, argv),
         }
+    }
+
+    /// Whether the connection may run commands: it authenticated, or the default user is on
+    /// and has no password.
+    fn authed(&self, conn: &Conn) -> bool {
+        let acl = self.acl.borrow();
+        let id = conn.handle.id;
+        acl.conn_user.contains_key(&id)
+            || acl.default_open()
+            || (conn.authenticated && acl.default_off_from.is_some_and(|w| id < w))
+    }
+
+    /// Records that `conn` runs as `user` (CLIENT LIST `user=`, ACL WHOAMI).
+    fn login(&self, conn: &mut Conn, user: &'static str) {
+        let mut acl = self.acl.borrow_mut();
+        let live = conn.shard.clients.borrow();
+        acl.conn_user.retain(|id, _| live.contains_key(id));
+        acl.conn_user.insert(conn.handle.id, user);
+        drop(live);
+        conn.authenticated = true;
+        conn.handle.info.borrow_mut().user = user;
+    }
+
+    fn auth(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let (user, pass) = match argv.len() {
+            2 => (&b"default"[..], &argv[1]),
+            3 => (&argv[1][..], &argv[2]),
+            _ => return conn.error("ERR syntax error"),
+        };
+        let checked = self.acl.borrow().check(user, pass);
+        if argv.len() == 2 && checked.is_some() && self.acl.borrow().default_open() {
+            return conn.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+        match checked {
+            Some(u) => {
+                self.login(conn, u);
+                conn.out.ok();
+            }
+            None => conn.error(super::acl::WRONGPASS),
+        }
+    }
+
+    fn acl(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let sub = text(&argv[1]).to_ascii_lowercase();
+        match sub.as_str() {
+            "whoami" if argv.len() == 2 => {
+                let who = self
+                    .acl
+                    .borrow()
+                    .conn_user
+                    .get(&conn.handle.id)
+                    .copied()
+                    .unwrap_or("default");
+                conn.out.bulk(who.as_bytes());
+            }
+            "users" if argv.len() == 2 => {
+                let mut names: Vec<&str> = self.acl.borrow().users.iter().map(|u| u.name).collect();
+                names.sort_unstable();
+                conn.out.array(names.len());
+                for n in names {
+                    conn.out.bulk(n.as_bytes());
+                }
+            }
+            "setuser" if argv.len() >= 3 => {
+                let rules: Vec<String> = argv[3..].iter().map(|a| text(a)).collect();
+                let was_open = self.acl.borrow().default_open();
+                let r = self.acl.borrow_mut().setuser(&text(&argv[2]), &rules);
+                match r {
+                    Ok(()) => {
+                        let mut acl = self.acl.borrow_mut();
+                        let open = acl.default_open();
+                        if was_open && !open {
+                            let next = conn
+                                .shard
+                                .shared
+                                .next_client_id
+                                .load(std::sync::atomic::Ordering::Relaxed);
+                            acl.default_off_from = Some(next);
+                        } else if open {
+                            acl.default_off_from = None;
+                        }
+                        drop(acl);
+                        conn.out.ok();
+                    }
+                    Err(e) => conn.error(&e),
+                }
+            }
+            "deluser" if argv.len() >= 3 => {
+                let mut acl = self.acl.borrow_mut();
+                let mut n = 0;
+                for a in &argv[2..] {
+                    if &a[..] == b"default" {
+                        drop(acl);
+                        return conn.error("ERR The 'default' user cannot be removed");
+                    }
+                    if let Some(i) = acl.users.iter().position(|u| u.name.as_bytes() == &a[..]) {
+                        let name = acl.users.remove(i).name;
+                        acl.conn_user.retain(|_, u| *u != name);
+                        n += 1;
+                    }
+                }
+                drop(acl);
+                conn.out.int(n);
+            }
+            "whoami" | "users" | "setuser" | "deluser" => wrong_arity(conn, &format!("acl|{sub}")),
+            _ => conn.error(&format!(
+                "ERR unknown subcommand '{}'. Try ACL HELP.",
+                text(&argv[1])
+            )),
+        }
+    }
+
+    fn hello(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let mut proto = None;
+        let mut setname = None;
+        let mut i = 1;
+        if let Some(v) = argv.get(1) {
+            match crate::commands::parse_i64(v) {
+                Some(v) if (2..=3).contains(&v) => proto = Some(v),
+                Some(_) => return conn.error("NOPROTO unsupported protocol version"),
+                None => {
+                    return conn.error("ERR Protocol version is not an integer or out of range")
+                }
+            }
+            i = 2;
+        }
+        while i < argv.len() {
+            let more = argv.len() - i - 1;
+            if eq_ic(&argv[i], "auth") && more >= 2 {
+                let pass = &argv[i + 2];
+                let ok = eq_ic(&argv[i + 1], "default")
+                    && conn
+                        .cfg
+                        .requirepass
+                        .as_ref()
+                        .is_none_or(|p| p[..] == pass[..]);
+                if !ok {
+                    return conn.error(crate::commands::errors::WRONGPASS);
+                }
+                conn.authenticated = true;
+                i += 3;
+            } else if eq_ic(&argv[i], "setname") && more >= 1 {
+                let name = &argv[i + 1];
+                if name.iter().any(|&c| c <= b' ' || c > b'~') {
+                    return conn.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                }
+                setname = Some(name.clone());
+                i += 2;
+            } else {
+                return conn.error(&format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    text(&argv[i])
+                ));
+            }
+        }
+        if !self.authed(conn) {
+            return conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        }
+        if let Some(n) = setname {
+            conn.handle.info.borrow_mut().name = (!n.is_empty()).then_some(n);
+        }
+        if let Some(p) = proto {
+            conn.out.proto = if p == 3 { Proto::Resp3 } else { Proto::Resp2 };
+            conn.handle.info.borrow_mut().resp = p as u8;
+        }
+        let id = conn.handle.id as i64;
+        let out = &mut conn.out;
+        out.map(6);
+        out.bulk(b"server");
+        out.bulk(b"redis");
+        out.bulk(b"version");
+        out.bulk(crate::REDIS_VERSION.as_bytes());
+        out.bulk(b"proto");
+        out.int(if out.proto == Proto::Resp3 { 3 } else { 2 });
+        out.bulk(b"id");
+        out.int(id);
+        out.bulk(b"mode");
+        out.bulk(b"sentinel");
+        out.bulk(b"modules");
+        out.array(0);
     }
 
     fn publish(&self, conn: &mut Conn, argv: &[Bytes]) {
@@ -972,8 +1156,14 @@ impl SentinelEngine {
                     "announce-port" => {
                         s.announce_port = v.parse::<u16>().map_err(|_| 1)?;
                     }
-                    "sentinel-user" => s.sentinel_user = (!v.is_empty()).then(|| v.clone()),
-                    "sentinel-pass" => s.sentinel_pass = (!v.is_empty()).then(|| v.clone()),
+                    "sentinel-user" => {
+                        s.sentinel_user = (!v.is_empty()).then(|| v.clone());
+                        s.peer_link_gen += 1;
+                    }
+                    "sentinel-pass" => {
+                        s.sentinel_pass = (!v.is_empty()).then(|| v.clone());
+                        s.peer_link_gen += 1;
+                    }
                     _ => return Err(0),
                 }
                 s.flush_config();
@@ -1067,76 +1257,6 @@ fn ping(conn: &mut Conn, argv: &[Bytes]) {
     }
 }
 
-fn hello(conn: &mut Conn, argv: &[Bytes]) {
-    let mut proto = None;
-    let mut setname = None;
-    let mut i = 1;
-    if let Some(v) = argv.get(1) {
-        match crate::commands::parse_i64(v) {
-            Some(v) if (2..=3).contains(&v) => proto = Some(v),
-            Some(_) => return conn.error("NOPROTO unsupported protocol version"),
-            None => return conn.error("ERR Protocol version is not an integer or out of range"),
-        }
-        i = 2;
-    }
-    while i < argv.len() {
-        let more = argv.len() - i - 1;
-        if eq_ic(&argv[i], "auth") && more >= 2 {
-            let pass = &argv[i + 2];
-            let ok = eq_ic(&argv[i + 1], "default")
-                && conn
-                    .cfg
-                    .requirepass
-                    .as_ref()
-                    .is_none_or(|p| p[..] == pass[..]);
-            if !ok {
-                return conn.error(crate::commands::errors::WRONGPASS);
-            }
-            conn.authenticated = true;
-            i += 3;
-        } else if eq_ic(&argv[i], "setname") && more >= 1 {
-            let name = &argv[i + 1];
-            if name.iter().any(|&c| c <= b' ' || c > b'~') {
-                return conn.error(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                );
-            }
-            setname = Some(name.clone());
-            i += 2;
-        } else {
-            return conn.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
-                text(&argv[i])
-            ));
-        }
-    }
-    if !conn.authenticated {
-        return conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-    }
-    if let Some(n) = setname {
-        conn.handle.info.borrow_mut().name = (!n.is_empty()).then_some(n);
-    }
-    if let Some(p) = proto {
-        conn.out.proto = if p == 3 { Proto::Resp3 } else { Proto::Resp2 };
-        conn.handle.info.borrow_mut().resp = p as u8;
-    }
-    let id = conn.handle.id as i64;
-    let out = &mut conn.out;
-    out.map(6);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(crate::REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.int(if out.proto == Proto::Resp3 { 3 } else { 2 });
-    out.bulk(b"id");
-    out.int(id);
-    out.bulk(b"mode");
-    out.bulk(b"sentinel");
-    out.bulk(b"modules");
-    out.array(0);
-}
-
 fn command(conn: &mut Conn, argv: &[Bytes]) {
     match argv.get(1) {
         Some(s) if eq_ic(s, "count") => conn.out.int(TOP_LEVEL.len() as i64),
@@ -1149,21 +1269,6 @@ fn command(conn: &mut Conn, argv: &[Bytes]) {
         None => conn.out.array(0),
         Some(s) => conn.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            text(s)
-        )),
-    }
-}
-
-fn acl(conn: &mut Conn, argv: &[Bytes]) {
-    match argv.get(1) {
-        Some(s) if eq_ic(s, "whoami") => conn.out.bulk(b"default"),
-        Some(s) if eq_ic(s, "users") => {
-            conn.out.array(1);
-            conn.out.bulk(b"default");
-        }
-        None => wrong_arity(conn, "acl"),
-        Some(s) => conn.error(&format!(
-            "ERR unknown subcommand '{}'. Try ACL HELP.",
             text(s)
         )),
     }

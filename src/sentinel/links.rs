@@ -108,6 +108,14 @@ pub fn hello_payload(s: &Sentinel, mi: usize, local_ip: Option<&str>) -> String 
     )
 }
 
+/// The credentials generation of the link to the instance at `loc`.
+fn link_gen(s: &Sentinel, loc: Loc) -> u64 {
+    match loc {
+        Loc::Sentinel(..) => s.peer_link_gen,
+        _ => s.masters[Sentinel::master_of(loc)].link_gen,
+    }
+}
+
 /// Every sentinel instance (over all masters) with the runid of the one at `loc`, `loc` first.
 pub fn peer_group(s: &Sentinel, loc: Loc) -> Vec<Loc> {
     let mut out = vec![loc];
@@ -140,7 +148,7 @@ fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
         return Plan::Gone;
     };
     let mi = Sentinel::master_of(loc);
-    if connected.is_some_and(|g| g != s.masters[mi].link_gen) && !matches!(loc, Loc::Sentinel(..)) {
+    if connected.is_some_and(|g| g != link_gen(s, loc)) {
         return Plan::Reset;
     }
     let connected = connected.is_some();
@@ -303,7 +311,7 @@ async fn cmd_link(st: Shared, id: u64) {
                             let Some(loc) = s.locate(id) else {
                                 return Vec::new();
                             };
-                            conn_gen = s.masters[Sentinel::master_of(loc)].link_gen;
+                            conn_gen = link_gen(s, loc);
                             let mut b = handshake(s, loc, "cmd");
                             let i = s.inst_mut(loc);
                             i.link.connected = true;

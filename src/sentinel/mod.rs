@@ -9,9 +9,11 @@
 //!   processing, the SLAVEOF transaction, is-master-down-by-addr asks);
 //! - [`failover`]: the timer: TILT, SDOWN/ODOWN, leader election, the failover state machine;
 //! - [`scripts`]: notification-script / client-reconfig-script jobs;
+//! - [`acl`]: sentinel's users (AUTH, ACL SETUSER/DELUSER/WHOAMI/USERS);
 //! - [`commands`]: the server side (SENTINEL ..., INFO, ROLE, PUBLISH, ...);
 //! - [`run`]: process wiring.
 
+pub mod acl;
 pub mod commands;
 pub mod config;
 pub mod failover;
@@ -381,6 +383,9 @@ pub struct Sentinel {
     /// Events waiting to be published once the state borrow is released (publishing wakes
     /// subscribers, and glommio may run them at once).
     pub pending_events: Vec<(String, String)>,
+    /// Bumped by SENTINEL CONFIG SET sentinel-user/sentinel-pass: links to other sentinels
+    /// reconnect with the new credentials.
+    pub peer_link_gen: u64,
     /// Instances whose link tasks are to be started by the timer.
     pub spawn_queue: Vec<u64>,
     pub scripts: Vec<scripts::ScriptJob>,
@@ -412,6 +417,7 @@ impl Sentinel {
             config,
             next_id: 1,
             pending_events: Vec::new(),
+            peer_link_gen: 0,
             spawn_queue: Vec::new(),
             scripts: Vec::new(),
         }

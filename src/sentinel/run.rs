@@ -185,7 +185,11 @@ pub fn run_from(src: &ConfigSource) -> i32 {
             }
         });
         glommio::spawn_local(failover::timer(st.clone())).detach();
-        super::commands::SentinelEngine { st }
+        let acl = super::acl::Acl::new(st.borrow().config.requirepass.as_deref());
+        super::commands::SentinelEngine {
+            st,
+            acl: RefCell::new(acl),
+        }
     };
     let _running = match runtime::start(shared.clone(), listeners, factory) {
         Ok(r) => r,
