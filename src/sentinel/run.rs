@@ -9,7 +9,6 @@ use crate::server::{banner, process, ShutdownSignal};
 use crate::shard::runtime;
 use crate::shard::Shared;
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -133,18 +132,7 @@ pub fn run_from(src: &ConfigSource) -> i32 {
     banner::log_starting();
     banner::log_version();
     tracing::warn!("Configuration loaded");
-    let pidfile = if !cfg.pidfile.is_empty() {
-        Some(PathBuf::from(&cfg.pidfile))
-    } else if daemonized {
-        Some(PathBuf::from(process::DEFAULT_PIDFILE))
-    } else {
-        None
-    };
-    if let Some(p) = &pidfile {
-        if let Err(e) = process::write_pidfile(p) {
-            tracing::warn!("Failed to write PID file: {e}");
-        }
-    }
+    let pidfile = process::create_pidfile(&cfg.pidfile, daemonized);
     let signal = match ShutdownSignal::install() {
         Ok(s) => s,
         Err(e) => {

@@ -8,7 +8,6 @@ use crate::server::{banner, log, process, uring, ShutdownSignal};
 use crate::shard::runtime::{self, Listeners};
 use crate::shard::Shared;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,18 +103,7 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
         tracing::warn!("Can't chdir to '{}': {e}", config.dir.display());
         return 1;
     }
-    let pidfile = if !config.pidfile.is_empty() {
-        Some(PathBuf::from(&config.pidfile))
-    } else if daemonized {
-        Some(PathBuf::from(process::DEFAULT_PIDFILE))
-    } else {
-        None
-    };
-    if let Some(p) = &pidfile {
-        if let Err(e) = process::write_pidfile(p) {
-            tracing::warn!("Failed to write PID file: {e}");
-        }
-    }
+    let pidfile = process::create_pidfile(&config.pidfile, daemonized);
     let signal = match ShutdownSignal::install() {
         Ok(s) => s,
         Err(e) => {

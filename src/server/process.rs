@@ -63,6 +63,23 @@ fn daemonize_unchecked() -> io::Result<()> {
     Ok(())
 }
 
+/// Redis's pidfile rule: the configured `pidfile`, or the default one when daemonized, or
+/// none; written at once (a failure is logged, not fatal, as in Redis). Returns the path to
+/// remove at exit.
+pub fn create_pidfile(configured: &str, daemonized: bool) -> Option<std::path::PathBuf> {
+    let path = if !configured.is_empty() {
+        std::path::PathBuf::from(configured)
+    } else if daemonized {
+        std::path::PathBuf::from(DEFAULT_PIDFILE)
+    } else {
+        return None;
+    };
+    if let Err(e) = write_pidfile(&path) {
+        tracing::warn!("Failed to write PID file: {e}");
+    }
+    Some(path)
+}
+
 /// Writes `"<pid>\n"` to `path`. Redis does this best-effort; the error is returned so the
 /// caller can decide (and log) rather than failing silently.
 pub fn write_pidfile(path: &Path) -> io::Result<()> {
