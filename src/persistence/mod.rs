@@ -1,4 +1,5 @@
 //! Persistence formats: [`rdb`] (the RDB snapshot format: writer, reader, DUMP payloads).
-//! The snapshot engine (when and how shards serialize) lives elsewhere and uses these.
+//! [`snapshot`]: SAVE/BGSAVE without fork, save points, the startup load.
 
 pub mod rdb;
+pub mod snapshot;

@@ -327,16 +327,26 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 "rdb_changes_since_last_save:{}",
                 sh.dirty.load(Ordering::Relaxed)
             );
-            field!(o, "rdb_bgsave_in_progress:0");
+            let ps = &sh.persistence;
+            field!(
+                o,
+                "rdb_bgsave_in_progress:{}",
+                ps.bgsave_in_progress.load(Ordering::Relaxed) as u8
+            );
             field!(
                 o,
                 "rdb_last_save_time:{}",
                 sh.lastsave.load(Ordering::Relaxed)
             );
-            field!(o, "rdb_last_bgsave_status:ok");
-            field!(o, "rdb_last_bgsave_time_sec:-1");
-            field!(o, "rdb_current_bgsave_time_sec:-1");
-            field!(o, "rdb_saves:0");
+            let ok = ps.last_bgsave_ok.load(Ordering::Relaxed);
+            field!(o, "rdb_last_bgsave_status:{}", if ok { "ok" } else { "err" });
+            field!(
+                o,
+                "rdb_last_bgsave_time_sec:{}",
+                ps.last_bgsave_time_sec.load(Ordering::Relaxed)
+            );
+            field!(o, "rdb_current_bgsave_time_sec:{}", ps.current_bgsave_secs());
+            field!(o, "rdb_saves:{}", ps.rdb_saves.load(Ordering::Relaxed));
             field!(o, "aof_enabled:0");
             field!(o, "aof_rewrite_in_progress:0");
             field!(o, "aof_rewrite_scheduled:0");

@@ -133,6 +133,11 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     let (port, logo) = (config.port, config.always_show_logo);
     let shared = Arc::new(Shared::new(config, exe, signal.clone()));
     banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
+    tracing::info!("Server initialized");
+    if let Err(e) = load_dataset(&shared) {
+        tracing::warn!("{e}");
+        return 1;
+    }
     let _running = match runtime::start(shared.clone(), listeners, || DataEngine) {
         Ok(r) => r,
         Err(e) => {
@@ -140,7 +145,6 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
             return 1;
         }
     };
-    tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections");
     if supervised == SupervisedMode::Systemd {
         notify::notify_ready(false);
@@ -149,7 +153,17 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
         std::thread::sleep(Duration::from_millis(100));
     }
     shared.shutting_down.store(true, Ordering::Relaxed);
-    tracing::warn!("User requested shutdown...");
+    // Shard 0 carries out the final save (persistence::snapshot::on_shutdown) and decides the
+    // exit code.
+    let code = loop {
+        match shared.persistence.exit_code.load(Ordering::Acquire) {
+            -1 => std::thread::sleep(Duration::from_millis(5)),
+            c => break c as i32,
+        }
+    };
+    if code != 0 {
+        return code;
+    }
     if supervised == SupervisedMode::Systemd {
         notify::notify_stopping();
     }
@@ -158,6 +172,24 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     }
     tracing::warn!("Redis is now ready to exit, bye bye...");
     0
+}
+
+/// Loads `dir/dbfilename` (the working directory is `dir`) into the shards' dbs before they
+/// start. ringkv loads before serving: connections wait in the listen backlog instead of
+/// getting `-LOADING`.
+fn load_dataset(shared: &Shared) -> Result<(), String> {
+    let (file, databases) = {
+        let c = shared.config();
+        (PathBuf::from(&c.dbfilename), c.databases)
+    };
+    shared.shutdown.set_loading(true);
+    let loaded =
+        crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);
+    shared.shutdown.set_loading(false);
+    if let Some(dbs) = loaded? {
+        shared.persistence.set_preload(dbs);
+    }
+    Ok(())
 }
 
 /// Binds every `bind` address (a leading '-' means "skip if unavailable") on `port`, exclusive

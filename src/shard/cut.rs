@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// server forever; the cut is then reported as failed).
 const SPIN_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long a cut taken from inside a gate holder waits for the other holders.
+const HELD_WAIT: Duration = Duration::from_millis(500);
+
 #[derive(Default)]
 pub struct CutGate {
     inflight: AtomicUsize,
@@ -71,12 +74,29 @@ where
     R: Send + 'static,
     F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
 {
+    consistent_cut_holding(shard, 0, f).await
+}
+
+/// [`consistent_cut`] for a caller that itself holds `held` gate passes (a command inside a
+/// multi-shard EXEC block, e.g. FLUSHALL with save points): it waits until only its own passes
+/// are left instead of waiting for itself. Another block waiting for keys the caller has
+/// locked never gets that far, so after [`HELD_WAIT`] the cut goes ahead: such a block has
+/// written nothing yet (blocks lock every key before their first write).
+pub async fn consistent_cut_holding<R, F>(shard: &Rc<Shard>, held: usize, f: F) -> Option<Vec<R>>
+where
+    R: Send + 'static,
+    F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
+{
     let gate = &shard.shared.cut_gate;
     if gate.cutting.swap(true, Ordering::AcqRel) {
         return None;
     }
     gate.closed.store(true, Ordering::Release);
-    while gate.inflight.load(Ordering::Acquire) > 0 {
+    let start = Instant::now();
+    while gate.inflight.load(Ordering::Acquire) > held {
+        if held > 0 && start.elapsed() > HELD_WAIT {
+            break;
+        }
         glommio::timer::sleep(Duration::from_micros(50)).await;
     }
     let result = stop_all_and_cut(shard, f).await;

@@ -60,6 +60,8 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// Multi-shard work passes through here so a snapshot cut never sees half of it.
     pub cut_gate: cut::CutGate,
+    /// RDB persistence state (saves in progress, last status, the dataset loaded at startup).
+    pub persistence: crate::persistence::snapshot::State,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -125,6 +127,7 @@ impl Shared {
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
             cut_gate: cut::CutGate::default(),
+            persistence: Default::default(),
         }
     }
 
@@ -248,7 +251,10 @@ impl Shard {
             id,
             nshards,
             data: RefCell::new(ShardData {
-                dbs: (0..databases).map(|_| Db::new()).collect(),
+                dbs: shared
+                    .persistence
+                    .take_preload(id)
+                    .unwrap_or_else(|| (0..databases).map(|_| Db::new()).collect()),
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
                 slowlog: std::collections::VecDeque::new(),
