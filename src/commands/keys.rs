@@ -885,10 +885,15 @@ fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             return conn.error(errors::SYNTAX);
         }
         let removed = flush(conn, None).await;
-        conn.shard
-            .shared
-            .dirty
-            .fetch_add(removed + 1, Ordering::Relaxed);
+        let shared = conn.shard.shared.clone();
+        shared.dirty.fetch_add(removed, Ordering::Relaxed);
+        // Redis 7.0 saves the now empty dataset when save points are configured.
+        if !shared.config().save_params.is_empty() {
+            let held = usize::from(super::persist::in_exec(conn));
+            let shard = conn.shard.clone();
+            let _ = crate::persistence::snapshot::save_now(&shard, held).await;
+        }
+        shared.dirty.fetch_add(1, Ordering::Relaxed);
         conn.out.ok();
     })
 }

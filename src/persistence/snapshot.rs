@@ -307,10 +307,9 @@ where
     let epoch = crate::keyspace::snapshot::next_epoch();
     let ser = serializer(opts.compression);
     let l = link.clone();
-    let cut = cut::consistent_cut_holding(shard, held, move |sh| {
-        begin_on_shard(sh, epoch, ser, &l)
-    })
-    .await;
+    let cut =
+        cut::consistent_cut_holding(shard, held, move |sh| begin_on_shard(sh, epoch, ser, &l))
+            .await;
     let Some(dirties) = cut else {
         link.aborted.store(true, Ordering::Release);
         return Err("could not take a consistent cut (another snapshot is starting)".into());
@@ -583,6 +582,40 @@ pub async fn on_shutdown(shard: Rc<Shard>) {
     st.exit_code.store(code, Ordering::Release);
 }
 
+/// DEBUG RELOAD: save, empty every db, load the file back (on the executor's blocking thread),
+/// and install the loaded dbs on every shard. Writes arriving on other shards between the save
+/// and the install are lost, as they would wait in Redis, which blocks for the whole reload.
+pub async fn debug_reload(shard: &Rc<Shard>) -> Result<(), String> {
+    save_now(shard, 0).await?;
+    let (file, databases) = {
+        let c = shard.shared.config();
+        (PathBuf::from(&c.dbfilename), c.databases)
+    };
+    let nshards = shard.nshards;
+    let loaded = glommio::executor()
+        .spawn_blocking(move || load_at_startup(&file, nshards, databases))
+        .await?
+        .unwrap_or_else(|| {
+            (0..nshards)
+                .map(|_| (0..databases).map(|_| Db::new()).collect())
+                .collect()
+        });
+    let slots: Arc<Vec<Mutex<Option<Vec<Db>>>>> =
+        Arc::new(loaded.into_iter().map(|d| Mutex::new(Some(d))).collect());
+    crate::shard::Mesh::run_on_all(shard, move |sh| {
+        let dbs = slots
+            .get(sh.id)
+            .and_then(|m| m.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(dbs) = dbs {
+            let old = std::mem::replace(&mut sh.data.borrow_mut().dbs, dbs);
+            drop(old);
+        }
+    })
+    .await;
+    tracing::info!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}
+
 /// Loads `path` at startup into per-shard dbs (`databases` each, keys routed by slot). Keys
 /// already expired are dropped, as a master does. Logs Redis's lines. `Ok(None)` when there is
 /// no file.
@@ -769,10 +802,7 @@ mod tests {
             .collect();
         let dbs = [rdb::write::DbEntries {
             db: 3,
-            entries: entries
-                .iter()
-                .map(|(k, e)| (&k[..], &v, *e))
-                .collect(),
+            entries: entries.iter().map(|(k, e)| (&k[..], &v, *e)).collect(),
         }];
         rdb::save_snapshot(&path, &AuxFields::default(), &dbs, WriteOptions::default()).unwrap();
         let shards = load_at_startup(&path, 2, 16).unwrap().unwrap();
@@ -788,13 +818,20 @@ mod tests {
         assert!(load_at_startup(&path, 1, 2).is_err());
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
-        let e = load_at_startup(&path, 1, 16).unwrap_err();
-        assert!(e.contains("dump.rdb") && e.contains("Unexpected EOF"), "{e}");
+        let Err(e) = load_at_startup(&path, 1, 16) else {
+            panic!("loaded a bad file")
+        };
+        assert!(
+            e.contains("dump.rdb") && e.contains("Unexpected EOF"),
+            "{e}"
+        );
         let mut bad = bytes.clone();
         let n = bad.len();
         bad[n - 1] ^= 1;
         std::fs::write(&path, &bad).unwrap();
-        let e = load_at_startup(&path, 1, 16).unwrap_err();
+        let Err(e) = load_at_startup(&path, 1, 16) else {
+            panic!("loaded a bad file")
+        };
         assert!(e.contains("CRC"), "{e}");
         assert!(load_at_startup(&dir.path().join("none.rdb"), 1, 16)
             .unwrap()

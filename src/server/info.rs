@@ -339,13 +339,21 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 sh.lastsave.load(Ordering::Relaxed)
             );
             let ok = ps.last_bgsave_ok.load(Ordering::Relaxed);
-            field!(o, "rdb_last_bgsave_status:{}", if ok { "ok" } else { "err" });
+            field!(
+                o,
+                "rdb_last_bgsave_status:{}",
+                if ok { "ok" } else { "err" }
+            );
             field!(
                 o,
                 "rdb_last_bgsave_time_sec:{}",
                 ps.last_bgsave_time_sec.load(Ordering::Relaxed)
             );
-            field!(o, "rdb_current_bgsave_time_sec:{}", ps.current_bgsave_secs());
+            field!(
+                o,
+                "rdb_current_bgsave_time_sec:{}",
+                ps.current_bgsave_secs()
+            );
             field!(o, "rdb_saves:{}", ps.rdb_saves.load(Ordering::Relaxed));
             field!(o, "aof_enabled:0");
             field!(o, "aof_rewrite_in_progress:0");

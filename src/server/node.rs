@@ -183,8 +183,7 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
         (PathBuf::from(&c.dbfilename), c.databases)
     };
     shared.shutdown.set_loading(true);
-    let loaded =
-        crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);
+    let loaded = crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);
     shared.shutdown.set_loading(false);
     if let Some(dbs) = loaded? {
         shared.persistence.set_preload(dbs);
