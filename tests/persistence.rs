@@ -240,6 +240,8 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
     let writers: Vec<_> = (0..2)
         .map(|w| {
             let (stop, ka, kb) = (stop.clone(), ka.clone(), kb.clone());
+            let ca = common::key_on_shard(&format!("ctr{w}a"), "", 0, shards);
+            let cb = common::key_on_shard(&format!("ctr{w}b"), "", 1, shards);
             std::thread::spawn(move || {
                 let mut c = RawConn::connect(port);
                 let mut n = 0u64;
@@ -247,7 +249,10 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
                     n += 1;
                     let v = format!("{w}-{n}");
                     ok(c.cmd_reply(&["MSET", &ka, &v, &kb, &v]));
-                    ok(c.cmd_reply(&["INCR", &format!("ctr{w}")]));
+                    // Causality: ctr{w}:a is incremented (and acknowledged) before
+                    // ctr{w}:b, on the other shard; a cut never holds b ahead of a.
+                    ok(c.cmd_reply(&["INCR", &ca]));
+                    ok(c.cmd_reply(&["INCR", &cb]));
                 }
                 n
             })
@@ -291,6 +296,16 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
         vals.get(kb.as_bytes()),
         "MSET group split by the cut"
     );
+    for w in 0..2 {
+        let get = |p: &str, s: usize| -> i64 {
+            let k = common::key_on_shard(&format!("ctr{w}{p}"), "", s, shards);
+            vals.get(k.as_bytes())
+                .map(|v| String::from_utf8_lossy(v).parse().unwrap())
+                .unwrap_or(0)
+        };
+        let (a, b) = (get("a", 0), get("b", 1));
+        assert!(a == b || a == b + 1, "writer {w}: a={a} b={b}");
+    }
 }
 
 /// Starts ringkv on an existing dir; returns the process (not waiting for readiness).
@@ -444,11 +459,13 @@ fn save_inside_multi_is_refused_and_flushall_inside_exec_saves_without_deadlock(
     };
     assert_eq!(r.len(), 5);
     assert_eq!(r[2], Reply::Simple(b"OK".to_vec()));
-    assert_eq!(r[4], Reply::Simple(b"Background saving started".to_vec()));
+    assert_eq!(r[4], Reply::Simple(b"Background saving scheduled".to_vec()));
+    // The scheduled BGSAVE (FLUSHALL's own save is not counted, as in Redis).
     assert!(wait_until(Duration::from_secs(30), || info_field(
         &mut c,
-        "rdb_bgsave_in_progress"
-    ) == "0"));
+        "rdb_saves"
+    ) == "1"
+        && info_field(&mut c, "rdb_bgsave_in_progress") == "0"));
     let bytes = std::fs::read(s.dir.join("dump.rdb")).unwrap();
     let mut keys = Vec::new();
     ringkv::persistence::rdb::load(&bytes[..], |e| {
@@ -638,4 +655,61 @@ fn bgsave_peak_rss_report() {
         size >> 20,
         start.elapsed()
     );
+}
+
+#[test]
+fn save_points_trigger_a_background_save_and_move_lastsave() {
+    let _serial = serial();
+    let s = Server::ringkv(2, &["--save", "1 1"]);
+    let mut c = s.raw();
+    let Reply::Integer(before) = c.cmd_reply(&["LASTSAVE"]) else {
+        panic!("LASTSAVE")
+    };
+    ok(c.cmd_reply(&["SET", "k", "v"]));
+    assert!(s.wait_log(
+        "Background saving terminated with success",
+        Duration::from_secs(30)
+    ));
+    assert!(
+        s.log().contains("changes in 1 seconds. Saving..."),
+        "{}",
+        s.log()
+    );
+    assert!(s.dir.join("dump.rdb").exists());
+    let Reply::Integer(after) = c.cmd_reply(&["LASTSAVE"]) else {
+        panic!("LASTSAVE")
+    };
+    assert!(after > before);
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert_ne!(info_field(&mut c, "rdb_saves"), "0");
+}
+
+#[test]
+fn sigterm_with_a_failing_final_save_keeps_serving_then_saves_on_the_next() {
+    let _serial = serial();
+    let mut s = Server::ringkv(2, &["--save", "3600 1"]);
+    let mut c = s.raw();
+    ok(c.cmd_reply(&["SET", "k", "v"]));
+    let blocker = s.dir.join("dump.rdb");
+    std::fs::create_dir_all(blocker.join("x")).unwrap();
+    common::signal(s.pid, libc::SIGTERM);
+    assert!(s.wait_log(
+        "Error trying to save the DB, can't exit.",
+        Duration::from_secs(30)
+    ));
+    assert_eq!(c.cmd_reply(&["GET", "k"]), Reply::Bulk(Some(b"v".to_vec())));
+    assert_eq!(
+        c.cmd_reply(&["SHUTDOWN"]),
+        Reply::Error(b"ERR Errors trying to SHUTDOWN. Check logs.".to_vec())
+    );
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let st = s.terminate().expect("exited");
+    assert!(st.success(), "{st}");
+    let mut keys = Vec::new();
+    ringkv::persistence::rdb::load(&std::fs::read(&blocker).unwrap()[..], |e| {
+        keys.push(e.key);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(keys, vec![b"k".to_vec()]);
 }

@@ -886,14 +886,14 @@ fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         }
         let removed = flush(conn, None).await;
         let shared = conn.shard.shared.clone();
+        // Like redis-server 7.0.15: dirty grows by the keys removed, and with save points the
+        // now empty dataset is saved at once (which resets it).
         shared.dirty.fetch_add(removed, Ordering::Relaxed);
-        // Redis 7.0 saves the now empty dataset when save points are configured.
         if !shared.config().save_params.is_empty() {
             let held = usize::from(super::persist::in_exec(conn));
             let shard = conn.shard.clone();
             let _ = crate::persistence::snapshot::save_now(&shard, held).await;
         }
-        shared.dirty.fetch_add(1, Ordering::Relaxed);
         conn.out.ok();
     })
 }

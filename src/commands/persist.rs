@@ -41,20 +41,32 @@ fn save<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
         }
         let shard = conn.shard.clone();
         match snapshot::run_claimed(&shard, 0, snapshot::SaveKind::Foreground).await {
-            Ok(()) => conn.out.ok(),
+            Ok(()) => {
+                let st = &conn.shard.shared.persistence;
+                st.rdb_saves
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                conn.out.ok()
+            }
             Err(_) => conn.error(errors::ERR_PLAIN),
         }
     })
 }
 
-/// BGSAVE [SCHEDULE]. There is no AOF rewrite to wait for, so SCHEDULE starts at once.
+/// BGSAVE [SCHEDULE]. There is no AOF rewrite or other child to wait for, so SCHEDULE starts
+/// at once.
 fn bgsave<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
     Box::pin(async move {
         if argv.len() > 2 || (argv.len() == 2 && !eq_ic(&argv[1], "schedule")) {
             return conn.error(errors::SYNTAX);
         }
         if snapshot::start_bgsave(&conn.shard) {
-            conn.out.simple("Background saving started");
+            // Inside EXEC Redis defers the save to its cron; ours waits at the cut gate
+            // until the block is over, which is the same thing.
+            conn.out.simple(if in_exec(conn) {
+                "Background saving scheduled"
+            } else {
+                "Background saving started"
+            });
         } else {
             conn.error(errors::BGSAVE_IN_PROGRESS);
         }

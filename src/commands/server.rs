@@ -353,6 +353,9 @@ fn shutdown<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
                 && !force
             {
                 tracing::warn!("Error trying to save the DB, can't exit.");
+                tracing::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
                 return conn.error("ERR Errors trying to SHUTDOWN. Check logs.");
             }
         }

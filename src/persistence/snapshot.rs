@@ -444,7 +444,8 @@ pub async fn save_to_disk(shard: &Rc<Shard>, held: usize) -> Result<SnapshotStat
 pub enum SaveKind {
     /// BGSAVE, save points.
     Background,
-    /// SAVE, SHUTDOWN, FLUSHALL, DEBUG RELOAD.
+    /// SAVE, SHUTDOWN, FLUSHALL, DEBUG RELOAD (`rdb_saves` counts only SAVE, which counts
+    /// itself, and BGSAVE).
     Foreground,
 }
 
@@ -485,8 +486,8 @@ pub async fn run_claimed(shard: &Rc<Shard>, held: usize, kind: SaveKind) -> Resu
                 std::sync::atomic::Ordering::Relaxed,
             );
             st.last_bgsave_ok.store(true, Ordering::Relaxed);
-            st.rdb_saves.fetch_add(1, Ordering::Relaxed);
             if kind == SaveKind::Background {
+                st.rdb_saves.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("Background saving terminated with success");
             }
         }
@@ -556,30 +557,32 @@ pub fn cron(shard: &Rc<Shard>) {
 }
 
 /// The final save at shutdown (SIGTERM/SIGINT, or SHUTDOWN that left the decision to us):
-/// run by shard 0 once shutdown is requested. Sets `exit_code` for the main thread.
+/// run by shard 0 once shutdown is requested. Sets `exit_code` for the main thread; when the
+/// save fails the shutdown is called off and the server keeps serving, like Redis.
 pub async fn on_shutdown(shard: Rc<Shard>) {
     let shared = shard.shared.clone();
-    shared.shutdown.wait().await;
     let st = &shared.persistence;
-    let code = if st.shutdown_handled.load(Ordering::Acquire) {
-        0
-    } else {
+    loop {
+        shared.shutdown.wait().await;
+        if st.shutdown_handled.load(Ordering::Acquire) {
+            break;
+        }
         tracing::warn!("User requested shutdown...");
         let save = !shared.config().save_params.is_empty();
-        if save {
-            tracing::info!("Saving the final RDB snapshot before exiting.");
-            match save_now(&shard, 0).await {
-                Ok(()) => 0,
-                Err(_) => {
-                    tracing::warn!("Error trying to save the DB, can't exit.");
-                    1
-                }
-            }
-        } else {
-            0
+        if !save {
+            break;
         }
-    };
-    st.exit_code.store(code, Ordering::Release);
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if save_now(&shard, 0).await.is_ok() {
+            break;
+        }
+        tracing::warn!("Error trying to save the DB, can't exit.");
+        tracing::warn!(
+            "Errors trying to shut down the server. Check the logs for more information."
+        );
+        shared.shutdown.cancel();
+    }
+    st.exit_code.store(0, Ordering::Release);
 }
 
 /// DEBUG RELOAD: save, empty every db, load the file back (on the executor's blocking thread),

@@ -149,21 +149,27 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     if supervised == SupervisedMode::Systemd {
         notify::notify_ready(false);
     }
-    while signal.requested().is_none() {
-        std::thread::sleep(Duration::from_millis(100));
+    // A second SIGINT exits at once: leave no half-written snapshot behind.
+    signal.set_force_exit_hook(|| {
+        let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+    });
+    // Shard 0 carries out the final save (persistence::snapshot::on_shutdown); when it fails
+    // the request is called off and we keep serving.
+    'serving: loop {
+        while signal.requested().is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        loop {
+            if shared.persistence.exit_code.load(Ordering::Acquire) != -1 {
+                break 'serving;
+            }
+            if signal.requested().is_none() {
+                continue 'serving;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     shared.shutting_down.store(true, Ordering::Relaxed);
-    // Shard 0 carries out the final save (persistence::snapshot::on_shutdown) and decides the
-    // exit code.
-    let code = loop {
-        match shared.persistence.exit_code.load(Ordering::Acquire) {
-            -1 => std::thread::sleep(Duration::from_millis(5)),
-            c => break c as i32,
-        }
-    };
-    if code != 0 {
-        return code;
-    }
     if supervised == SupervisedMode::Systemd {
         notify::notify_stopping();
     }
