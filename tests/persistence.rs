@@ -308,8 +308,33 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
     }
 }
 
+/// A server process started by [`spawn_ringkv`]; killed if the test panics.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Child {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Child {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// Starts ringkv on an existing dir; returns the process (not waiting for readiness).
-fn spawn_ringkv(dir: &Path, port: u16, extra: &[&str]) -> std::process::Child {
+fn spawn_ringkv(dir: &Path, port: u16, extra: &[&str]) -> Child {
     let mut a: Vec<String> = vec![
         "--port".into(),
         port.to_string(),
@@ -319,16 +344,18 @@ fn spawn_ringkv(dir: &Path, port: u16, extra: &[&str]) -> std::process::Child {
         dir.join("server.log").display().to_string(),
     ];
     a.extend(extra.iter().map(|s| s.to_string()));
-    Command::new(common::ringkv_bin())
-        .args(&a)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    Child(
+        Command::new(common::ringkv_bin())
+            .args(&a)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
 }
 
-fn wait_exit(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -632,7 +659,10 @@ fn bgsave_peak_rss_report() {
     let _serial = serial();
     let s = Server::ringkv(2, &["--enable-debug-command", "yes"]);
     let mut c = s.raw();
-    ok(c.cmd_reply(&["DEBUG", "POPULATE", "1500000", "key", "100"]));
+    // In slices: one DEBUG POPULATE of everything outlasts the reply timeout in debug builds.
+    for i in 0..15 {
+        ok(c.cmd_reply(&["DEBUG", "POPULATE", "100000", &format!("key{i}"), "100"]));
+    }
     std::thread::sleep(Duration::from_millis(500));
     let steady = rss_kb(s.pid);
     ok(c.cmd_reply(&["BGSAVE"]));
@@ -712,4 +742,25 @@ fn sigterm_with_a_failing_final_save_keeps_serving_then_saves_on_the_next() {
     })
     .unwrap();
     assert_eq!(keys, vec![b"k".to_vec()]);
+}
+
+#[test]
+fn rdbchecksum_no_writes_a_zero_trailer_and_rdbcompression_no_keeps_strings_plain() {
+    let _serial = serial();
+    let s = Server::ringkv(2, &["--rdbchecksum", "no", "--rdbcompression", "no"]);
+    let mut c = s.raw();
+    let long = "a".repeat(1000);
+    ok(c.cmd_reply(&["SET", "long", &long]));
+    assert_eq!(c.cmd_reply(&["SAVE"]), Reply::Simple(b"OK".to_vec()));
+    let bytes = std::fs::read(s.dir.join("dump.rdb")).unwrap();
+    assert_eq!(&bytes[bytes.len() - 8..], &[0u8; 8]);
+    // Uncompressed: the value is in the file as is.
+    assert!(bytes.windows(long.len()).any(|w| w == long.as_bytes()));
+    let dir = TestDir::new();
+    copy_to(&s.dir.join("dump.rdb"), &dir);
+    let r = RedisServer::start(&["--dir", &dir.path_str()]);
+    assert!(r
+        .log()
+        .contains("RDB file was saved with checksum disabled"));
+    assert_same(&image(s.port), &image(r.port), "rdbchecksum no");
 }
