@@ -162,6 +162,20 @@ struct Link {
     tx: crossbeam_channel::Sender<ToWriter>,
     pending: AtomicUsize,
     aborted: AtomicBool,
+    /// Shard tasks still walking; an aborted snapshot waits for them to end their passes so
+    /// that a next snapshot never has its passes ended by a stale task.
+    walkers: AtomicUsize,
+}
+
+impl Link {
+    /// Aborts and waits (bounded: a walker checks between steps) until every walker is gone.
+    async fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.walkers.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+    }
 }
 
 fn ser_compressed(key: &[u8], e: &Entry, out: &mut Vec<u8>) {
@@ -198,6 +212,7 @@ fn begin_on_shard(sh: &Rc<Shard>, epoch: u32, ser: EntrySerializer, link: &Arc<L
         }
     }
     let dirty = sh.shared.dirty.load(Ordering::Acquire);
+    link.walkers.fetch_add(1, Ordering::AcqRel);
     glommio::spawn_local(walk_shard(sh.clone(), link.clone())).detach();
     dirty
 }
@@ -232,6 +247,11 @@ fn drain_passes(dbs: &mut [Db], step: bool, buf: &mut Vec<u8>) -> (bool, u64) {
 
 /// One shard's side of a snapshot: walk, drain, send; pause under backpressure; yield often.
 async fn walk_shard(shard: Rc<Shard>, link: Arc<Link>) {
+    walk(&shard, &link).await;
+    link.walkers.fetch_sub(1, Ordering::AcqRel);
+}
+
+async fn walk(shard: &Shard, link: &Link) {
     let mut keys = 0;
     loop {
         if link.aborted.load(Ordering::Acquire) {
@@ -303,6 +323,7 @@ where
         tx,
         pending: AtomicUsize::new(0),
         aborted: AtomicBool::new(false),
+        walkers: AtomicUsize::new(0),
     });
     let epoch = crate::keyspace::snapshot::next_epoch();
     let ser = serializer(opts.compression);
@@ -311,10 +332,11 @@ where
         cut::consistent_cut_holding(shard, held, move |sh| begin_on_shard(sh, epoch, ser, &l))
             .await;
     let Some(dirties) = cut else {
-        link.aborted.store(true, Ordering::Release);
+        link.abort().await;
         return Err("could not take a consistent cut (another snapshot is starting)".into());
     };
-    let dirty_at_cut = dirties.first().copied().unwrap_or(0);
+    // The coordinator's reading: the other shards read after it released them.
+    let dirty_at_cut = dirties.get(shard.id).copied().unwrap_or(0);
     let nshards = shard.nshards;
     let result = Arc::new(Oneshot::new());
     let r = result.clone();
@@ -329,10 +351,16 @@ where
             r.send(res);
         });
     if let Err(e) = spawned {
-        link.aborted.store(true, Ordering::Release);
+        link.abort().await;
         return Err(format!("Can't start the RDB writer thread: {e}"));
     }
-    let (keys, bytes) = result.recv().await?;
+    let (keys, bytes) = match result.recv().await {
+        Ok(r) => r,
+        Err(e) => {
+            link.abort().await;
+            return Err(e);
+        }
+    };
     Ok(SnapshotStats {
         keys,
         bytes,
