@@ -259,25 +259,34 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(
-        c.cmd_reply(&["BGSAVE"]),
-        Reply::Simple(b"Background saving started".to_vec())
-    );
-    assert_eq!(
-        c.cmd_reply(&["BGSAVE"]),
-        Reply::Error(b"ERR Background save already in progress".to_vec())
-    );
-    // Other clients are served while the save runs.
-    assert_eq!(c.cmd_reply(&["PING"]), Reply::Simple(b"PONG".to_vec()));
-    assert!(wait_until(Duration::from_secs(120), || info_field(
-        &mut c,
-        "rdb_bgsave_in_progress"
-    ) == "0"));
+    // Several saves while the writers run; every file must hold a consistent cut.
+    for round in 0..5 {
+        assert_eq!(
+            c.cmd_reply(&["BGSAVE"]),
+            Reply::Simple(b"Background saving started".to_vec())
+        );
+        assert_eq!(
+            c.cmd_reply(&["BGSAVE"]),
+            Reply::Error(b"ERR Background save already in progress".to_vec())
+        );
+        // Other clients are served while the save runs.
+        assert_eq!(c.cmd_reply(&["PING"]), Reply::Simple(b"PONG".to_vec()));
+        assert!(wait_until(Duration::from_secs(120), || info_field(
+            &mut c,
+            "rdb_bgsave_in_progress"
+        ) == "0"));
+        assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+        check_cut(&s.dir.join("dump.rdb"), &ka, &kb, shards, round);
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let done: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     assert!(done.iter().all(|&n| n > 0));
-    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
-    let bytes = std::fs::read(s.dir.join("dump.rdb")).unwrap();
+}
+
+/// The file holds all 200000 filler keys, both keys of every MSET group or neither, and no
+/// `b` counter ahead of its `a` counter.
+fn check_cut(file: &Path, ka: &str, kb: &str, shards: usize, round: usize) {
+    let bytes = std::fs::read(file).unwrap();
     let mut vals: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut fill_keys = 0;
     ringkv::persistence::rdb::load(&bytes[..], |e| {
@@ -290,11 +299,10 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
     })
     .unwrap();
     assert_eq!(fill_keys, 200000);
-    // Both keys of every MSET are on different shards; the cut holds both or neither.
     assert_eq!(
         vals.get(ka.as_bytes()),
         vals.get(kb.as_bytes()),
-        "MSET group split by the cut"
+        "round {round}: MSET group split by the cut"
     );
     for w in 0..2 {
         let get = |p: &str, s: usize| -> i64 {
@@ -304,7 +312,10 @@ fn bgsave_while_clients_write_serves_them_and_saves_a_consistent_cut() {
                 .unwrap_or(0)
         };
         let (a, b) = (get("a", 0), get("b", 1));
-        assert!(a == b || a == b + 1, "writer {w}: a={a} b={b}");
+        assert!(
+            a == b || a == b + 1,
+            "round {round}, writer {w}: a={a} b={b}"
+        );
     }
 }
 
