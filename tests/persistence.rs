@@ -212,6 +212,10 @@ fn redis_server_save_loads_in_ringkv() {
         let s = Server::ringkv(shards, &["--dir", &dir.path_str()]);
         assert_same(&want, &image(s.port), &format!("redis → {shards} shards"));
         assert!(s.log().contains("DB loaded from disk"), "{}", s.log());
+        assert_eq!(
+            info_field(&mut s.raw(), "rdb_last_load_keys_loaded"),
+            want.len().to_string()
+        );
     }
 }
 

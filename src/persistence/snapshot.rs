@@ -46,6 +46,9 @@ pub struct State {
     /// Unix secs of the last BGSAVE attempt (save points retry a failed one after 5 s).
     pub last_bgsave_try: AtomicI64,
     pub rdb_saves: AtomicU64,
+    /// What the last load (startup, DEBUG RELOAD) read.
+    pub last_load_keys_loaded: AtomicU64,
+    pub last_load_keys_expired: AtomicU64,
     /// Set by SHUTDOWN once it has carried out its own save decision.
     pub shutdown_handled: AtomicBool,
     /// Exit code decided by the final save (-1: not decided yet).
@@ -63,6 +66,8 @@ impl Default for State {
             last_bgsave_time_sec: AtomicI64::new(-1),
             last_bgsave_try: AtomicI64::new(0),
             rdb_saves: AtomicU64::new(0),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
             shutdown_handled: AtomicBool::new(false),
             exit_code: AtomicI64::new(-1),
             preload: Mutex::new(Vec::new()),
@@ -626,6 +631,7 @@ pub async fn debug_reload(shard: &Rc<Shard>) -> Result<(), String> {
     let loaded = glommio::executor()
         .spawn_blocking(move || load_at_startup(&file, nshards, databases))
         .await?
+        .map(|l| l.record(&shard.shared.persistence))
         .unwrap_or_else(|| {
             (0..nshards)
                 .map(|_| (0..databases).map(|_| Db::new()).collect())
@@ -647,6 +653,24 @@ pub async fn debug_reload(shard: &Rc<Shard>) -> Result<(), String> {
     Ok(())
 }
 
+/// A loaded file: the dbs of every shard and what was read.
+pub struct Loaded {
+    pub dbs: Vec<Vec<Db>>,
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+}
+
+impl Loaded {
+    /// Records the counts for INFO and hands back the dbs.
+    pub fn record(self, st: &State) -> Vec<Vec<Db>> {
+        st.last_load_keys_loaded
+            .store(self.keys_loaded, Ordering::Relaxed);
+        st.last_load_keys_expired
+            .store(self.keys_expired, Ordering::Relaxed);
+        self.dbs
+    }
+}
+
 /// Loads `path` at startup into per-shard dbs (`databases` each, keys routed by slot). Keys
 /// already expired are dropped, as a master does. Logs Redis's lines. `Ok(None)` when there is
 /// no file.
@@ -654,7 +678,7 @@ pub fn load_at_startup(
     path: &Path,
     nshards: usize,
     databases: usize,
-) -> Result<Option<Vec<Vec<Db>>>, String> {
+) -> Result<Option<Loaded>, String> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -708,7 +732,11 @@ pub fn load_at_startup(
                 "DB loaded from disk: {:.3} seconds",
                 started.elapsed().as_secs_f64()
             );
-            Ok(Some(shards))
+            Ok(Some(Loaded {
+                dbs: shards,
+                keys_loaded: loaded,
+                keys_expired: expired,
+            }))
         }
         Err(e) => {
             if e.what == rdb::read::EOF_MSG {
@@ -836,7 +864,11 @@ mod tests {
             entries: entries.iter().map(|(k, e)| (&k[..], &v, *e)).collect(),
         }];
         rdb::save_snapshot(&path, &AuxFields::default(), &dbs, WriteOptions::default()).unwrap();
-        let shards = load_at_startup(&path, 2, 16).unwrap().unwrap();
+        let Ok(Some(loaded)) = load_at_startup(&path, 2, 16) else {
+            panic!("load failed")
+        };
+        assert_eq!((loaded.keys_loaded, loaded.keys_expired), (50, 1));
+        let shards = loaded.dbs;
         let mut total = 0;
         for (s, dbs) in shards.iter().enumerate() {
             for (k, _) in dbs[3].iter() {

@@ -322,6 +322,13 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             o.push_str("# Persistence\r\n");
             field!(o, "loading:0");
             field!(o, "async_loading:0");
+            // No fork, so no copy-on-write to report.
+            field!(o, "current_cow_peak:0");
+            field!(o, "current_cow_size:0");
+            field!(o, "current_cow_size_age:0");
+            field!(o, "current_fork_perc:0.00");
+            field!(o, "current_save_keys_processed:0");
+            field!(o, "current_save_keys_total:0");
             field!(
                 o,
                 "rdb_changes_since_last_save:{}",
@@ -355,6 +362,17 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 ps.current_bgsave_secs()
             );
             field!(o, "rdb_saves:{}", ps.rdb_saves.load(Ordering::Relaxed));
+            field!(o, "rdb_last_cow_size:0");
+            field!(
+                o,
+                "rdb_last_load_keys_expired:{}",
+                ps.last_load_keys_expired.load(Ordering::Relaxed)
+            );
+            field!(
+                o,
+                "rdb_last_load_keys_loaded:{}",
+                ps.last_load_keys_loaded.load(Ordering::Relaxed)
+            );
             field!(o, "aof_enabled:0");
             field!(o, "aof_rewrite_in_progress:0");
             field!(o, "aof_rewrite_scheduled:0");

@@ -191,7 +191,8 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
     shared.shutdown.set_loading(true);
     let loaded = crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);
     shared.shutdown.set_loading(false);
-    if let Some(dbs) = loaded? {
+    if let Some(loaded) = loaded? {
+        let dbs = loaded.record(&shared.persistence);
         shared.persistence.set_preload(dbs);
     }
     Ok(())
