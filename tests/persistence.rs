@@ -476,7 +476,10 @@ fn failed_bgsave_turns_on_misconf_until_a_save_succeeds() {
 fn save_inside_multi_is_refused_and_flushall_inside_exec_saves_without_deadlock() {
     let _serial = serial();
     let shards = 2;
-    let s = Server::ringkv(shards, &["--save", "3600 1"]);
+    let s = Server::ringkv(
+        shards,
+        &["--save", "3600 1", "--enable-debug-command", "yes"],
+    );
     let mut c = s.raw();
     ok(c.cmd_reply(&["MULTI"]));
     assert_eq!(
@@ -515,7 +518,21 @@ fn save_inside_multi_is_refused_and_flushall_inside_exec_saves_without_deadlock(
         Ok(())
     })
     .unwrap();
-    assert_eq!(keys, vec![kb.into_bytes()]);
+    assert_eq!(keys, vec![kb.clone().into_bytes()]);
+    // DEBUG RELOAD inside a multi-shard block saves and reloads without deadlock.
+    ok(c.cmd_reply(&["MULTI"]));
+    c.cmd_reply(&["SET", &ka, "2"]);
+    c.cmd_reply(&["DEBUG", "RELOAD"]);
+    c.cmd_reply(&["GET", &ka]);
+    let Reply::Array(Some(r)) = c.cmd_reply(&["EXEC"]) else {
+        panic!("EXEC failed");
+    };
+    assert_eq!(r[1], Reply::Simple(b"OK".to_vec()));
+    assert_eq!(r[2], Reply::Bulk(Some(b"2".to_vec())));
+    assert_eq!(
+        c.cmd_reply(&["GET", &kb]),
+        Reply::Bulk(Some(b"after".to_vec()))
+    );
 }
 
 /// The model: db → key → (kind, canonical value).

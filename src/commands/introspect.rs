@@ -1219,7 +1219,8 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             conn.out.ok();
         } else if eq_ic(sub, "reload") {
             let shard = conn.shard.clone();
-            match crate::persistence::snapshot::debug_reload(&shard).await {
+            let held = usize::from(super::persist::in_exec(conn));
+            match crate::persistence::snapshot::debug_reload(&shard, held).await {
                 Ok(()) => conn.out.ok(),
                 Err(e) => conn.error(&format!("ERR Error trying to load the RDB dump: {e}")),
             }

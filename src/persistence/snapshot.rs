@@ -540,10 +540,17 @@ pub async fn run_claimed(shard: &Rc<Shard>, held: usize, kind: SaveKind) -> Resu
 }
 
 /// A foreground save (SAVE, SHUTDOWN, FLUSHALL): waits for a running BGSAVE to end first,
-/// like Redis which kills the child; ours cannot be killed midway, so it is awaited.
+/// like Redis which kills the child; ours cannot be killed midway, so it is awaited. From
+/// inside an EXEC block (`held` > 0) it does not wait: that BGSAVE may itself be waiting at
+/// the cut gate for the block to end.
 pub async fn save_now(shard: &Rc<Shard>, held: usize) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(600);
     while !try_start(shard) {
+        if held > 0 {
+            let e = "Background save in progress: not saving from inside a transaction";
+            tracing::warn!("{e}");
+            return Err(e.into());
+        }
         if Instant::now() > deadline {
             return Err("a background save did not finish".into());
         }
@@ -621,8 +628,8 @@ pub async fn on_shutdown(shard: Rc<Shard>) {
 /// DEBUG RELOAD: save, empty every db, load the file back (on the executor's blocking thread),
 /// and install the loaded dbs on every shard. Writes arriving on other shards between the save
 /// and the install are lost, as they would wait in Redis, which blocks for the whole reload.
-pub async fn debug_reload(shard: &Rc<Shard>) -> Result<(), String> {
-    save_now(shard, 0).await?;
+pub async fn debug_reload(shard: &Rc<Shard>, held: usize) -> Result<(), String> {
+    save_now(shard, held).await?;
     let (file, databases) = {
         let c = shard.shared.config();
         (PathBuf::from(&c.dbfilename), c.databases)
