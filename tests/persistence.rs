@@ -370,6 +370,21 @@ fn spawn_ringkv(dir: &Path, port: u16, extra: &[&str]) -> Child {
     )
 }
 
+/// Waits (bounded) until the server answers PING on a fresh connection, like the harness.
+fn wait_pong(port: u16) {
+    use std::io::{Read, Write};
+    let pong = || -> Option<()> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        s.write_all(b"*1\r\n$4\r\nPING\r\n").ok()?;
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).ok()?;
+        (&buf == b"+PONG\r\n").then_some(())
+    };
+    assert!(wait_until(Duration::from_secs(60), || pong().is_some()));
+}
+
 fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -584,10 +599,8 @@ fn model_based_random_ops_and_restarts() {
             "yes",
         ],
     );
-    assert!(wait_until(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }));
-    for round in 0..4 {
+    wait_pong(port);
+    for round in 0..6 {
         let mut c = RawConn::connect(port);
         for _ in 0..300 {
             let db = rng.random_range(0..3u8);
@@ -627,10 +640,22 @@ fn model_based_random_ops_and_restarts() {
             model_image(&model),
             "round {round} before restart"
         );
-        match round % 3 {
+        match round % 4 {
             0 => {
                 c.send(&common::encode_command(&["SHUTDOWN", "SAVE"]));
                 assert!(wait_exit(&mut child, 60).success());
+            }
+            3 => {
+                // Crash after a BGSAVE: the restart has exactly what the BGSAVE saw.
+                ok(c.cmd_reply(&["BGSAVE"]));
+                assert!(wait_until(Duration::from_secs(60), || info_field(
+                    &mut c,
+                    "rdb_bgsave_in_progress"
+                ) == "0"));
+                ok(c.cmd_reply(&["SELECT", "0"]));
+                ok(c.cmd_reply(&["SET", "lost", "1"]));
+                common::signal(child.id(), libc::SIGKILL);
+                wait_exit(&mut child, 60);
             }
             1 => {
                 ok(c.cmd_reply(&["CONFIG", "SET", "save", "3600 1"]));
@@ -661,9 +686,7 @@ fn model_based_random_ops_and_restarts() {
                 "yes",
             ],
         );
-        assert!(wait_until(Duration::from_secs(60), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        }));
+        wait_pong(port);
         assert_eq!(
             server_values(port),
             model_image(&model),

@@ -52,7 +52,9 @@ where
     }
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, String>>();
     let mut handles = Vec::new();
+    let mesh_up = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for (i, (my_senders, my_receivers)) in senders.into_iter().zip(receivers).enumerate() {
+        let mesh_up = mesh_up.clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
         let engine = engine.clone();
@@ -76,10 +78,13 @@ where
         let spawned = builder.spawn(move || async move {
             let shard = Rc::new(Shard::new(i, shared));
             set_current(shard.clone());
+            let receiving = Rc::new(std::cell::Cell::new(0usize));
             for (peer, rx) in my_receivers {
                 let shard = shard.clone();
+                let receiving = receiving.clone();
                 glommio::spawn_local(async move {
                     let rx = rx.connect().await;
+                    receiving.set(receiving.get() + 1);
                     receive_loop(shard, peer, rx).await;
                 })
                 .detach();
@@ -88,20 +93,36 @@ where
                 let tx = tx.connect().await;
                 shard.mesh.set_sender(peer, tx);
             }
+            // Accept nobody until every shard's mesh is fully connected: a hop sent to a shard
+            // whose receiver was not connected yet could be missed, and the client that asked
+            // (typically the first one, connected while we started) would hang.
+            mesh_barrier(&receiving, n - 1, &mesh_up, n).await;
             let engine = Rc::new(engine());
-            for fd in fds {
-                glommio::spawn_local(accept_loop(
-                    engine.clone(),
-                    shard.clone(),
-                    ListenerFd::Tcp(fd),
-                ))
-                .detach();
-            }
+            // Shard 0 binds the unix socket (at the first poll of its accept loop) before any
+            // shard accepts TCP, so a client that got a TCP answer finds the socket file.
             if let Some((path, perm)) = unix {
                 glommio::spawn_local(accept_loop(
                     engine.clone(),
                     shard.clone(),
                     ListenerFd::Unix(path, perm),
+                ))
+                .detach();
+                futures_lite::future::yield_now().await;
+            }
+            if i == 0 {
+                mesh_up.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while mesh_up.load(std::sync::atomic::Ordering::Acquire) <= n
+                && std::time::Instant::now() < deadline
+            {
+                glommio::timer::sleep(Duration::from_micros(100)).await;
+            }
+            for fd in fds {
+                glommio::spawn_local(accept_loop(
+                    engine.clone(),
+                    shard.clone(),
+                    ListenerFd::Tcp(fd),
                 ))
                 .detach();
             }
@@ -135,6 +156,25 @@ where
         }
     }
     Ok(Running { handles })
+}
+
+/// Waits until this shard's `peers` receivers are connected, then until all `n` shards got
+/// there. Bounded: a shard that never gets there fails startup through the ready handshake.
+async fn mesh_barrier(
+    receiving: &std::cell::Cell<usize>,
+    peers: usize,
+    up: &std::sync::atomic::AtomicUsize,
+    n: usize,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while receiving.get() < peers && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_micros(100)).await;
+    }
+    up.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    while up.load(std::sync::atomic::Ordering::Acquire) < n && std::time::Instant::now() < deadline
+    {
+        glommio::timer::sleep(Duration::from_micros(100)).await;
+    }
 }
 
 /// The per-shard cron (Redis's serverCron part that is per keyspace): active expiry, time
