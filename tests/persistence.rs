@@ -14,9 +14,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The tests of this file run one at a time: two busy 2-shard servers pinned to the same
-/// cores can stall a cross-shard hop for seconds (seen with main's binary too), which would
-/// turn the bounded waits here into false failures.
+/// The tests of this file run one at a time: they start several servers each, several of
+/// them CPU-heavy, on a machine with 2 cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
