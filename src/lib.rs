@@ -8,6 +8,7 @@
 //! - [`shard`]: executors, the channel mesh between them, key routing, multi-shard
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
+//! - [`persistence`]: the append-only file (writer, manifest, loader, rewrite); RDB.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.

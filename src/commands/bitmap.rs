@@ -6,6 +6,7 @@ use super::errors;
 use super::spec::*;
 use super::string::{as_str, as_str_mut, lookup_str, PROTO_MAX_BULK_LEN};
 use super::{eq_ic, parse_i64, Ctx, Handler};
+use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::keyspace::{Db, Value};
 use bytes::Bytes;
 
@@ -165,6 +166,9 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_setbit(ctx.db(), &argv[1], offset, on, now) {
         Ok((old, changed)) => {
             ctx.dirty += changed as u64;
+            if changed {
+                ctx.notify(NOTIFY_STRING, "setbit", &argv[1]);
+            }
             ctx.out.int(old as i64)
         }
         Err(e) => ctx.error(e),
@@ -417,8 +421,10 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) {
     if n > 0 {
         db.set(&argv[2], Value::raw(res));
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_STRING, "set", &argv[2]);
     } else if db.remove(&argv[2], now).is_some() {
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_GENERIC, "del", &argv[2]);
     }
     ctx.out.int(n as i64)
 }
@@ -714,6 +720,9 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) {
             };
             let (replies, changes) = apply_fields(buf, &fields, grown);
             ctx.dirty += changes;
+            if changes > 0 {
+                ctx.notify(NOTIFY_STRING, "setbit", &argv[1]);
+            }
             replies
         }
     };

@@ -5,11 +5,11 @@
 
 use super::errors;
 use super::introspect;
-use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, WRITE};
+use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
-use crate::keyspace::now_ms;
+use crate::keyspace::{notify, now_ms};
 use crate::net::session::ReplyMode;
 use crate::net::{Conn, Engine};
 use crate::resp::{Proto, ReplyBuf};
@@ -25,6 +25,11 @@ pub struct DataEngine;
 impl Engine for DataEngine {
     async fn run(&self, conn: &mut Conn, queue: &mut VecDeque<Vec<Bytes>>) {
         let mut clock = RunClock::start();
+        // appendfsync always: the replies of this run leave once its writes are on disk (one
+        // fsync covers every connection's writes of the moment, like Redis's beforeSleep).
+        let hub = &conn.shard.shared.hub;
+        let always = hub.wait_durable.load(Ordering::Relaxed);
+        let seq0 = if always { hub.seq() } else { 0 };
         while let Some(argv) = queue.pop_front() {
             if conn.close_after_reply || conn.handle.killed.get() {
                 queue.clear();
@@ -51,6 +56,13 @@ impl Engine for DataEngine {
                 if conn.reply_mode == ReplyMode::Skip {
                     conn.reply_mode = ReplyMode::On;
                 }
+            }
+        }
+        if always {
+            let hub = &conn.shard.shared.hub;
+            let upto = hub.seq();
+            if upto != seq0 {
+                hub.durable(upto).await;
             }
         }
     }
@@ -138,6 +150,7 @@ async fn execute(
     queue: &mut VecDeque<Vec<Bytes>>,
     clock: &mut RunClock,
 ) {
+    let start = conn.out.len();
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
@@ -185,12 +198,59 @@ async fn execute(
         }
         Handler::Coord(f) => {
             let t = clock::cycles();
-            f(conn, &argv).await;
+            if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && conn.shard.shared.hub.active() {
+                coord_write(conn, f, &argv, true).await;
+            } else {
+                f(conn, &argv).await;
+            }
             let usec = record(&conn.shard, spec, t);
             introspect::slowlog_maybe_record(conn, spec, &argv, usec);
             *clock = RunClock::start();
         }
         Handler::Container => {}
+    }
+    if let Some(events) = notify::take() {
+        crate::net::pubsub::publish_events(&conn.shard, events).await;
+        // A connection subscribed to its own keyspace events (RESP3) gets them before the
+        // command's reply, as in Redis.
+        if let Some(sub) = &conn.pubsub {
+            let pending = sub.take_pending();
+            if !pending.is_empty() {
+                let reply = conn.out.buf.split_off(start);
+                conn.out.buf.extend_from_slice(&pending);
+                conn.out.buf.unsplit(reply);
+            }
+        }
+    }
+}
+
+/// A whole-server write (FLUSHALL, FLUSHDB, SWAPDB) while effects are recorded: it spans
+/// shards, and propagates as received when it succeeded. `guard`: enter the multi-shard gate
+/// (false when the caller, an EXEC block, holds it already).
+pub async fn coord_write(
+    conn: &mut Conn,
+    f: for<'a> fn(&'a mut Conn, &'a [Bytes]) -> super::BoxFuture<'a>,
+    argv: &[Bytes],
+    guard: bool,
+) {
+    let shard = conn.shard.clone();
+    let _cross = if guard {
+        Some(shard.shared.cut_gate.enter().await)
+    } else {
+        None
+    };
+    let mark = conn.out.len();
+    f(conn, argv).await;
+    if conn.out.buf.get(mark) != Some(&b'-') {
+        let mut data = shard.data.borrow_mut();
+        let data = &mut *data;
+        data.effects
+            .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
+        data.effects.absorb(
+            &shard.shared.hub,
+            shard.id,
+            vec![(conn.db as u32, argv.to_vec())],
+        );
     }
 }
 
@@ -259,6 +319,11 @@ pub fn run_here(
     let mark = out.len();
     let mut data = shard.data.borrow_mut();
     let data = &mut *data;
+    let hub = &shard.shared.hub;
+    let propagate = hub.active();
+    if propagate != data.effects.on {
+        data.effects.set_on(propagate, &mut data.dbs);
+    }
     let mut ctx = Ctx {
         dbs: &mut data.dbs,
         db,
@@ -267,9 +332,14 @@ pub fn run_here(
         stats: &mut data.stats,
         rng: &mut data.rng,
         dirty: 0,
+        effects: &mut data.effects,
     };
     f(&mut ctx, argv);
     let dirty = ctx.dirty;
+    if propagate {
+        data.effects
+            .after_command(hub, shard.id, &mut data.dbs, db, argv, dirty);
+    }
     let failed = out.buf.get(mark) == Some(&b'-');
     data.stats.total_commands += 1;
     let st = data.stats.commands.entry(spec.name).or_default();
@@ -323,7 +393,8 @@ async fn keyed(
                     None => break,
                 }
             }
-            let reply = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            let (reply, events) = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            notify::absorb(events);
             conn.out.raw(&reply);
             *clock = RunClock::start();
         }
@@ -354,15 +425,19 @@ fn squashable(
     }
 }
 
-/// Sends a batch of single-shard commands to shard `target` and returns their replies.
+/// What a remote shard sends back for a batch: the replies and the keyspace events.
+type RemoteReply = (Bytes, Option<Vec<notify::Event>>);
+
+/// Sends a batch of single-shard commands to shard `target` and returns their replies and
+/// keyspace events.
 async fn run_remote(
     shard: &Rc<Shard>,
     target: usize,
     db: usize,
     proto: Proto,
     batch: Batch,
-) -> Bytes {
-    Mesh::submit::<Bytes>(
+) -> RemoteReply {
+    Mesh::submit::<RemoteReply>(
         shard,
         target,
         Box::new(move |sh, resp| {
@@ -377,7 +452,7 @@ async fn run_remote(
                 for (spec, f, argv) in &batch {
                     let _ = run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
                 }
-                resp.send(sh, Box::new(out.buf.freeze()));
+                resp.send(sh, Box::new((out.buf.freeze(), notify::take())));
                 return;
             }
             let sh = sh.clone();
@@ -387,7 +462,7 @@ async fn run_remote(
                     sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
                     let _ = run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
                 }
-                resp.send(&sh, Box::new(out.buf.freeze()));
+                resp.send(&sh, Box::new((out.buf.freeze(), notify::take())));
             })
             .detach();
         }),

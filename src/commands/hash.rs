@@ -6,6 +6,7 @@ use super::keys::parse_cursor;
 use super::spec::*;
 use super::string::longdouble::{LongDouble, Parsed};
 use super::{eq_ic, parse_i64, Ctx, Handler};
+use crate::keyspace::notify::NOTIFY_HASH;
 use crate::keyspace::{Db, Hash, Value};
 use crate::resp::{Proto, ReplyBuf};
 use crate::shard::ShardStats;
@@ -217,6 +218,7 @@ fn hset_common(ctx: &mut Ctx, argv: &[Bytes], hmset: bool) {
     match op_hset(ctx.db(), &argv[1], &argv[2..], now) {
         Ok(n) => {
             ctx.dirty += ((argv.len() - 2) / 2) as u64;
+            ctx.notify(NOTIFY_HASH, "hset", &argv[1]);
             if hmset {
                 ctx.out.ok()
             } else {
@@ -240,6 +242,9 @@ fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_hsetnx(ctx.db(), &argv[1], &argv[2], &argv[3], now) {
         Ok(set) => {
             ctx.dirty += set as u64;
+            if set {
+                ctx.notify(NOTIFY_HASH, "hset", &argv[1]);
+            }
             ctx.out.int(set as i64)
         }
         Err(e) => ctx.error(e),
@@ -287,6 +292,10 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_hdel(ctx.db(), &argv[1], &argv[2..], now) {
         Ok(n) => {
             ctx.dirty += n as u64;
+            if n > 0 {
+                ctx.notify(NOTIFY_HASH, "hdel", &argv[1]);
+                ctx.notify_if_removed(&argv[1]);
+            }
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -347,6 +356,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_hincrby(ctx.db(), &argv[1], &argv[2], incr, now) {
         Ok(v) => {
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_HASH, "hincrby", &argv[1]);
             ctx.out.int(v)
         }
         Err(e) => ctx.error(e),
@@ -358,7 +368,17 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_hincrbyfloat(ctx.db(), &argv[1], &argv[2], &argv[3], now) {
         Ok(v) => {
             ctx.dirty += 1;
-            ctx.out.bulk(&v)
+            ctx.notify(NOTIFY_HASH, "hincrbyfloat", &argv[1]);
+            ctx.out.bulk(&v);
+            if ctx.propagating() {
+                // Propagate the result, not the float arithmetic.
+                ctx.rewrite(vec![
+                    Bytes::from_static(b"HSET"),
+                    argv[1].clone(),
+                    argv[2].clone(),
+                    Bytes::copy_from_slice(&v),
+                ]);
+            }
         }
         Err(e) => ctx.error(e),
     }

@@ -10,6 +10,7 @@ use super::errors;
 use super::glob::stringmatch;
 use super::spec::*;
 use super::{eq_ic, parse_i64, BoxFuture, Ctx, Handler};
+use crate::keyspace::notify::{self, NOTIFY_GENERIC};
 use crate::keyspace::{now_ms, Db, Entry, RString, Value, NO_EXPIRE};
 use crate::net::Conn;
 use crate::shard::Mesh;
@@ -155,6 +156,7 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) {
     for k in &argv[1..] {
         if ctx.db().remove(k, now).is_some() {
             n += 1;
+            ctx.notify(NOTIFY_GENERIC, "del", k);
         }
     }
     ctx.dirty += n as u64;
@@ -164,8 +166,22 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) {
 /// A read lookup as Redis's lookupKeyReadWithFlags does it: lazy expiry, a keyspace hit or
 /// miss counted (INFO stats), the LRU clock updated unless `notouch`.
 fn lookup_read<'a>(ctx: &'a mut Ctx, key: &[u8], notouch: bool) -> Option<&'a Entry> {
-    let now = ctx.now;
-    let db = &mut ctx.dbs[ctx.db];
+    lookup_read_with(ctx, key, notouch, true)
+}
+
+/// OBJECT's lookup (LOOKUP_NOTOUCH | LOOKUP_NONOTIFY): no LRU update, no `keymiss` event.
+fn object_lookup<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a Entry> {
+    lookup_read_with(ctx, key, true, false)
+}
+
+fn lookup_read_with<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    notouch: bool,
+    notify: bool,
+) -> Option<&'a Entry> {
+    let (now, dbi) = (ctx.now, ctx.db);
+    let db = &mut ctx.dbs[dbi];
     let e = if notouch {
         db.peek(key, now)
     } else {
@@ -175,6 +191,9 @@ fn lookup_read<'a>(ctx: &'a mut Ctx, key: &[u8], notouch: bool) -> Option<&'a En
         ctx.stats.keyspace_hits += 1;
     } else {
         ctx.stats.keyspace_misses += 1;
+        if notify {
+            super::key_miss(dbi, key);
+        }
     }
     e
 }
@@ -284,6 +303,24 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], seconds: bool, absolute: bool, 
     let set = op_expire(ctx.db(), &argv[1], when, flags, now);
     if set {
         ctx.dirty += 1;
+        if ctx.propagating() {
+            // Absolute, so a replay later sets the same deadline (Redis: PEXPIREAT with the
+            // flags kept, or DEL when the deadline had already passed).
+            let effect = if when <= now {
+                vec![Bytes::from_static(b"DEL"), argv[1].clone()]
+            } else {
+                let mut v = vec![
+                    Bytes::from_static(b"PEXPIREAT"),
+                    argv[1].clone(),
+                    crate::shard::journal::int_arg(when),
+                ];
+                v.extend_from_slice(&argv[3..]);
+                v
+            };
+            ctx.rewrite(effect);
+        }
+        let event = if when <= now { "del" } else { "expire" };
+        ctx.notify(NOTIFY_GENERIC, event, &argv[1]);
     }
     ctx.out.int(set as i64);
 }
@@ -334,6 +371,7 @@ fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, absolute: bool) {
     let t = op_ttl(ctx.db(), &argv[1], ms, absolute, now);
     if t == -2 {
         ctx.stats.keyspace_misses += 1;
+        super::key_miss(ctx.db, &argv[1]);
     } else {
         ctx.stats.keyspace_hits += 1;
     }
@@ -365,6 +403,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) {
     if had_ttl {
         db.set_expire(&argv[1], NO_EXPIRE, now);
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_GENERIC, "persist", &argv[1]);
     }
     ctx.out.int(had_ttl as i64);
 }
@@ -399,6 +438,8 @@ pub fn op_rename(
     let Some(entry) = db.remove(src, now) else {
         return Err(errors::NO_SUCH_KEY);
     };
+    // Like Redis (dbDelete + dbAdd): the destination is a new key ("new" event).
+    db.remove(dst, now);
     db.put_entry(dst, entry);
     Ok(Renamed::Done)
 }
@@ -411,6 +452,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) {
             let moved = r == Renamed::Done && argv[1] != argv[2];
             if moved {
                 ctx.dirty += 1;
+                ctx.notify(NOTIFY_GENERIC, "rename_from", &argv[1]);
+                ctx.notify(NOTIFY_GENERIC, "rename_to", &argv[2]);
             }
             if nx {
                 ctx.out.int(moved as i64);
@@ -441,11 +484,14 @@ pub fn op_copy(
     now: i64,
 ) -> bool {
     let Some(entry) = dbs[from].get(src, now).cloned() else {
+        super::key_miss(from, src);
         return false;
     };
     if !replace && dbs[to].exists(dst, now) {
         return false;
     }
+    // Like Redis (dbDelete + dbAdd): the destination is a new key ("new" event).
+    dbs[to].remove(dst, now);
     dbs[to].put_entry(dst, Entry::clone(&entry));
     true
 }
@@ -486,6 +532,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) {
     let done = op_copy(ctx.dbs, from, to, &argv[1], &argv[2], replace, now);
     if done {
         ctx.dirty += 1;
+        notify::record(NOTIFY_GENERIC, "copy_to", to, &argv[2]);
     }
     ctx.out.int(done as i64);
 }
@@ -516,6 +563,8 @@ fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) {
     let done = op_move(ctx.dbs, from, to, &argv[1], now);
     if done {
         ctx.dirty += 1;
+        notify::record(NOTIFY_GENERIC, "move_from", from, &argv[1]);
+        notify::record(NOTIFY_GENERIC, "move_to", to, &argv[1]);
     }
     ctx.out.int(done as i64);
 }
@@ -534,7 +583,7 @@ fn eviction_policy() -> (bool, bool) {
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) {
-    match lookup_read(ctx, &argv[2], true).map(|e| e.value.encoding()) {
+    match object_lookup(ctx, &argv[2]).map(|e| e.value.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
@@ -551,7 +600,7 @@ pub fn refcount(v: &Value, shared_ints: bool) -> i64 {
 
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) {
     let shared_ints = !eviction_policy().0;
-    match lookup_read(ctx, &argv[2], true).map(|e| refcount(&e.value, shared_ints)) {
+    match object_lookup(ctx, &argv[2]).map(|e| refcount(&e.value, shared_ints)) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }
@@ -565,7 +614,7 @@ fn idle_secs(e: &Entry) -> i64 {
 }
 
 fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
-    let Some(idle) = lookup_read(ctx, &argv[2], true).map(idle_secs) else {
+    let Some(idle) = object_lookup(ctx, &argv[2]).map(idle_secs) else {
         return ctx.out.null();
     };
     if eviction_policy().1 {
@@ -577,7 +626,7 @@ fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
 /// No access counter is kept per key: under an LFU policy FREQ reports Redis's initial
 /// counter (5) decayed by one per idle minute (lfu-decay-time 1).
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) {
-    let Some(idle) = lookup_read(ctx, &argv[2], true).map(idle_secs) else {
+    let Some(idle) = object_lookup(ctx, &argv[2]).map(idle_secs) else {
         return ctx.out.null();
     };
     if !eviction_policy().1 {
@@ -890,7 +939,8 @@ fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         // now empty dataset is saved at once (which resets it).
         shared.dirty.fetch_add(removed, Ordering::Relaxed);
         if !shared.config().save_params.is_empty() {
-            let held = usize::from(super::persist::in_exec(conn));
+            // A gate pass is held by the EXEC block, or by the AOF's write path (coord_write).
+            let held = usize::from(super::persist::in_exec(conn) || conn.shard.shared.hub.active());
             let shard = conn.shard.clone();
             let _ = crate::persistence::snapshot::save_now(&shard, held).await;
         }
@@ -912,7 +962,12 @@ fn swapdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         }
         let (a, b) = (a as usize, b as usize);
         if a != b {
-            Mesh::run_on_all(&conn.shard, move |sh| sh.data.borrow_mut().dbs.swap(a, b)).await;
+            Mesh::run_on_all(&conn.shard, move |sh| {
+                let dbs = &mut sh.data.borrow_mut().dbs;
+                dbs.swap(a, b);
+                (dbs[a].id, dbs[b].id) = (a as u32, b as u32);
+            })
+            .await;
         }
         conn.shard.shared.dirty.fetch_add(1, Ordering::Relaxed);
         conn.out.ok();

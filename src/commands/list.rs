@@ -10,6 +10,7 @@ use super::errors;
 use super::spec::*;
 use super::{eq_ic, parse_i64, Ctx, Handler};
 use crate::keyspace::list::End;
+use crate::keyspace::notify::NOTIFY_LIST;
 use crate::keyspace::{Db, List, Value};
 use crate::resp::ReplyBuf;
 use crate::shard::ShardStats;
@@ -255,11 +256,29 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) {
         Ok(n) => {
             if n > 0 {
                 ctx.dirty += (argv.len() - 2) as u64;
+                ctx.notify(NOTIFY_LIST, push_event(end), &argv[1]);
             }
             ctx.out.int(n as i64);
         }
         Err(e) => ctx.error(e),
     }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+/// Keyspace events of a pop: `lpop`/`rpop`, then `del` when the list is gone.
+fn notify_pop(ctx: &mut Ctx, end: End, key: &[u8]) {
+    let event = match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    };
+    ctx.notify(NOTIFY_LIST, event, key);
+    ctx.notify_if_removed(key);
 }
 
 fn lpush(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -308,6 +327,9 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) {
         Ok(None) => ctx.out.null(),
         Ok(Some(items)) => {
             ctx.dirty += items.len() as u64;
+            if !items.is_empty() {
+                notify_pop(ctx, end, &argv[1]);
+            }
             match (count, items.first()) {
                 (None, Some(v)) => ctx.out.bulk(v),
                 (None, None) => ctx.out.null(),
@@ -388,6 +410,7 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) {
     match res {
         Ok(()) => {
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_LIST, "lset", &argv[1]);
             ctx.out.ok();
         }
         Err(e) => ctx.error(e),
@@ -406,6 +429,10 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(n) => {
             remove_if_empty(ctx.db(), &argv[1], now);
             ctx.dirty += n as u64;
+            if n > 0 {
+                ctx.notify(NOTIFY_LIST, "lrem", &argv[1]);
+                ctx.notify_if_removed(&argv[1]);
+            }
             ctx.out.int(n as i64);
         }
         Err(e) => ctx.error(e),
@@ -418,11 +445,15 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) {
         (Err(e), _) | (_, Err(e)) => return ctx.error(e),
     };
     let now = ctx.now;
-    let res = lookup_write(ctx.db(), &argv[1], now).map(|l| l.map_or(0, |l| l.trim(start, end)));
+    let res = lookup_write(ctx.db(), &argv[1], now).map(|l| l.map(|l| l.trim(start, end)));
     match res {
         Ok(n) => {
             remove_if_empty(ctx.db(), &argv[1], now);
-            ctx.dirty += n as u64;
+            if n.is_some() {
+                ctx.notify(NOTIFY_LIST, "ltrim", &argv[1]);
+                ctx.notify_if_removed(&argv[1]);
+            }
+            ctx.dirty += n.unwrap_or(0) as u64;
             ctx.out.ok();
         }
         Err(e) => ctx.error(e),
@@ -452,6 +483,7 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(n) => {
             if n > 0 {
                 ctx.dirty += 1;
+                ctx.notify(NOTIFY_LIST, "linsert", &argv[1]);
             }
             ctx.out.int(n);
         }
@@ -513,6 +545,8 @@ fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
     match op_move(ctx.db(), src, dst, now, from, to) {
         Ok(Some(v)) => {
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_LIST, push_event(to), dst);
+            notify_pop(ctx, from, src);
             ctx.out.bulk(&v);
         }
         Ok(None) => ctx.out.null(),
@@ -585,6 +619,7 @@ fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) {
             Err(e) => return ctx.error(e),
             Ok(Some(items)) if !items.is_empty() => {
                 ctx.dirty += items.len() as u64;
+                notify_pop(ctx, end, key);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 reply_items(ctx.out, &items);

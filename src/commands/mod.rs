@@ -18,6 +18,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod spec;
 pub mod string;
 pub mod table;
@@ -47,6 +48,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut rand::rngs::SmallRng,
     /// Changes made (rdb_changes_since_last_save).
     pub dirty: u64,
+    /// What this command propagates (AOF, replicas): see [`crate::shard::journal`].
+    pub effects: &'a mut crate::shard::journal::Effects,
 }
 
 impl Ctx<'_> {
@@ -55,9 +58,48 @@ impl Ctx<'_> {
         &mut self.dbs[self.db]
     }
 
+    /// Records keyspace event `event` (of class `class`, a `keyspace::notify::NOTIFY_*`) on
+    /// `key` of the selected db; a single branch when notifications are off.
+    #[inline(always)]
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        crate::keyspace::notify::record(class, event, self.db, key);
+    }
+
+    /// The `del` event of a write that left `key` empty (and so removed it, as Redis removes
+    /// empty lists, hashes, sets and sorted sets).
+    pub fn notify_if_removed(&mut self, key: &[u8]) {
+        use crate::keyspace::notify::{wants, NOTIFY_GENERIC};
+        if wants(NOTIFY_GENERIC) && !self.dbs[self.db].exists(key, self.now) {
+            self.notify(NOTIFY_GENERIC, "del", key);
+        }
+    }
+
     pub fn error(&mut self, e: &str) {
         count_error(self.stats, e);
         self.out.error(e);
+    }
+
+    /// Whether effects are being recorded (AOF on or replicas attached): check it before
+    /// building a rewritten argv.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.effects.on
+    }
+
+    /// This command propagates as `argv` (in the selected db) instead of as received; call it
+    /// several times for several commands. Only kept if the command changed data.
+    pub fn rewrite(&mut self, argv: Vec<Bytes>) {
+        self.effects.rewrite(self.db, argv);
+    }
+
+    /// Propagates `argv` besides this command's own effect.
+    pub fn also_propagate(&mut self, argv: Vec<Bytes>) {
+        self.effects.also_propagate(self.db, argv);
+    }
+
+    /// This command changed data but must not propagate its own argv.
+    pub fn prevent_propagation(&mut self) {
+        self.effects.prevent();
     }
 }
 
@@ -89,9 +131,11 @@ pub fn lookup_read<'a, T>(
     key: &[u8],
     as_type: fn(&Value) -> Result<&T, &'static str>,
 ) -> Result<Option<&'a T>, &'static str> {
+    let id = db.id as usize;
     match db.get(key, now) {
         None => {
             stats.keyspace_misses += 1;
+            key_miss(id, key);
             Ok(None)
         }
         Some(e) => {
@@ -99,6 +143,13 @@ pub fn lookup_read<'a, T>(
             as_type(&e.value).map(Some)
         }
     }
+}
+
+/// The `keymiss` event of a read lookup in database `db` that found nothing (class `m`).
+#[inline]
+pub fn key_miss(db: usize, key: &[u8]) {
+    let class = crate::keyspace::notify::NOTIFY_KEY_MISS;
+    crate::keyspace::notify::record(class, "keymiss", db, key);
 }
 
 /// Counts an error reply by its prefix (INFO errorstats).

@@ -143,6 +143,7 @@ fn subscriber(conn: &mut Conn) -> Rc<Subscriber> {
         .get_or_insert_with(|| Subscriber::new(conn.handle.id, proto))
         .clone();
     s.set_proto(proto);
+    s.set_client(conn.handle.clone());
     s
 }
 

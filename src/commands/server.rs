@@ -195,7 +195,7 @@ fn config_set(conn: &mut Conn, argv: &[Bytes]) {
         let old = cfg.clone();
         match cfg.set_from(&args, local) {
             Ok(changed) => match apply_config(&cfg, &changed, &shared) {
-                Ok(()) => Ok(()),
+                Ok(()) => Ok(changed),
                 Err(e) => {
                     // All or nothing, like Redis: a side effect that fails restores the old
                     // values (and the side effects already applied, by applying them again).
@@ -208,9 +208,15 @@ fn config_set(conn: &mut Conn, argv: &[Bytes]) {
         }
     };
     match res {
-        Ok(()) => {
+        Ok(changed) => {
             shared.bump_config_epoch();
-            conn.out.ok()
+            // The AOF's side effects start threads and tasks: run them without the config lock.
+            match crate::persistence::aof::config_changed(&conn.shard, &changed) {
+                Ok(()) => conn.out.ok(),
+                Err(e) => conn.error(&format!(
+                    "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+                )),
+            }
         }
         Err(e) => conn.error(&e),
     }
@@ -246,6 +252,13 @@ fn apply_config(
             "slowlog-max-len" => shared
                 .slowlog_max_len
                 .store(cfg.slowlog_max_len, Ordering::Relaxed),
+            "client-output-buffer-limit" => {
+                let l = cfg.client_output_buffer_limit[2];
+                crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds)
+            }
+            "notify-keyspace-events" => {
+                crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
+            }
             // maxclients, requirepass, timeout, proto-max-bulk-len and the like are read
             // through the config (connections refresh their cache on the epoch bump).
             _ => {}

@@ -6,6 +6,7 @@ use super::hash::{parse_random_count, parse_scan_opts, pick_random, reply_scan};
 use super::keys::parse_cursor;
 use super::spec::*;
 use super::{eq_ic, parse_i64, Ctx, Handler};
+use crate::keyspace::notify::{self, NOTIFY_GENERIC, NOTIFY_SET};
 use crate::keyspace::set::Member;
 use crate::keyspace::{Db, Set, Value};
 use crate::resp::ReplyBuf;
@@ -95,7 +96,9 @@ fn load_sets<'a>(
     now: i64,
 ) -> Result<Vec<Option<&'a Set>>, &'static str> {
     for k in keys {
-        db.get(k, now);
+        if db.get(k, now).is_none() {
+            super::key_miss(db.id as usize, k);
+        }
     }
     let db: &'a Db = db;
     keys.iter()
@@ -176,23 +179,30 @@ pub fn op_smove(
     if src == dst {
         return Ok(in_src);
     }
+    let id = db.id as usize;
     let Some(s) = set_mut(db, src, now)? else {
         return Ok(false);
     };
     if !s.remove(member) {
         return Ok(false);
     }
+    // Events in Redis's order: the source's, then the destination's (created: "new").
+    notify::record(NOTIFY_SET, "srem", id, src);
     if s.is_empty() {
         db.remove(src, now);
+        notify::record(NOTIFY_GENERIC, "del", id, src);
     }
     match set_mut(db, dst, now)? {
         Some(d) => {
-            d.add(member);
+            if d.add(member) {
+                notify::record(NOTIFY_SET, "sadd", id, dst);
+            }
         }
         None => {
             let mut d = Set::for_member(member);
             d.add(member);
             db.set(dst, Value::Set(d));
+            notify::record(NOTIFY_SET, "sadd", id, dst);
         }
     }
     Ok(true)
@@ -301,6 +311,9 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_sadd(ctx.db(), &argv[1], &argv[2..], now) {
         Ok(n) => {
             ctx.dirty += n as u64;
+            if n > 0 {
+                ctx.notify(NOTIFY_SET, "sadd", &argv[1]);
+            }
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -312,6 +325,10 @@ fn srem(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_srem(ctx.db(), &argv[1], &argv[2..], now) {
         Ok(n) => {
             ctx.dirty += n as u64;
+            if n > 0 {
+                ctx.notify(NOTIFY_SET, "srem", &argv[1]);
+                ctx.notify_if_removed(&argv[1]);
+            }
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -328,6 +345,7 @@ fn with_set(
     let r = match ctx.dbs[db].get(key, now) {
         None => {
             ctx.stats.keyspace_misses += 1;
+            super::key_miss(db, key);
             Ok(None)
         }
         Some(e) => {
@@ -391,6 +409,26 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(popped) => {
             let popped = popped.unwrap_or_default();
             ctx.dirty += popped.len() as u64;
+            if ctx.propagating() && !popped.is_empty() {
+                // Randomness is not replayed: SREM what was popped (DEL when a count took
+                // the whole set), like Redis 7.0.
+                let key = argv[1].clone();
+                if count.is_some() && !ctx.dbs[db].exists(&key, now) {
+                    ctx.rewrite(vec![Bytes::from_static(b"DEL"), key]);
+                } else {
+                    for m in &popped {
+                        ctx.rewrite(vec![
+                            Bytes::from_static(b"SREM"),
+                            key.clone(),
+                            Bytes::copy_from_slice(m),
+                        ]);
+                    }
+                }
+            }
+            if !popped.is_empty() {
+                ctx.notify(NOTIFY_SET, "spop", &argv[1]);
+                ctx.notify_if_removed(&argv[1]);
+            }
             match count {
                 Some(_) => reply_members(ctx.out, &popped),
                 None => match popped.first() {
@@ -456,6 +494,16 @@ fn store(ctx: &mut Ctx, argv: &[Bytes], op: SetOp) {
     match op_store(ctx.db(), &argv[1], &argv[2..], op, now) {
         Ok((n, changed)) => {
             ctx.dirty += changed as u64;
+            if n > 0 {
+                let event = match op {
+                    SetOp::Inter => "sinterstore",
+                    SetOp::Union => "sunionstore",
+                    SetOp::Diff => "sdiffstore",
+                };
+                ctx.notify(NOTIFY_SET, event, &argv[1]);
+            } else if changed {
+                ctx.notify(NOTIFY_GENERIC, "del", &argv[1]);
+            }
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -522,7 +570,10 @@ fn sscan(ctx: &mut Ctx, argv: &[Bytes]) {
     let (now, db) = (ctx.now, ctx.db);
     let s = match ctx.dbs[db].get(&argv[1], now).map(|e| as_set(&e.value)) {
         Some(Ok(s)) => s,
-        None => return reply_scan(ctx.out, 0, &[]),
+        None => {
+            super::key_miss(db, &argv[1]);
+            return reply_scan(ctx.out, 0, &[]);
+        }
         Some(Err(e)) => {
             super::count_error(ctx.stats, e);
             return ctx.out.error(e);

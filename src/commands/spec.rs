@@ -24,6 +24,9 @@ pub const ALLOW_BUSY: Flags = 1 << 15;
 pub const SENTINEL: Flags = 1 << 16;
 pub const NO_MANDATORY_KEYS: Flags = 1 << 17;
 pub const DANGEROUS: Flags = 1 << 18;
+/// ringkv-internal: a coordinating command whose keyed steps record its effects (SORT), so
+/// the dispatcher does not propagate it as a whole. Not reported by COMMAND INFO.
+pub const OWN_EFFECTS: Flags = 1 << 19;
 
 /// Where a command's keys are in argv.
 #[derive(Clone, Copy)]

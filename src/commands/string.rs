@@ -5,7 +5,9 @@ pub(crate) mod longdouble;
 use super::errors;
 use super::spec::*;
 use super::{eq_ic, parse_i64, Ctx, Handler};
+use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::keyspace::{Db, Entry, RString, Value, NO_EXPIRE};
+use crate::shard::journal::int_arg;
 use bytes::Bytes;
 use longdouble::{LongDouble, Parsed};
 
@@ -470,6 +472,20 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
         None => db.set(key, value),
     }
     ctx.dirty += 1;
+    if let (Some(at), true) = (at, ctx.propagating()) {
+        // Relative or not, an expiry propagates as an absolute one: SET k v PXAT <ms>.
+        ctx.rewrite(vec![
+            Bytes::from_static(b"SET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(val),
+            Bytes::from_static(b"PXAT"),
+            int_arg(at),
+        ]);
+    }
+    ctx.notify(NOTIFY_STRING, "set", key);
+    if at.is_some() {
+        ctx.notify(NOTIFY_GENERIC, "expire", key);
+    }
     if !o.get {
         match reply {
             SetReply::Ok => ctx.out.ok(),
@@ -480,7 +496,15 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
 
 fn set(ctx: &mut Ctx, argv: &[Bytes]) {
     match parse_set_opts(&argv[3..], true) {
-        Ok(o) => set_generic(ctx, "set", &argv[1], &argv[2], &o, SetReply::Ok),
+        Ok(o) => {
+            set_generic(ctx, "set", &argv[1], &argv[2], &o, SetReply::Ok);
+            if o.get && o.expire.is_none() && ctx.propagating() {
+                // Propagated without GET (the reply is not part of the effect).
+                let mut v = argv[..3].to_vec();
+                v.extend(argv[3..].iter().filter(|a| !eq_ic(a, "get")).cloned());
+                ctx.rewrite(v);
+            }
+        }
         Err(e) => ctx.error(e),
     }
 }
@@ -514,7 +538,14 @@ fn getset(ctx: &mut Ctx, argv: &[Bytes]) {
         get: true,
         ..SetOpts::default()
     };
-    set_generic(ctx, "getset", &argv[1], &argv[2], &o, SetReply::Ok)
+    set_generic(ctx, "getset", &argv[1], &argv[2], &o, SetReply::Ok);
+    if ctx.propagating() {
+        ctx.rewrite(vec![
+            Bytes::from_static(b"SET"),
+            argv[1].clone(),
+            argv[2].clone(),
+        ]);
+    }
 }
 
 fn getdel(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -526,6 +557,8 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) {
     }
     ctx.db().remove(&argv[1], now);
     ctx.dirty += 1;
+    ctx.rewrite(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
+    ctx.notify(NOTIFY_GENERIC, "del", &argv[1]);
 }
 
 fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
@@ -553,16 +586,26 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
         Some((Ok(at), ExpireKind::ExAt | ExpireKind::PxAt)) if at <= now => {
             db.remove(key, now);
             ctx.dirty += 1;
+            ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         Some((Ok(at), _)) => {
             db.set_expire(key, at, now);
             ctx.dirty += 1;
+            ctx.rewrite(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                key.clone(),
+                int_arg(at),
+            ]);
+            ctx.notify(NOTIFY_GENERIC, "expire", key);
         }
         _ if o.persist => {
             let has_ttl = db.peek(key, now).is_some_and(|e| e.expire_at != NO_EXPIRE);
             if has_ttl {
                 db.set_expire(key, NO_EXPIRE, now);
                 ctx.dirty += 1;
+                ctx.rewrite(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+                ctx.notify(NOTIFY_GENERIC, "persist", key);
             }
         }
         _ => {}
@@ -591,6 +634,7 @@ pub fn op_incrby(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<i64, &'static 
         None => db.set(key, Value::from_int(v)),
     }
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrby", key);
     Ok(v)
 }
 
@@ -658,12 +702,24 @@ pub fn op_incrbyfloat(ctx: &mut Ctx, key: &[u8], incr: &[u8]) -> Result<Vec<u8>,
         None => db.set(key, value),
     }
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrbyfloat", key);
     Ok(text)
 }
 
 fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_incrbyfloat(ctx, &argv[1], &argv[2]) {
-        Ok(v) => ctx.out.bulk(&v),
+        Ok(v) => {
+            ctx.out.bulk(&v);
+            // Float arithmetic may differ elsewhere: propagate the result, keeping the TTL.
+            if ctx.propagating() {
+                ctx.rewrite(vec![
+                    Bytes::from_static(b"SET"),
+                    argv[1].clone(),
+                    Bytes::from(v),
+                    Bytes::from_static(b"KEEPTTL"),
+                ]);
+            }
+        }
         Err(e) => ctx.error(e),
     }
 }
@@ -692,6 +748,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_append(ctx.db(), &argv[1], &argv[2], now) {
         Ok(n) => {
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_STRING, "append", &argv[1]);
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -791,6 +848,9 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) {
     match op_setrange(ctx.db(), &argv[1], offset as u64, &argv[3], now) {
         Ok((n, wrote)) => {
             ctx.dirty += wrote as u64;
+            if wrote {
+                ctx.notify(NOTIFY_STRING, "setrange", &argv[1]);
+            }
             ctx.out.int(n as i64)
         }
         Err(e) => ctx.error(e),
@@ -816,6 +876,7 @@ fn mset(ctx: &mut Ctx, argv: &[Bytes]) {
     for kv in argv[1..].chunks_exact(2) {
         ctx.db().set(&kv[0], Value::from_bytes(&kv[1]));
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_STRING, "set", &kv[0]);
     }
     ctx.out.ok();
 }
@@ -835,6 +896,7 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) {
     for kv in argv[1..].chunks_exact(2) {
         ctx.db().set(&kv[0], Value::from_bytes(&kv[1]));
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_STRING, "set", &kv[0]);
     }
     ctx.out.int(1);
 }

@@ -21,6 +21,8 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
+        crate::persistence::aof::COMMANDS,
+        super::sort::COMMANDS,
         super::persist::COMMANDS,
     ]
     .into_iter()

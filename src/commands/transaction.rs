@@ -337,14 +337,15 @@ async fn run_block(
         }
         conn.out.array(cmds.len());
         let mut clock = RunClock::start();
+        shard.data.borrow_mut().effects.begin_unit();
         for (spec, argv) in &cmds {
             if let Handler::Keyed(f) | Handler::Local(f) = spec.handler {
                 run_here(&shard, conn.db, &mut conn.out, spec, f, argv, &mut clock);
             }
         }
+        commit_unit(&shard);
         return;
     }
-
     // Lock everything, one shard after the other in shard order, checking the watched keys
     // of each shard once its locks are held. A snapshot cut waits for the whole block.
     let _pass = shard.shared.cut_gate.enter().await;
@@ -369,9 +370,11 @@ async fn run_block(
     }
     if intact {
         conn.out.array(cmds.len());
+        shard.data.borrow_mut().effects.begin_unit();
         for (spec, argv) in cmds {
             run_one(conn, spec, argv).await;
         }
+        commit_unit(&shard);
     } else {
         conn.out.null_array();
     }
@@ -394,13 +397,21 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
                     run_here(&shard, db, &mut conn.out, spec, f, &argv, &mut clock);
                 } else {
                     let proto = conn.proto();
-                    let reply = Mesh::run_on(&shard, first, move |sh| {
+                    let (reply, ops) = Mesh::run_on(&shard, first, move |sh| {
                         let mut out = ReplyBuf::new(proto);
+                        sh.data.borrow_mut().effects.begin_unit();
                         run_here(sh, db, &mut out, spec, f, &argv, &mut RunClock::start());
-                        out.buf.freeze()
+                        let ops = sh.data.borrow_mut().effects.end_unit();
+                        let events = crate::keyspace::notify::take();
+                        (out.buf.freeze(), (ops.unwrap_or_default(), events))
                     })
                     .await;
+                    let (ops, events) = ops;
+                    crate::keyspace::notify::absorb(events);
                     conn.out.raw(&reply);
+                    // This shard's part of the block joins the block's unit.
+                    let mut data = shard.data.borrow_mut();
+                    data.effects.absorb(&shard.shared.hub, shard.id, ops);
                 }
             } else {
                 let reply =
@@ -413,8 +424,22 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
             run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, &mut clock);
         }
         Handler::Conn(f) => f(conn, &argv),
-        Handler::Coord(f) => f(conn, &argv).await,
+        Handler::Coord(f) => {
+            if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && shard.shared.hub.active() {
+                super::dispatch::coord_write(conn, f, &argv, false).await;
+            } else {
+                f(conn, &argv).await;
+            }
+        }
         Handler::Container => {}
+    }
+}
+
+/// Ends the unit an EXEC block gathered on this shard and journals it (one MULTI/EXEC).
+fn commit_unit(shard: &Shard) {
+    let mut data = shard.data.borrow_mut();
+    if let Some(ops) = data.effects.end_unit() {
+        shard.shared.hub.push(shard.id, ops);
     }
 }
 

@@ -4,6 +4,7 @@
 use super::glob::stringmatch;
 use super::spec::{spec, CommandSpec, Keys, DENYOOM, FAST, READONLY, WRITE};
 use super::{count_error, eq_ic, errors, parse_i64, Ctx, Handler};
+use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_ZSET};
 use crate::keyspace::zset::{LexBound, LexRange, ScoreRange};
 use crate::keyspace::{Db, Value, ZSet};
 use crate::resp::{Proto, ReplyBuf};
@@ -387,6 +388,10 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], mut f: ZaddFlags) {
         Err(e) => ctx.error(e),
         Ok(r) => {
             ctx.dirty += (r.added + r.updated) as u64;
+            if r.added + r.updated > 0 {
+                let event = if f.incr { "zincr" } else { "zadd" };
+                ctx.notify(NOTIFY_ZSET, event, &argv[1]);
+            }
             if f.incr {
                 match r.incr_score {
                     Some(s) => ctx.out.double(s),
@@ -424,6 +429,10 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) {
     };
     drop_if_empty(ctx.db(), now, key);
     ctx.dirty += deleted as u64;
+    if deleted > 0 {
+        ctx.notify(NOTIFY_ZSET, "zrem", key);
+        ctx.notify_if_removed(key);
+    }
     ctx.out.int(deleted as i64);
 }
 
@@ -672,18 +681,20 @@ fn zrange_generic(
             dst.insert(m, s);
         }
     }
-    store_result(ctx, &argv[1], dst);
+    store_result(ctx, &argv[1], dst, "zrangestore");
 }
 
 /// Stores a computed zset at `dst` (or deletes `dst` when empty) and replies its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) {
     let now = ctx.now;
     let n = z.len();
     if n > 0 {
         ctx.db().set(dst, Value::ZSet(z));
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_ZSET, event, dst);
     } else if ctx.db().remove(dst, now).is_some() {
         ctx.dirty += 1;
+        ctx.notify(NOTIFY_GENERIC, "del", dst);
     }
     ctx.out.int(n as i64);
 }
@@ -748,6 +759,15 @@ fn remrange(ctx: &mut Ctx, argv: &[Bytes], q: Result<RangeQuery, &'static str>) 
     match op_remrange(ctx.db(), now, &argv[1], &q) {
         Ok(n) => {
             ctx.dirty += n as u64;
+            if n > 0 {
+                let event = match q {
+                    RangeQuery::Rank(..) => "zremrangebyrank",
+                    RangeQuery::Score(_) => "zremrangebyscore",
+                    RangeQuery::Lex(_) => "zremrangebylex",
+                };
+                ctx.notify(NOTIFY_ZSET, event, &argv[1]);
+                ctx.notify_if_removed(&argv[1]);
+            }
             ctx.out.int(n as i64);
         }
         Err(e) => ctx.error(e),
@@ -821,6 +841,14 @@ fn zpop_minmax(ctx: &mut Ctx, argv: &[Bytes], max: bool) {
         Ok(Some((_, p))) => p,
     };
     ctx.dirty += popped.len() as u64;
+    if !popped.is_empty() {
+        ctx.notify(
+            NOTIFY_ZSET,
+            if max { "zpopmax" } else { "zpopmin" },
+            &argv[1],
+        );
+        ctx.notify_if_removed(&argv[1]);
+    }
     // RESP3 nests the pairs only when a COUNT was given.
     let nested = ctx.out.proto == Proto::Resp3 && count.is_some();
     ctx.out.array(if nested {
@@ -882,6 +910,8 @@ fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(None) => ctx.out.null_array(),
         Ok(Some((key, popped))) => {
             ctx.dirty += popped.len() as u64;
+            ctx.notify(NOTIFY_ZSET, if max { "zpopmax" } else { "zpopmin" }, &key);
+            ctx.notify_if_removed(&key);
             ctx.out.array(2);
             ctx.out.bulk(&key);
             ctx.out.array(popped.len());
@@ -1018,8 +1048,12 @@ fn read_input(
         lookup: None,
         weight: 1.0,
     };
+    let id = db.id as usize;
     match db.get(key, now) {
-        None => stats.keyspace_misses += 1,
+        None => {
+            stats.keyspace_misses += 1;
+            super::key_miss(id, key);
+        }
         Some(e) => {
             stats.keyspace_hits += 1;
             match &e.value {
@@ -1200,7 +1234,12 @@ fn combine_generic(
     match dst {
         Some(dst) => {
             z.convert_to_listpack_if_fits();
-            store_result(ctx, dst, z);
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, dst, z, event);
         }
         None => {
             let items: Vec<_> = z.iter(false).collect();

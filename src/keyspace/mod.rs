@@ -4,6 +4,7 @@
 pub mod dense;
 pub mod hash;
 pub mod list;
+pub mod notify;
 pub mod set;
 pub mod snapshot;
 pub mod value;
@@ -120,11 +121,24 @@ pub struct Db {
     pub expired_count: u64,
     /// A snapshot pass in progress (see [`snapshot`]).
     pass: Option<Box<snapshot::Pass>>,
+    /// While effects are propagated (AOF, replicas): the keys expired here, drained into
+    /// `DEL` effects (see `shard::journal`).
+    pub expired_log: Option<Vec<Box<[u8]>>>,
+    /// This database's number, for keyspace events (SWAPDB swaps contents, not numbers).
+    pub id: u32,
 }
 
 impl Db {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Database number `id` (keyspace events name it).
+    pub fn with_id(self, id: usize) -> Self {
+        Db {
+            id: id as u32,
+            ..self
+        }
     }
 
     /// A scratch database that records which keys are written.
@@ -192,6 +206,10 @@ impl Db {
             self.main.remove_at(i);
             self.expires.remove(key);
             self.expired_count += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(key.into());
+            }
+            notify::record(notify::NOTIFY_EXPIRED, "expired", self.id as usize, key);
             return None;
         }
         Some(i)
@@ -252,6 +270,7 @@ impl Db {
             Err(hash) => {
                 let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
                 self.tag_new_at(i);
+                notify::record(notify::NOTIFY_NEW, "new", self.id as usize, key);
             }
         }
     }
@@ -270,12 +289,22 @@ impl Db {
             Err(hash) => {
                 let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
                 self.tag_new_at(i);
+                notify::record(notify::NOTIFY_NEW, "new", self.id as usize, key);
             }
         }
     }
 
     /// Inserts a whole entry (value and TTL), replacing any existing one.
-    pub fn put_entry(&mut self, key: &[u8], mut entry: Entry) {
+    pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
+        if notify::wants(notify::NOTIFY_NEW) && self.main.get(key).is_none() {
+            notify::record(notify::NOTIFY_NEW, "new", self.id as usize, key);
+        }
+        self.install(key, entry);
+    }
+
+    /// [`Db::put_entry`] for a copy of an entry that lives elsewhere (a multi-shard command's
+    /// fetch and write-back): no keyspace event, the command already reported its changes.
+    pub fn install(&mut self, key: &[u8], mut entry: Entry) {
         self.mark(key);
         entry.version = next_version();
         let has_ttl = entry.expire_at != NO_EXPIRE;

@@ -8,12 +8,17 @@
 //! for the subscriber's protocol (RESP2 array, RESP3 push) when delivered and queued in its
 //! [`Subscriber`]; the connection loop waits on "input or messages" and writes them.
 
+use super::client::ClientHandle;
 use crate::commands::glob::stringmatch;
+use crate::keyspace::notify::{self, Event};
 use crate::resp::{Proto, ReplyBuf};
+use crate::shard::{Mesh, Shard};
 use bytes::{Bytes, BytesMut};
 use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 /// The three namespaces: SUBSCRIBE channels, PSUBSCRIBE patterns, SSUBSCRIBE shard channels.
@@ -31,6 +36,53 @@ pub struct Subscriber {
     subs: RefCell<[Vec<Bytes>; 3]>,
     pending: RefCell<BytesMut>,
     waker: RefCell<Option<Waker>>,
+    /// The connection, closed when its pending output passes `client-output-buffer-limit
+    /// pubsub`.
+    client: RefCell<Option<Rc<ClientHandle>>>,
+    /// Unix second since when the soft limit has been passed without a break (0: not).
+    soft_since: Cell<i64>,
+    /// Closed for passing the limits: messages are dropped.
+    closed: Cell<bool>,
+}
+
+/// `client-output-buffer-limit pubsub` (hard bytes, soft bytes, soft seconds; 0 disables),
+/// process wide so delivery checks it without the config lock.
+static OBUF_LIMIT: [AtomicU64; 3] = [
+    AtomicU64::new(32 << 20),
+    AtomicU64::new(8 << 20),
+    AtomicU64::new(60),
+];
+
+/// Channel and pattern subscriptions over all shards, so keyspace events skip the fan-out
+/// when nobody could receive them.
+static CHANNEL_SUBSCRIPTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Applies `client-output-buffer-limit`'s pubsub class (startup and CONFIG SET).
+pub fn set_output_limit(hard: u64, soft: u64, soft_seconds: u64) {
+    OBUF_LIMIT[0].store(hard, Ordering::Relaxed);
+    OBUF_LIMIT[1].store(soft, Ordering::Relaxed);
+    OBUF_LIMIT[2].store(soft_seconds, Ordering::Relaxed);
+}
+
+/// Redis's checkClientOutputBufferLimits for a subscriber holding `used` bytes of pending
+/// output: the hard limit at once, the soft limit once passed for longer than its seconds.
+/// `soft_since` is the second the soft limit was first seen passed (0: not passed).
+pub fn over_output_limit(used: u64, now_secs: i64, soft_since: &Cell<i64>) -> bool {
+    let hard = OBUF_LIMIT[0].load(Ordering::Relaxed);
+    let soft = OBUF_LIMIT[1].load(Ordering::Relaxed);
+    let secs = OBUF_LIMIT[2].load(Ordering::Relaxed) as i64;
+    if hard != 0 && used >= hard {
+        return true;
+    }
+    if soft != 0 && used >= soft {
+        if soft_since.get() == 0 {
+            soft_since.set(now_secs);
+            return false;
+        }
+        return now_secs - soft_since.get() > secs;
+    }
+    soft_since.set(0);
+    false
 }
 
 #[derive(Default)]
@@ -50,7 +102,15 @@ impl Subscriber {
             subs: RefCell::new([Vec::new(), Vec::new(), Vec::new()]),
             pending: RefCell::new(BytesMut::new()),
             waker: RefCell::new(None),
+            client: RefCell::new(None),
+            soft_since: Cell::new(0),
+            closed: Cell::new(false),
         })
+    }
+
+    /// The connection to close when its output passes the pubsub limits.
+    pub fn set_client(&self, client: Rc<ClientHandle>) {
+        *self.client.borrow_mut() = Some(client);
     }
 
     /// Messages are framed for this protocol from now on (HELLO may switch it).
@@ -100,13 +160,47 @@ impl Subscriber {
     }
 
     fn deliver(&self, parts: &[&[u8]]) {
+        if self.closed.get() {
+            return;
+        }
         let mut out = ReplyBuf::new(self.proto.get());
         out.push(parts.len());
         for p in parts {
             out.bulk(p);
         }
-        self.pending.borrow_mut().extend_from_slice(&out.buf);
+        let used = {
+            let mut pending = self.pending.borrow_mut();
+            pending.extend_from_slice(&out.buf);
+            pending.len() as u64
+        };
+        if over_output_limit(used, crate::keyspace::now_ms() / 1000, &self.soft_since) {
+            self.close_for_output_limit();
+            return;
+        }
         // Take the waker out before waking: the woken task may run at once and borrow it.
+        let waker = self.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Subscriber {
+    /// Drops the pending output and closes the connection (Redis's freeClientAsync after
+    /// checkClientOutputBufferLimits).
+    #[cold]
+    fn close_for_output_limit(&self) {
+        self.closed.set(true);
+        *self.pending.borrow_mut() = BytesMut::new();
+        let client = self.client.borrow().clone();
+        if let Some(c) = client {
+            tracing::warn!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                c.list_line(std::time::Instant::now())
+            );
+            c.kill();
+        }
+        // Wake the connection so it notices it was killed even when it is not writing.
         let waker = self.waker.borrow_mut().take();
         if let Some(w) = waker {
             w.wake();
@@ -130,6 +224,9 @@ pub fn subscribe(sub: &Rc<Subscriber>, kind: Kind, name: &Bytes) -> bool {
             .or_default()
             .push(sub.clone())
     });
+    if kind != Kind::Shard {
+        CHANNEL_SUBSCRIPTIONS.fetch_add(1, Ordering::Relaxed);
+    }
     true
 }
 
@@ -153,6 +250,9 @@ pub fn unsubscribe(sub: &Subscriber, kind: Kind, name: &[u8]) -> bool {
             }
         }
     });
+    if kind != Kind::Shard {
+        CHANNEL_SUBSCRIPTIONS.fetch_sub(1, Ordering::Relaxed);
+    }
     true
 }
 
@@ -195,6 +295,30 @@ pub fn publish_local(kind: Kind, channel: &[u8], message: &[u8]) -> usize {
     })
 }
 
+/// Publishes keyspace events (see [`crate::keyspace::notify`]) to the subscribers of every
+/// shard, and returns once all have them queued, so the events of one command reach a
+/// subscriber before those of the next.
+pub async fn publish_events(shard: &Rc<Shard>, events: Vec<Event>) {
+    if CHANNEL_SUBSCRIPTIONS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let events = Arc::new(events);
+    Mesh::run_on_all(shard, move |_| publish_events_local(&events)).await;
+}
+
+/// [`publish_events`] on this shard.
+pub fn publish_events_local(events: &[Event]) {
+    if REGISTRY.with(|r| r.borrow().by_kind.iter().take(2).all(|m| m.is_empty())) {
+        return;
+    }
+    let flags = notify::flags();
+    for e in events {
+        for (channel, message) in notify::publications(flags, e) {
+            publish_local(Kind::Channel, &channel, &message);
+        }
+    }
+}
+
 /// This shard's channels (or patterns) with at least one subscriber, optionally filtered by a
 /// glob pattern.
 pub fn names_local(kind: Kind, filter: Option<&[u8]>) -> Vec<Bytes> {
@@ -221,6 +345,19 @@ pub fn numsub_local(kind: Kind, names: &[Bytes]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_limits_hard_at_once_soft_after_its_seconds() {
+        // The defaults: pubsub 32mb 8mb 60.
+        let since = Cell::new(0);
+        assert!(!over_output_limit(9 << 20, 100, &since));
+        assert_eq!(since.get(), 100);
+        assert!(!over_output_limit(9 << 20, 160, &since));
+        assert!(over_output_limit(9 << 20, 161, &since));
+        assert!(!over_output_limit(1 << 20, 162, &since));
+        assert_eq!(since.get(), 0);
+        assert!(over_output_limit(32 << 20, 162, &since));
+    }
 
     #[test]
     fn publish_reaches_channel_and_pattern_subscribers_in_their_protocol() {

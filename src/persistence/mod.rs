@@ -1,5 +1,7 @@
-//! Persistence formats: [`rdb`] (the RDB snapshot format: writer, reader, DUMP payloads).
-//! [`snapshot`]: SAVE/BGSAVE without fork, save points, the startup load.
+//! Persistence: the RDB format ([`rdb`]: writer, reader, DUMP payloads), the append-only
+//! file ([`aof`]) and [`snapshot`] (SAVE/BGSAVE without fork, save points, the RDB load at
+//! startup).
 
+pub mod aof;
 pub mod rdb;
 pub mod snapshot;

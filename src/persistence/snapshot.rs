@@ -35,7 +35,7 @@ const STEP_SLICE: Duration = Duration::from_micros(500);
 /// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed BGSAVE, save points wait this long.
 const BGSAVE_RETRY_DELAY_SECS: i64 = 5;
 
-/// Persistence state of the process (INFO persistence, MISCONF, the preloaded dataset).
+/// Persistence state of the process (INFO persistence, MISCONF, the last load).
 pub struct State {
     pub bgsave_in_progress: AtomicBool,
     /// Unix ms when the running save started.
@@ -53,8 +53,6 @@ pub struct State {
     pub shutdown_handled: AtomicBool,
     /// Exit code decided by the final save (-1: not decided yet).
     pub exit_code: AtomicI64,
-    /// Dbs loaded at startup, per shard, taken by `Shard::new`.
-    preload: Mutex<Vec<Option<Vec<Db>>>>,
 }
 
 impl Default for State {
@@ -70,27 +68,11 @@ impl Default for State {
             last_load_keys_expired: AtomicU64::new(0),
             shutdown_handled: AtomicBool::new(false),
             exit_code: AtomicI64::new(-1),
-            preload: Mutex::new(Vec::new()),
         }
     }
 }
 
 impl State {
-    /// Hands the dbs loaded at startup to the shards (index = shard id).
-    pub fn set_preload(&self, per_shard: Vec<Vec<Db>>) {
-        *self.preload.lock().unwrap_or_else(|p| p.into_inner()) =
-            per_shard.into_iter().map(Some).collect();
-    }
-
-    /// The dbs loaded at startup for `shard`, once.
-    pub fn take_preload(&self, shard: usize) -> Option<Vec<Db>> {
-        self.preload
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(shard)
-            .and_then(Option::take)
-    }
-
     /// `stop-writes-on-bgsave-error`: writes are refused while the last BGSAVE failed and save
     /// points are configured (Redis's writeCommandsDeniedByDiskError).
     pub fn refuses_writes(&self, cfg: &crate::config::Config) -> bool {

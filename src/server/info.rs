@@ -373,15 +373,9 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 "rdb_last_load_keys_loaded:{}",
                 ps.last_load_keys_loaded.load(Ordering::Relaxed)
             );
-            field!(o, "aof_enabled:0");
-            field!(o, "aof_rewrite_in_progress:0");
-            field!(o, "aof_rewrite_scheduled:0");
-            field!(o, "aof_last_rewrite_time_sec:-1");
-            field!(o, "aof_current_rewrite_time_sec:-1");
-            field!(o, "aof_last_bgrewrite_status:ok");
-            field!(o, "aof_rewrites:0");
-            field!(o, "aof_last_write_status:ok");
+            sh.aof.info(o);
             field!(o, "module_fork_in_progress:0");
+            sh.aof.info_tail(o);
         }
         "stats" => {
             o.push_str("# Stats\r\n");

@@ -134,6 +134,10 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     let shared = Arc::new(Shared::new(config, exe, signal.clone()));
     banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
     tracing::info!("Server initialized");
+    // Like Redis's loadDataFromDisk: the AOF when it is enabled, else the RDB file.
+    if crate::persistence::aof::startup(&shared).is_err() {
+        return 1;
+    }
     if let Err(e) = load_dataset(&shared) {
         tracing::warn!("{e}");
         return 1;
@@ -170,6 +174,7 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
         }
     }
     shared.shutting_down.store(true, Ordering::Relaxed);
+    crate::persistence::aof::shutdown(&shared);
     if supervised == SupervisedMode::Systemd {
         notify::notify_stopping();
     }
@@ -186,6 +191,9 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
 fn load_dataset(shared: &Shared) -> Result<(), String> {
     let (file, databases) = {
         let c = shared.config();
+        if c.appendonly {
+            return Ok(());
+        }
         (PathBuf::from(&c.dbfilename), c.databases)
     };
     shared.shutdown.set_loading(true);
@@ -193,7 +201,8 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
     shared.shutdown.set_loading(false);
     if let Some(loaded) = loaded? {
         let dbs = loaded.record(&shared.persistence);
-        shared.persistence.set_preload(dbs);
+        *shared.preload.lock().unwrap_or_else(|p| p.into_inner()) =
+            dbs.into_iter().map(Some).collect();
     }
     Ok(())
 }

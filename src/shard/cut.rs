@@ -24,9 +24,6 @@ use std::time::{Duration, Instant};
 /// server forever; the cut is then reported as failed).
 const SPIN_LIMIT: Duration = Duration::from_secs(10);
 
-/// How long a cut taken from inside a gate holder waits for the other holders.
-const HELD_WAIT: Duration = Duration::from_millis(500);
-
 #[derive(Default)]
 pub struct CutGate {
     inflight: AtomicUsize,
@@ -58,6 +55,56 @@ impl CutGate {
             glommio::timer::sleep(Duration::from_micros(50)).await;
         }
     }
+
+    /// Closes the gate: waits for any other closer, stops new multi-shard work and waits for
+    /// the work in flight. Never call it while holding a [`GatePass`] (it would wait for
+    /// itself).
+    pub async fn close(&self) -> GateClosed<'_> {
+        while self.cutting.swap(true, Ordering::AcqRel) {
+            glommio::timer::sleep(Duration::from_micros(200)).await;
+        }
+        self.closed.store(true, Ordering::Release);
+        while self.inflight.load(Ordering::Acquire) > 0 {
+            glommio::timer::sleep(Duration::from_micros(50)).await;
+        }
+        GateClosed(self)
+    }
+}
+
+impl CutGate {
+    /// [`CutGate::close`] for a caller that itself holds `held` passes (a command inside a
+    /// multi-shard EXEC block, e.g. FLUSHALL with save points): it waits until only its own
+    /// passes are left instead of waiting for itself, and gives up (None) rather than wait for
+    /// another closer, which may be waiting for the caller's block. Another block waiting for
+    /// keys the caller has locked never gets far, so after [`HELD_WAIT`] the cut goes ahead:
+    /// such a block has written nothing yet (blocks lock every key before their first write).
+    pub async fn close_holding(&self, held: usize) -> Option<GateClosed<'_>> {
+        if held == 0 {
+            return Some(self.close().await);
+        }
+        if self.cutting.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.closed.store(true, Ordering::Release);
+        let start = Instant::now();
+        while self.inflight.load(Ordering::Acquire) > held && start.elapsed() < HELD_WAIT {
+            glommio::timer::sleep(Duration::from_micros(50)).await;
+        }
+        Some(GateClosed(self))
+    }
+}
+
+/// How long a cut taken from inside a gate holder waits for the other holders.
+const HELD_WAIT: Duration = Duration::from_millis(500);
+
+/// The gate stays closed while this lives.
+pub struct GateClosed<'a>(&'a CutGate);
+
+impl Drop for GateClosed<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(false, Ordering::Release);
+        self.0.cutting.store(false, Ordering::Release);
+    }
 }
 
 /// Shared by the shards of one cut.
@@ -68,41 +115,24 @@ struct Rendezvous {
 }
 
 /// Runs `f` on every shard at one consistent instant and returns the results in shard order.
-/// None when another cut is already being taken or a shard did not stop in time.
+/// Waits for a cut already being taken. None when a shard did not stop in time.
 pub async fn consistent_cut<R, F>(shard: &Rc<Shard>, f: F) -> Option<Vec<R>>
 where
     R: Send + 'static,
     F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
 {
-    consistent_cut_holding(shard, 0, f).await
+    let _closed = shard.shared.cut_gate.close().await;
+    stop_all_and_cut(shard, f).await
 }
 
-/// [`consistent_cut`] for a caller that itself holds `held` gate passes (a command inside a
-/// multi-shard EXEC block, e.g. FLUSHALL with save points): it waits until only its own passes
-/// are left instead of waiting for itself. Another block waiting for keys the caller has
-/// locked never gets that far, so after [`HELD_WAIT`] the cut goes ahead: such a block has
-/// written nothing yet (blocks lock every key before their first write).
+/// [`consistent_cut`] from a caller holding `held` gate passes (see [`CutGate::close_holding`]).
 pub async fn consistent_cut_holding<R, F>(shard: &Rc<Shard>, held: usize, f: F) -> Option<Vec<R>>
 where
     R: Send + 'static,
     F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
 {
-    let gate = &shard.shared.cut_gate;
-    if gate.cutting.swap(true, Ordering::AcqRel) {
-        return None;
-    }
-    gate.closed.store(true, Ordering::Release);
-    let start = Instant::now();
-    while gate.inflight.load(Ordering::Acquire) > held {
-        if held > 0 && start.elapsed() > HELD_WAIT {
-            break;
-        }
-        glommio::timer::sleep(Duration::from_micros(50)).await;
-    }
-    let result = stop_all_and_cut(shard, f).await;
-    gate.closed.store(false, Ordering::Release);
-    gate.cutting.store(false, Ordering::Release);
-    result
+    let _closed = shard.shared.cut_gate.close_holding(held).await?;
+    stop_all_and_cut(shard, f).await
 }
 
 async fn stop_all_and_cut<R, F>(shard: &Rc<Shard>, f: F) -> Option<Vec<R>>

@@ -148,7 +148,13 @@ impl Mesh {
                     results: std::mem::take(&mut ob.results),
                 }
             };
-            let tx = shard.mesh.senders.borrow()[peer].clone();
+            // At startup a peer's job can arrive before this shard's sender to that peer is
+            // connected: wait for it rather than drop the message (its caller would hang).
+            let mut tx = shard.mesh.senders.borrow()[peer].clone();
+            while tx.is_none() {
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+                tx = shard.mesh.senders.borrow()[peer].clone();
+            }
             if let Some(tx) = tx {
                 shard
                     .mesh

@@ -3,11 +3,13 @@
 
 pub mod clock;
 pub mod cut;
+pub mod journal;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
 pub mod route;
 pub mod runtime;
+pub mod watchdog;
 
 pub use mesh::Mesh;
 pub use route::{key_slot, shard_of};
@@ -60,8 +62,14 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// Multi-shard work passes through here so a snapshot cut never sees half of it.
     pub cut_gate: cut::CutGate,
-    /// RDB persistence state (saves in progress, last status, the dataset loaded at startup).
+    /// RDB persistence state (saves in progress, last status, last load).
     pub persistence: crate::persistence::snapshot::State,
+    /// The propagation point: shard journals and their consumer's side (AOF, replicas).
+    pub hub: journal::Hub,
+    /// The append-only file (INFO persistence, BGREWRITEAOF, CONFIG SET appendonly).
+    pub aof: crate::persistence::aof::Aof,
+    /// Databases loaded at startup (from the AOF), taken by each shard as it starts.
+    pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -91,6 +99,9 @@ impl Shared {
         shutdown: Arc<crate::server::ShutdownSignal>,
     ) -> Shared {
         let nshards = config.shards.max(1);
+        crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
+        let l = config.client_output_buffer_limit[2];
+        crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
@@ -128,6 +139,9 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             cut_gate: cut::CutGate::default(),
             persistence: Default::default(),
+            hub: journal::Hub::new(nshards),
+            aof: crate::persistence::aof::Aof::default(),
+            preload: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -229,6 +243,8 @@ pub struct ShardData {
     pub rng: rand::rngs::SmallRng,
     /// Newest first, at most `slowlog-max-len` entries.
     pub slowlog: std::collections::VecDeque<SlowlogEntry>,
+    /// Effects of the command being executed (see [`journal`]).
+    pub effects: journal::Effects,
 }
 
 pub struct Shard {
@@ -247,17 +263,26 @@ impl Shard {
         use rand::SeedableRng;
         let nshards = shared.nshards;
         let databases = shared.config().databases;
+        let preloaded = shared
+            .preload
+            .lock()
+            .ok()
+            .and_then(|mut p| p.get_mut(id).and_then(Option::take));
+        let mut dbs = preloaded
+            .filter(|d| d.len() == databases)
+            .unwrap_or_else(|| (0..databases).map(|_| Db::new()).collect());
+        for (i, db) in dbs.iter_mut().enumerate() {
+            db.id = i as u32;
+        }
         Shard {
             id,
             nshards,
             data: RefCell::new(ShardData {
-                dbs: shared
-                    .persistence
-                    .take_preload(id)
-                    .unwrap_or_else(|| (0..databases).map(|_| Db::new()).collect()),
+                dbs,
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
                 slowlog: std::collections::VecDeque::new(),
+                effects: journal::Effects::default(),
             }),
             mesh: Mesh::new(nshards),
             locks: Locks::default(),

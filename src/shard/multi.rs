@@ -17,7 +17,7 @@ use super::locks::LockKey;
 use super::{Mesh, Shard};
 use crate::commands::spec::CommandSpec;
 use crate::commands::Ctx;
-use crate::keyspace::{now_ms, Db, Entry};
+use crate::keyspace::{notify, now_ms, Db, Entry};
 use crate::resp::{Proto, ReplyBuf};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -86,29 +86,37 @@ async fn run(
     };
     let per = keys_by_shard(shard, db, &cmds);
     let ndbs = shard.data.borrow().dbs.len();
-    let mut scratch: Vec<Db> = (0..ndbs).map(|_| Db::tracking()).collect();
+    let mut scratch: Vec<Db> = (0..ndbs).map(|i| Db::tracking().with_id(i)).collect();
 
     // 1. Lock and fetch, one shard after the other in shard order.
     for (&s, keys) in &per {
         let keys = keys.clone();
-        let fetched: Vec<(LockKey, Option<Entry>)> =
+        let (fetched, events): (Vec<(LockKey, Option<Entry>)>, _) =
             Mesh::run_async_on(shard, s, move |sh| async move {
                 if take_locks {
                     sh.locks.lock(&keys).await;
                 }
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
-                keys.into_iter()
+                let data = &mut *data;
+                let fetched = keys
+                    .into_iter()
                     .map(|k| {
                         let e = data.dbs[k.0 as usize].get(&k.1, now).cloned();
                         (k, e)
                     })
-                    .collect()
+                    .collect();
+                // Keys this fetch expired are journaled before the unit that reads them,
+                // and report it with the command's events.
+                data.effects
+                    .flush_expired(&sh.shared.hub, sh.id, &mut data.dbs);
+                (fetched, notify::take())
             })
             .await;
+        notify::absorb(events);
         for ((kdb, key), e) in fetched {
             if let Some(e) = e {
-                scratch[kdb as usize].put_entry(&key, e);
+                scratch[kdb as usize].install(&key, e);
             }
         }
     }
@@ -121,6 +129,14 @@ async fn run(
     let dirty = {
         let mut data = shard.data.borrow_mut();
         let data = &mut *data;
+        let hub = &shard.shared.hub;
+        let propagate = hub.active();
+        if propagate != data.effects.on {
+            data.effects.set_on(propagate, &mut data.dbs);
+        }
+        if propagate {
+            data.effects.begin_unit();
+        }
         let mut ctx = Ctx {
             dbs: &mut scratch,
             db,
@@ -129,14 +145,28 @@ async fn run(
             stats: &mut data.stats,
             rng: &mut data.rng,
             dirty: 0,
+            effects: &mut data.effects,
         };
         for (spec, f, argv) in &cmds {
+            let before = ctx.dirty;
             f(&mut ctx, argv);
             let st = ctx.stats.commands.entry(spec.name).or_default();
             st.calls += 1;
             ctx.stats.total_commands += 1;
+            if propagate {
+                let changed = ctx.dirty - before;
+                // Scratch dbs never expire lazily into a log: pass none.
+                ctx.effects
+                    .after_command(hub, shard.id, &mut [], ctx.db, argv, changed);
+            }
         }
-        ctx.dirty
+        let dirty = ctx.dirty;
+        if propagate {
+            if let Some(ops) = data.effects.end_unit() {
+                hub.push(shard.id, ops);
+            }
+        }
+        dirty
     };
     if dirty > 0 {
         shard
@@ -168,7 +198,7 @@ async fn run(
                 for ((kdb, key), e) in w {
                     let db = &mut data.dbs[kdb as usize];
                     match e {
-                        Some(e) => db.put_entry(&key, e),
+                        Some(e) => db.install(&key, e),
                         None => {
                             db.remove(&key, now);
                         }

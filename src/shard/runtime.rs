@@ -4,6 +4,7 @@
 //! and the per-shard cron.
 
 use super::mesh::{receive_loop, Msg};
+use super::watchdog::{self, Doorbell};
 use super::{set_current, Shard, Shared};
 use crate::net::listener::{accept_loop, ListenerFd};
 use crate::net::Engine;
@@ -51,12 +52,20 @@ where
         }
     }
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, String>>();
+    // Startup gate: each shard counts itself once its senders are all connected, and shard 0
+    // once more when the unix socket is bound. No shard accepts TCP clients before the count is
+    // complete: a job's result sent back before the sender to its origin is set would be lost
+    // (its client would wait forever), and a client that got a TCP answer expects the unix
+    // socket to exist.
+    let meshed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let gate = n + usize::from(listeners.unix.is_some());
     let mut handles = Vec::new();
-    let mesh_up = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bells: Vec<Arc<Doorbell>> = (0..n).map(|_| Arc::default()).collect();
     for (i, (my_senders, my_receivers)) in senders.into_iter().zip(receivers).enumerate() {
-        let mesh_up = mesh_up.clone();
+        let bell = bells[i].clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
+        let meshed = meshed.clone();
         let engine = engine.clone();
         let fds: Vec<RawFd> = listeners
             .tcp
@@ -74,17 +83,16 @@ where
             .name(&format!("shard{i}"))
             // Every executor registers this much in each of its 3 rings; the default (10 MiB)
             // overflows the usual 8 MiB memlock limit (glommio-notes.md §1).
-            .io_memory(512 << 10);
+            .io_memory(512 << 10)
+            .preempt_timer(watchdog::PREEMPT_TIMER);
         let spawned = builder.spawn(move || async move {
             let shard = Rc::new(Shard::new(i, shared));
             set_current(shard.clone());
-            let receiving = Rc::new(std::cell::Cell::new(0usize));
+            glommio::spawn_local(watchdog::answer(bell)).detach();
             for (peer, rx) in my_receivers {
                 let shard = shard.clone();
-                let receiving = receiving.clone();
                 glommio::spawn_local(async move {
                     let rx = rx.connect().await;
-                    receiving.set(receiving.get() + 1);
                     receive_loop(shard, peer, rx).await;
                 })
                 .detach();
@@ -93,31 +101,35 @@ where
                 let tx = tx.connect().await;
                 shard.mesh.set_sender(peer, tx);
             }
-            // Accept nobody until every shard's mesh is fully connected: a hop sent to a shard
-            // whose receiver was not connected yet could be missed, and the client that asked
-            // (typically the first one, connected while we started) would hang.
-            mesh_barrier(&receiving, n - 1, &mesh_up, n).await;
+            let wait_for = |count: usize| {
+                let meshed = meshed.clone();
+                async move {
+                    while meshed.load(std::sync::atomic::Ordering::Acquire) < count {
+                        glommio::timer::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            };
+            meshed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            wait_for(n).await;
             let engine = Rc::new(engine());
-            // Shard 0 binds the unix socket (at the first poll of its accept loop) before any
-            // shard accepts TCP, so a client that got a TCP answer finds the socket file.
             if let Some((path, perm)) = unix {
                 glommio::spawn_local(accept_loop(
                     engine.clone(),
                     shard.clone(),
-                    ListenerFd::Unix(path, perm),
+                    ListenerFd::Unix(path.clone(), perm),
                 ))
                 .detach();
-                futures_lite::future::yield_now().await;
+                // The accept loop binds on its first run; give up waiting after a second (a
+                // failed bind is logged there).
+                for _ in 0..1000 {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                    if std::path::Path::new(&path).exists() {
+                        break;
+                    }
+                }
+                meshed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             }
-            if i == 0 {
-                mesh_up.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-            }
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while mesh_up.load(std::sync::atomic::Ordering::Acquire) <= n
-                && std::time::Instant::now() < deadline
-            {
-                glommio::timer::sleep(Duration::from_micros(100)).await;
-            }
+            wait_for(gate).await;
             for fd in fds {
                 glommio::spawn_local(accept_loop(
                     engine.clone(),
@@ -139,6 +151,7 @@ where
         }
     }
     drop(ready_tx);
+    watchdog::start(bells);
     let mut up = 0;
     while up < n {
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
@@ -156,25 +169,6 @@ where
         }
     }
     Ok(Running { handles })
-}
-
-/// Waits until this shard's `peers` receivers are connected, then until all `n` shards got
-/// there. Bounded: a shard that never gets there fails startup through the ready handshake.
-async fn mesh_barrier(
-    receiving: &std::cell::Cell<usize>,
-    peers: usize,
-    up: &std::sync::atomic::AtomicUsize,
-    n: usize,
-) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while receiving.get() < peers && std::time::Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_micros(100)).await;
-    }
-    up.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    while up.load(std::sync::atomic::Ordering::Acquire) < n && std::time::Instant::now() < deadline
-    {
-        glommio::timer::sleep(Duration::from_micros(100)).await;
-    }
 }
 
 /// The per-shard cron (Redis's serverCron part that is per keyspace): active expiry, time
@@ -198,6 +192,13 @@ async fn cron(shard: Rc<Shard>) {
             s.inst_input.sample(now, s.net_input_bytes);
             s.inst_output.sample(now, s.net_output_bytes);
         }
+        if shard.id == 0 {
+            crate::persistence::aof::cron(&shard);
+        }
+        // Expired keys, and events left by fan-out work that ran here, are published now.
+        if let Some(events) = crate::keyspace::notify::take() {
+            crate::net::pubsub::publish_events(&shard, events).await;
+        }
     }
 }
 
@@ -217,6 +218,10 @@ fn active_expire_cycle(shard: &Shard) {
     let now = crate::keyspace::now_ms();
     let mut data = shard.data.borrow_mut();
     let data = &mut *data;
+    let propagate = shard.shared.hub.active();
+    if propagate != data.effects.on {
+        data.effects.set_on(propagate, &mut data.dbs);
+    }
     for db in data.dbs.iter_mut() {
         loop {
             let (sampled, expired) = db.active_expire(now, 20, &mut data.rng);
@@ -226,4 +231,6 @@ fn active_expire_cycle(shard: &Shard) {
         }
         data.stats.expired_keys += std::mem::take(&mut db.expired_count);
     }
+    data.effects
+        .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
 }
