@@ -818,3 +818,28 @@ fn rdbchecksum_no_writes_a_zero_trailer_and_rdbcompression_no_keeps_strings_plai
         .contains("RDB file was saved with checksum disabled"));
     assert_same(&image(s.port), &image(r.port), "rdbchecksum no");
 }
+
+#[test]
+fn flushall_with_the_aof_on_and_save_points_saves_without_deadlock() {
+    let _serial = serial();
+    let shards = 2;
+    let s = Server::ringkv(shards, &["--appendonly", "yes", "--save", "3600 1"]);
+    let mut c = s.raw();
+    let ka = common::key_on_shard("x", "", 0, shards);
+    let kb = common::key_on_shard("y", "", 1, shards);
+    ok(c.cmd_reply(&["MSET", &ka, "1", &kb, "2"]));
+    // Bounded replies: a save waiting for the AOF path's own gate pass would time out here.
+    assert_eq!(c.cmd_reply(&["FLUSHALL"]), Reply::Simple(b"OK".to_vec()));
+    ok(c.cmd_reply(&["MULTI"]));
+    c.cmd_reply(&["SET", &ka, "1"]);
+    c.cmd_reply(&["SET", &kb, "2"]);
+    c.cmd_reply(&["FLUSHALL"]);
+    let Reply::Array(Some(r)) = c.cmd_reply(&["EXEC"]) else {
+        panic!("EXEC failed");
+    };
+    assert_eq!(r[2], Reply::Simple(b"OK".to_vec()));
+    let bytes = std::fs::read(s.dir.join("dump.rdb")).unwrap();
+    let sum = ringkv::persistence::rdb::load(&bytes[..], |_| Ok(())).unwrap();
+    assert_eq!(sum.keys, 0);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+}
