@@ -12,6 +12,7 @@
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
+//! - [`sentinel`]: Redis Sentinel 7.0 (monitoring, hello discovery, election, failover).
 //! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
 //! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
 
@@ -22,6 +23,7 @@ pub mod keyspace;
 pub mod net;
 pub mod persistence;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod shard;
 

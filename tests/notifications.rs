@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{split_args, RawConn, RedisServer, Reply, Server};
+use common::{encode_command, split_args, wait_until, RawConn, RedisServer, Reply, Server};
 use std::time::Duration;
 
 const SCRIPT: &str = r#"
@@ -53,6 +53,16 @@ LMOVE l l2 LEFT RIGHT
 RPUSH l3 x
 RPOPLPUSH l2 l3
 LMPOP 1 l3 LEFT COUNT 5
+RPUSH bl a b c
+BLPOP bl 0.1
+BRPOP bl 0.1
+BLMOVE bl bl2 LEFT RIGHT 0.1
+BRPOPLPUSH bl2 bl3 0.1
+BLMPOP 0.1 1 bl3 LEFT COUNT 5
+ZADD bz 1 a 2 b 3 c
+BZPOPMIN bz 0.1
+BZPOPMAX bz 0.1
+BZMPOP 0.1 1 bz MIN COUNT 5
 HSET h f 1 g 2
 HSET h f 1
 HSETNX h f 3
@@ -323,4 +333,54 @@ fn own_events_arrive_before_the_reply_in_resp3() {
     assert!(seen[0].ends_with("+OK\r\n"), "{}", seen[0]);
     assert_eq!(seen[1], seen[0]);
     assert_eq!(seen[2], seen[0]);
+}
+
+/// A blocked client served by a later push publishes the pop (and `del`) right after the
+/// push, as on Redis.
+#[test]
+fn served_blocking_pops_publish_their_events() {
+    fn run_served(server: &Server) -> Vec<(String, String)> {
+        let mut admin = server.raw();
+        admin.cmd_reply(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        let mut sub = server.raw();
+        sub.cmd_reply(&["PSUBSCRIBE", "__keyevent@*__:*"]);
+        let port = server.port;
+        let mut blocked = Vec::new();
+        for cmd in [
+            vec!["BLPOP", "sv1", "sv0", "10"],
+            vec!["BZPOPMIN", "sz", "10"],
+            // One shard for both keys: a served BLMOVE across shards pushes one hop later and
+            // its event order differs (README, Differences from Redis).
+            vec!["BLMOVE", "{sv}2", "{sv}3", "RIGHT", "LEFT", "10"],
+        ] {
+            let mut c = RawConn::connect(port);
+            c.send(&encode_command(&cmd));
+            blocked.push(c);
+            // Each client is blocked before the next step (CLIENT LIST shows flags=b).
+            let n = blocked.len();
+            assert!(wait_until(Duration::from_secs(10), || {
+                let list = admin.cmd_reply(&["CLIENT", "LIST"]);
+                let Reply::Bulk(Some(b)) = list else {
+                    return false;
+                };
+                String::from_utf8_lossy(&b).matches("flags=b").count() == n
+            }));
+        }
+        admin.cmd_reply(&["RPUSH", "sv0", "x"]);
+        admin.cmd_reply(&["ZADD", "sz", "1", "m"]);
+        admin.cmd_reply(&["RPUSH", "{sv}2", "y"]);
+        for c in &mut blocked {
+            c.read_reply();
+        }
+        admin.cmd_reply(&["SET", "end", "1"]);
+        let got = pattern_messages(&mut sub);
+        admin.cmd_reply(&["CONFIG", "SET", "notify-keyspace-events", ""]);
+        got
+    }
+    let expected = run_served(&RedisServer::start(&[]));
+    assert!(expected.len() > 5, "{expected:?}");
+    for shards in [1, 2] {
+        let got = run_served(&Server::ringkv(shards, &[]));
+        assert_eq!(got, expected, "{shards} shard(s)");
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::errors;
 use super::spec::*;
-use super::string::{as_str, as_str_mut, lookup_str, PROTO_MAX_BULK_LEN};
+use super::string::{as_str, as_str_mut, lookup_str, max_bulk_len};
 use super::{eq_ic, parse_i64, Ctx, Handler};
 use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::keyspace::{Db, Value};
@@ -100,7 +100,7 @@ fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64, &'static str> {
     let n = parse_i64(digits)
         .ok_or(errors::BIT_OFFSET)?
         .wrapping_mul(mult);
-    if n < 0 || (n as u64 >> 3) >= PROTO_MAX_BULK_LEN {
+    if n < 0 || (n as u64 >> 3) >= max_bulk_len() {
         return Err(errors::BIT_OFFSET);
     }
     Ok(n as u64)

@@ -55,6 +55,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         Handler::Conn(unpause)),
     spec("client|reply", 3, CONN_FLAGS, Keys::None, "connection", "3.2.0",
         "Instruct the server whether to reply to commands", "O(1)", Handler::Conn(reply)),
+    super::blocking::CLIENT_UNBLOCK,
     spec("client|help", 2, LOADING | STALE, Keys::None, "connection", "5.0.0",
         "Show helpful text about the different subcommands", "O(1)", Handler::Conn(help)),
 ];
@@ -95,6 +96,8 @@ const HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set client library name or version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",

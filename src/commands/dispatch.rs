@@ -5,7 +5,7 @@
 
 use super::errors;
 use super::introspect;
-use super::spec::{CommandSpec, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
+use super::spec::{CommandSpec, BLOCKING, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
@@ -184,6 +184,11 @@ async fn execute(
         introspect::monitor_feed(conn, spec, &argv);
     }
     match spec.handler {
+        // Outside MULTI a blocking command may wait (it runs its own keyed attempt first).
+        Handler::Keyed(f) if spec.flags & BLOCKING != 0 => {
+            super::blocking::run(conn, spec, f, argv).await;
+            *clock = RunClock::start();
+        }
         Handler::Keyed(f) => keyed(conn, spec, f, argv, queue, clock).await,
         Handler::Local(f) => {
             let shard = conn.shard.clone();
@@ -317,8 +322,8 @@ pub fn run_here(
     clock: &mut RunClock,
 ) -> u64 {
     let mark = out.len();
-    let mut data = shard.data.borrow_mut();
-    let data = &mut *data;
+    let mut guard = shard.data.borrow_mut();
+    let data = &mut *guard;
     let hub = &shard.shared.hub;
     let propagate = hub.active();
     if propagate != data.effects.on {
@@ -353,11 +358,22 @@ pub fn run_here(
             .shared
             .dirty
             .fetch_add(dirty, std::sync::atomic::Ordering::Relaxed);
+        if shard.blocking.has_waiters() {
+            drop(guard);
+            crate::shard::blocking::signal_command(shard, spec, db, argv);
+        }
     }
     usec
 }
 
 type KeyedFn = fn(&mut Ctx, &[Bytes]);
+
+/// Runs one keyed command through the normal routing (inline, one hop, or multi-shard), with
+/// no squashing of the commands that follow; its reply goes to `conn.out`.
+pub async fn run_keyed(conn: &mut Conn, spec: &'static CommandSpec, f: KeyedFn, argv: Vec<Bytes>) {
+    let mut clock = RunClock::start();
+    keyed(conn, spec, f, argv, &mut VecDeque::new(), &mut clock).await
+}
 type Batch = Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>;
 
 async fn keyed(
@@ -419,6 +435,9 @@ fn squashable(
     let Handler::Keyed(f) = spec.handler else {
         return None;
     };
+    if spec.flags & BLOCKING != 0 {
+        return None;
+    }
     match route(shard, spec, argv) {
         Route::One(s) if s == target => Some((spec, f)),
         _ => None,

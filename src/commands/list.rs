@@ -1,7 +1,7 @@
 //! The @list family: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET LREM LTRIM
 //! LINSERT LPOS LMOVE RPOPLPUSH LMPOP.
 //!
-//! Blocking variants (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) are not implemented yet.
+//! The blocking variants (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) are in `blocking.rs`.
 //!
 //! Argument checks happen in Redis's order (some commands look the key up before parsing an
 //! index, some after), since the order decides which error a client sees.
@@ -104,7 +104,7 @@ fn remove_if_empty(db: &mut Db, key: &[u8], now: i64) {
     }
 }
 
-fn parse_end(arg: &[u8]) -> Result<End, &'static str> {
+pub fn parse_end(arg: &[u8]) -> Result<End, &'static str> {
     if eq_ic(arg, "left") {
         Ok(End::Head)
     } else if eq_ic(arg, "right") {

@@ -5,6 +5,7 @@
 //! on a [`Db`], no reply format) and its handlers (parse arguments, call the op, write the reply).
 
 pub mod bitmap;
+pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod dispatch;

@@ -259,7 +259,10 @@ fn apply_config(
             "notify-keyspace-events" => {
                 crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
             }
-            // maxclients, requirepass, timeout, proto-max-bulk-len and the like are read
+            "proto-max-bulk-len" => {
+                crate::commands::string::set_max_bulk_len(cfg.proto_max_bulk_len)
+            }
+            // maxclients, requirepass, timeout, the parser's proto-max-bulk-len and the like are read
             // through the config (connections refresh their cache on the epoch bump).
             _ => {}
         }

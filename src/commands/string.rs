@@ -256,10 +256,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Redis's default `proto-max-bulk-len` (512 MB): the largest string SETRANGE, APPEND, SETBIT
-/// and BITFIELD may build. Not read from the config (handlers have no config handle); a CONFIG
-/// SET of proto-max-bulk-len does not move this limit.
+/// Redis's default `proto-max-bulk-len` (512 MB).
 pub const PROTO_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
+
+static MAX_BULK_LEN: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(PROTO_MAX_BULK_LEN);
+
+/// `proto-max-bulk-len` as configured: the largest string SETRANGE, APPEND, SETBIT and
+/// BITFIELD may build (Redis's `server.proto_max_bulk_len`).
+#[inline]
+pub fn max_bulk_len() -> u64 {
+    MAX_BULK_LEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Applies `proto-max-bulk-len` (startup and CONFIG SET).
+pub fn set_max_bulk_len(v: u64) {
+    MAX_BULK_LEN.store(v, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// The string held by a value, or WRONGTYPE. Every type check of the family goes through here
 /// (and [`as_str_mut`]), so new value types get the right error without touching handlers.
@@ -284,7 +297,7 @@ pub fn as_str_mut(v: &mut Value) -> Result<&mut RString, &'static str> {
 /// Redis's `checkStringLength`: may a string of `len` bytes grow by `add`?
 pub fn check_string_length(len: u64, add: u64) -> Result<(), &'static str> {
     match len.checked_add(add) {
-        Some(total) if total <= PROTO_MAX_BULK_LEN => Ok(()),
+        Some(total) if total <= max_bulk_len() => Ok(()),
         _ => Err(errors::STRING_TOO_LONG),
     }
 }

@@ -21,6 +21,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
+        super::blocking::COMMANDS,
         crate::persistence::aof::COMMANDS,
         super::sort::COMMANDS,
         super::persist::COMMANDS,

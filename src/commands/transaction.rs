@@ -337,6 +337,8 @@ async fn run_block(
         }
         conn.out.array(cmds.len());
         let mut clock = RunClock::start();
+        // Blocked clients are served after the block, not between its commands.
+        let hold = crate::shard::blocking::hold(&shard);
         shard.data.borrow_mut().effects.begin_unit();
         for (spec, argv) in &cmds {
             if let Handler::Keyed(f) | Handler::Local(f) = spec.handler {
@@ -344,6 +346,7 @@ async fn run_block(
             }
         }
         commit_unit(&shard);
+        drop(hold);
         return;
     }
     // Lock everything, one shard after the other in shard order, checking the watched keys

@@ -145,7 +145,13 @@ impl State {
 pub fn rewritten_content(old: &[u8], cfg: &Config, extra: &[(&str, Vec<String>)]) -> Vec<u8> {
     let mut st = State::read(old, cfg.sentinel_mode);
     for (idx, d) in DIRECTIVES.iter().enumerate() {
-        if cfg.sentinel_mode && matches!(d.kind, registry::Kind::Special(Special::Save)) {
+        // Sentinel has no snapshots and always runs one executor.
+        if cfg.sentinel_mode
+            && matches!(
+                d.kind,
+                registry::Kind::Special(Special::Save | Special::Shards)
+            )
+        {
             st.mark(d.name);
             continue;
         }

@@ -34,6 +34,10 @@ pub struct ClientHandle {
     /// Set by CLIENT KILL; the connection closes at its next chance.
     pub killed: Cell<bool>,
     pub is_unix: bool,
+    /// Set while the client waits in a blocking command (BLPOP & co; CLIENT UNBLOCK ends it).
+    pub blocked: RefCell<Option<std::sync::Arc<crate::shard::blocking::Waiter>>>,
+    /// The peer closed the connection while a blocking command waited.
+    pub eof: Cell<bool>,
 }
 
 impl ClientHandle {
@@ -55,6 +59,8 @@ impl ClientHandle {
             }),
             killed: Cell::new(false),
             is_unix,
+            blocked: RefCell::new(None),
+            eof: Cell::new(false),
         }
     }
 
@@ -76,7 +82,12 @@ impl ClientHandle {
         let i = self.info.borrow();
         let age = now.duration_since(self.created).as_secs();
         let idle = now.duration_since(self.last_interaction.get()).as_secs();
-        let flags = if i.flags.is_empty() { "N" } else { &i.flags };
+        let blocked = self.blocked.borrow().is_some();
+        let flags = match (i.flags.is_empty(), blocked) {
+            (true, false) => "N".to_string(),
+            (_, true) => format!("{}b", i.flags),
+            (false, false) => i.flags.clone(),
+        };
         let name = i
             .name
             .as_ref()

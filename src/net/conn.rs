@@ -42,14 +42,18 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut queue = VecDeque::new();
     let mut argv = Vec::new();
+    // Input that arrived while a blocking command waited, not parsed yet.
+    let mut carried = false;
     'conn: loop {
-        if conn.handle.killed.get() {
+        if conn.handle.killed.get() || conn.handle.eof.get() {
             break;
         }
         let start = inbuf.len();
         inbuf.resize(start + READ_CHUNK, 0);
         let subscriber = conn.pubsub.clone().filter(|s| s.active());
-        let n = if conn.monitor.is_some() || subscriber.is_some() {
+        let n = if std::mem::take(&mut carried) {
+            0
+        } else if conn.monitor.is_some() || subscriber.is_some() {
             // A MONITOR or subscribed connection waits for either its own input or lines /
             // messages to stream; it is exempt from `timeout` like Redis's monitors and
             // pub/sub clients.
@@ -131,7 +135,42 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         if !queue.is_empty() {
-            engine.run(&mut conn, &mut queue).await;
+            // While a blocking command waits, keep reading the socket: EOF must unblock it
+            // (and take it out of the wait queues); commands pipelined behind it wait.
+            let handle = conn.handle.clone();
+            let limit = conn.cfg.client_query_buffer_limit;
+            let got = std::cell::Cell::new(false);
+            let watch = async {
+                std::future::poll_fn(|_| {
+                    // Polled again whenever the command's task wakes (same task).
+                    if handle.blocked.borrow().is_some() {
+                        std::task::Poll::Ready(())
+                    } else {
+                        std::task::Poll::Pending
+                    }
+                })
+                .await;
+                // A separate buffer: this future is dropped mid-read when the command ends.
+                let mut chunk = vec![0u8; READ_CHUNK];
+                loop {
+                    let n = stream.read(&mut chunk).await.unwrap_or(0);
+                    if n > 0 {
+                        inbuf.extend_from_slice(&chunk[..n]);
+                        got.set(true);
+                        shard.data.borrow_mut().stats.net_input_bytes += n as u64;
+                    }
+                    if n == 0 || inbuf.len() as u64 > limit {
+                        handle.eof.set(true);
+                        futures_lite::future::yield_now().await;
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            futures_lite::future::or(engine.run(&mut conn, &mut queue), watch).await;
+            if got.get() {
+                carried = true;
+                conn.handle.last_interaction.set(std::time::Instant::now());
+            }
         }
         conn.handle.info.borrow_mut().qbuf = inbuf.len();
         if !conn.out.is_empty() {

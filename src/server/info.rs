@@ -285,7 +285,11 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "maxclients:{}", cfg.maxclients);
             field!(o, "client_recent_max_input_buffer:0");
             field!(o, "client_recent_max_output_buffer:0");
-            field!(o, "blocked_clients:0");
+            field!(
+                o,
+                "blocked_clients:{}",
+                crate::shard::blocking::blocked_clients()
+            );
             field!(o, "tracking_clients:0");
             field!(o, "clients_in_timeout_table:0");
         }

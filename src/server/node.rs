@@ -27,6 +27,9 @@ pub fn main_entry() -> i32 {
         }
         Argv::Run(src) => src,
     };
+    if src.sentinel {
+        return crate::sentinel::run::run_from(&src);
+    }
     let config = match Config::load(&src) {
         Ok(c) => c,
         Err(e) => {
@@ -209,7 +212,7 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
 
 /// Binds every `bind` address (a leading '-' means "skip if unavailable") on `port`, exclusive
 /// (no SO_REUSEPORT), non-blocking, with `tcp-backlog`.
-fn bind_all(config: &Config) -> Result<Listeners, String> {
+pub fn bind_all(config: &Config) -> Result<Listeners, String> {
     let mut tcp = Vec::new();
     if config.port != 0 {
         for b in &config.bind {

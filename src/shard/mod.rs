@@ -1,6 +1,7 @@
 //! Shard executors: one glommio executor per shard, the channel mesh between them, key routing,
 //! key locks and multi-shard transactions.
 
+pub mod blocking;
 pub mod clock;
 pub mod cut;
 pub mod journal;
@@ -100,6 +101,7 @@ impl Shared {
     ) -> Shared {
         let nshards = config.shards.max(1);
         crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
+        crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
         let l = config.client_output_buffer_limit[2];
         crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {
@@ -253,6 +255,8 @@ pub struct Shard {
     pub data: RefCell<ShardData>,
     pub mesh: Mesh,
     pub locks: Locks,
+    /// Clients blocked on this shard's keys (BLPOP & co).
+    pub blocking: blocking::Registry,
     pub shared: Arc<Shared>,
     /// Connections accepted by this shard (CLIENT LIST / KILL gather these from every shard).
     pub clients: RefCell<HashMap<u64, Rc<ClientHandle>>>,
@@ -286,6 +290,7 @@ impl Shard {
             }),
             mesh: Mesh::new(nshards),
             locks: Locks::default(),
+            blocking: blocking::Registry::default(),
             shared,
             clients: RefCell::new(HashMap::new()),
         }

@@ -192,6 +192,12 @@ async fn run(
         let keys = keys.clone();
         let w = writes.remove(&s).unwrap_or_default();
         let apply = move |sh: &Rc<Shard>| {
+            let waited = sh.blocking.has_waiters();
+            let written: Vec<LockKey> = if waited {
+                w.iter().map(|(k, _)| k.clone()).collect()
+            } else {
+                Vec::new()
+            };
             {
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
@@ -207,6 +213,13 @@ async fn run(
             }
             if take_locks {
                 sh.locks.unlock(&keys);
+            }
+            // Clients blocked on a key this transaction filled are served now.
+            for (kdb, key) in &written {
+                super::blocking::signal(sh, *kdb, key);
+            }
+            if waited {
+                super::blocking::serve_ready(sh);
             }
         };
         if s == shard.id {

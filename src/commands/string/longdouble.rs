@@ -109,6 +109,16 @@ impl LongDouble {
         round(neg, sum, emin, false)
     }
 
+    /// The nearest `f64` (BLPOP's timeouts need no more than millisecond precision).
+    pub fn to_f64(self) -> f64 {
+        let m = (self.mant as f64) * 2f64.powi(self.exp.clamp(-2000, 2000) as i32);
+        if self.neg {
+            -m
+        } else {
+            m
+        }
+    }
+
     /// `%.17Lf` with trailing zeros (and a trailing '.') removed, "-0" printed as "0": Redis's
     /// `ld2string(..., LD_STR_HUMAN)`.
     pub fn to_human(self) -> String {

@@ -1,0 +1,1423 @@
+//! The sentinel-mode server: its 15 top-level commands, executed by [`SentinelEngine`] through
+//! the data node's connection loop. Pub/sub, AUTH and CLIENT reuse the data node's handlers.
+
+use super::{
+    config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel, Shared,
+};
+use crate::commands::{eq_ic, table, Handler};
+use crate::net::Conn;
+use crate::resp::Proto;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::future::Future;
+
+pub struct SentinelEngine {
+    pub st: Shared,
+    pub acl: std::cell::RefCell<super::acl::Acl>,
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "auth",
+    "client",
+    "hello",
+    "ping",
+    "psubscribe",
+    "publish",
+    "punsubscribe",
+    "subscribe",
+    "unsubscribe",
+    "sentinel",
+    "acl",
+    "command",
+    "info",
+    "role",
+    "shutdown",
+];
+
+/// Every command and subcommand name of sentinel mode (`COMMAND LIST`).
+const ALL_NAMES: &[&str] = &[
+    "acl",
+    "acl|cat",
+    "acl|deluser",
+    "acl|dryrun",
+    "acl|genpass",
+    "acl|getuser",
+    "acl|help",
+    "acl|list",
+    "acl|load",
+    "acl|log",
+    "acl|save",
+    "acl|setuser",
+    "acl|users",
+    "acl|whoami",
+    "auth",
+    "client",
+    "client|caching",
+    "client|getname",
+    "client|getredir",
+    "client|help",
+    "client|id",
+    "client|info",
+    "client|kill",
+    "client|list",
+    "client|no-evict",
+    "client|pause",
+    "client|reply",
+    "client|setname",
+    "client|tracking",
+    "client|trackinginfo",
+    "client|unblock",
+    "client|unpause",
+    "command",
+    "command|count",
+    "command|docs",
+    "command|getkeys",
+    "command|getkeysandflags",
+    "command|help",
+    "command|info",
+    "command|list",
+    "hello",
+    "info",
+    "ping",
+    "psubscribe",
+    "publish",
+    "punsubscribe",
+    "role",
+    "sentinel",
+    "sentinel|ckquorum",
+    "sentinel|config",
+    "sentinel|debug",
+    "sentinel|failover",
+    "sentinel|flushconfig",
+    "sentinel|get-master-addr-by-name",
+    "sentinel|help",
+    "sentinel|info-cache",
+    "sentinel|is-master-down-by-addr",
+    "sentinel|master",
+    "sentinel|masters",
+    "sentinel|monitor",
+    "sentinel|myid",
+    "sentinel|pending-scripts",
+    "sentinel|remove",
+    "sentinel|replicas",
+    "sentinel|reset",
+    "sentinel|sentinels",
+    "sentinel|set",
+    "sentinel|simulate-failure",
+    "sentinel|slaves",
+    "shutdown",
+    "subscribe",
+    "unsubscribe",
+];
+
+impl crate::net::Engine for SentinelEngine {
+    #[allow(clippy::manual_async_fn)] // the trait declares `-> impl Future`
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        queue: &'a mut VecDeque<Vec<Bytes>>,
+    ) -> impl Future<Output = ()> + 'a {
+        async move {
+            while let Some(argv) = queue.pop_front() {
+                if argv.is_empty() {
+                    continue;
+                }
+                self.exec(conn, &argv).await;
+                if conn.close_after_reply {
+                    queue.clear();
+                }
+            }
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn unknown_command(conn: &mut Conn, argv: &[Bytes]) {
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        args.push_str(&format!("'{}' ", text(a)));
+    }
+    conn.error(&format!(
+        "ERR unknown command '{}', with args beginning with: {args}",
+        text(&argv[0])
+    ));
+}
+
+fn wrong_arity(conn: &mut Conn, name: &str) {
+    conn.error(&format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ));
+}
+
+/// Runs a data-node handler for `argv` (AUTH, CLIENT ..., (P)(UN)SUBSCRIBE).
+async fn delegate(conn: &mut Conn, argv: &[Bytes]) {
+    let Some(parent) = table::lookup(&argv[0]) else {
+        return unknown_command(conn, argv);
+    };
+    let spec = if matches!(parent.handler, Handler::Container) {
+        let Some(sub) = argv.get(1) else {
+            return wrong_arity(conn, parent.name);
+        };
+        match table::lookup_sub(parent, sub) {
+            Some(s) => s,
+            None => {
+                return conn.error(&format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    text(sub),
+                    parent.name.to_ascii_uppercase()
+                ))
+            }
+        }
+    } else {
+        parent
+    };
+    let n = argv.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return wrong_arity(conn, spec.name);
+    }
+    match spec.handler {
+        Handler::Conn(f) => f(conn, argv),
+        Handler::Coord(f) => f(conn, argv).await,
+        _ => unknown_command(conn, argv),
+    }
+}
+
+impl SentinelEngine {
+    async fn exec(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+        // CLIENT LIST's cmd= names the subcommand too (`client|list`), as Redis 7 does.
+        let full = argv.get(1).map(|sub| {
+            format!(
+                "{name}|{}",
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            )
+        });
+        conn.handle.info.borrow_mut().last_cmd = ALL_NAMES
+            .iter()
+            .find(|n| Some(**n) == full.as_deref())
+            .or_else(|| ALL_NAMES.iter().find(|n| **n == name))
+            .copied()
+            .unwrap_or("NULL");
+        if !TOP_LEVEL.contains(&name.as_str()) {
+            return unknown_command(conn, argv);
+        }
+        // Arity as in Redis's sentinel command table (negative: at least).
+        let arity: i32 = match name.as_str() {
+            "auth" | "client" | "psubscribe" | "subscribe" | "sentinel" | "acl" => -2,
+            "publish" => 3,
+            "role" => 1,
+            _ => -1,
+        };
+        let n = argv.len() as i32;
+        if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+            return wrong_arity(conn, &name);
+        }
+        if !self.authed(conn) && name != "auth" && name != "hello" {
+            return conn.error("NOAUTH Authentication required.");
+        }
+        if crate::commands::pubsub::in_resp2_context(conn)
+            && !matches!(
+                name.as_str(),
+                "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping"
+            )
+        {
+            return conn.error(&format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"));
+        }
+        match name.as_str() {
+            "ping" => ping(conn, argv),
+            "client" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" => {
+                delegate(conn, argv).await
+            }
+            "auth" => self.auth(conn, argv),
+            "hello" => self.hello(conn, argv),
+            "publish" => self.publish(conn, argv),
+            "info" => self.info(conn, argv),
+            "role" => self.role(conn),
+            "sentinel" => self.sentinel(conn, argv),
+            "command" => command(conn, argv),
+            "acl" => self.acl(conn, argv),
+            "shutdown" => {
+                // Sentinel never saves; the flags are only checked, as in Redis.
+                let (mut save, mut nosave, mut abort) = (false, false, false);
+                for a in &argv[1..] {
+                    if eq_ic(a, "save") {
+                        save = true;
+                    } else if eq_ic(a, "nosave") {
+                        nosave = true;
+                    } else if eq_ic(a, "abort") {
+                        abort = true;
+                    } else if !eq_ic(a, "now") && !eq_ic(a, "force") {
+                        return conn.error("ERR syntax error");
+                    }
+                }
+                if (save && nosave) || (abort && argv.len() > 2) {
+                    return conn.error("ERR syntax error");
+                }
+                if abort {
+                    return conn.error("ERR No shutdown in progress.");
+                }
+                conn.shard.shared.shutdown.request(libc::SIGTERM);
+                conn.close_after_reply = true;
+            }
+            _ => unknown_command(conn, argv),
+        }
+    }
+
+    /// Whether the connection may run commands: it authenticated, or the default user is on
+    /// and has no password.
+    fn authed(&self, conn: &Conn) -> bool {
+        let acl = self.acl.borrow();
+        let id = conn.handle.id;
+        acl.conn_user.contains_key(&id)
+            || acl.default_open()
+            || (conn.authenticated && acl.default_off_from.is_some_and(|w| id < w))
+    }
+
+    /// Records that `conn` runs as `user` (CLIENT LIST `user=`, ACL WHOAMI).
+    fn login(&self, conn: &mut Conn, user: &'static str) {
+        let mut acl = self.acl.borrow_mut();
+        let live = conn.shard.clients.borrow();
+        acl.conn_user.retain(|id, _| live.contains_key(id));
+        acl.conn_user.insert(conn.handle.id, user);
+        drop(live);
+        conn.authenticated = true;
+        conn.handle.info.borrow_mut().user = user;
+    }
+
+    fn auth(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let (user, pass) = match argv.len() {
+            2 => (&b"default"[..], &argv[1]),
+            3 => (&argv[1][..], &argv[2]),
+            _ => return conn.error("ERR syntax error"),
+        };
+        let checked = self.acl.borrow().check(user, pass);
+        if argv.len() == 2 && checked.is_some() && self.acl.borrow().default_open() {
+            return conn.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+        match checked {
+            Some(u) => {
+                self.login(conn, u);
+                conn.out.ok();
+            }
+            None => conn.error(super::acl::WRONGPASS),
+        }
+    }
+
+    fn acl(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let sub = text(&argv[1]).to_ascii_lowercase();
+        match sub.as_str() {
+            "whoami" if argv.len() == 2 => {
+                let who = self
+                    .acl
+                    .borrow()
+                    .conn_user
+                    .get(&conn.handle.id)
+                    .copied()
+                    .unwrap_or("default");
+                conn.out.bulk(who.as_bytes());
+            }
+            "users" if argv.len() == 2 => {
+                let mut names: Vec<&str> = self.acl.borrow().users.iter().map(|u| u.name).collect();
+                names.sort_unstable();
+                conn.out.array(names.len());
+                for n in names {
+                    conn.out.bulk(n.as_bytes());
+                }
+            }
+            "setuser" if argv.len() >= 3 => {
+                let rules: Vec<String> = argv[3..].iter().map(|a| text(a)).collect();
+                let was_open = self.acl.borrow().default_open();
+                let r = self.acl.borrow_mut().setuser(&text(&argv[2]), &rules);
+                match r {
+                    Ok(()) => {
+                        let mut acl = self.acl.borrow_mut();
+                        let open = acl.default_open();
+                        if was_open && !open {
+                            let next = conn
+                                .shard
+                                .shared
+                                .next_client_id
+                                .load(std::sync::atomic::Ordering::Relaxed);
+                            acl.default_off_from = Some(next);
+                        } else if open {
+                            acl.default_off_from = None;
+                        }
+                        drop(acl);
+                        conn.out.ok();
+                    }
+                    Err(e) => conn.error(&e),
+                }
+            }
+            "deluser" if argv.len() >= 3 => {
+                let mut acl = self.acl.borrow_mut();
+                let mut n = 0;
+                for a in &argv[2..] {
+                    if &a[..] == b"default" {
+                        drop(acl);
+                        return conn.error("ERR The 'default' user cannot be removed");
+                    }
+                    if let Some(i) = acl.users.iter().position(|u| u.name.as_bytes() == &a[..]) {
+                        let name = acl.users.remove(i).name;
+                        acl.conn_user.retain(|_, u| *u != name);
+                        n += 1;
+                    }
+                }
+                drop(acl);
+                conn.out.int(n);
+            }
+            "whoami" | "users" | "setuser" | "deluser" => wrong_arity(conn, &format!("acl|{sub}")),
+            _ => conn.error(&format!(
+                "ERR unknown subcommand '{}'. Try ACL HELP.",
+                text(&argv[1])
+            )),
+        }
+    }
+
+    fn hello(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let mut proto = None;
+        let mut setname = None;
+        let mut i = 1;
+        if let Some(v) = argv.get(1) {
+            match crate::commands::parse_i64(v) {
+                Some(v) if (2..=3).contains(&v) => proto = Some(v),
+                Some(_) => return conn.error("NOPROTO unsupported protocol version"),
+                None => {
+                    return conn.error("ERR Protocol version is not an integer or out of range")
+                }
+            }
+            i = 2;
+        }
+        while i < argv.len() {
+            let more = argv.len() - i - 1;
+            if eq_ic(&argv[i], "auth") && more >= 2 {
+                let pass = &argv[i + 2];
+                let ok = eq_ic(&argv[i + 1], "default")
+                    && conn
+                        .cfg
+                        .requirepass
+                        .as_ref()
+                        .is_none_or(|p| p[..] == pass[..]);
+                if !ok {
+                    return conn.error(crate::commands::errors::WRONGPASS);
+                }
+                conn.authenticated = true;
+                i += 3;
+            } else if eq_ic(&argv[i], "setname") && more >= 1 {
+                let name = &argv[i + 1];
+                if name.iter().any(|&c| c <= b' ' || c > b'~') {
+                    return conn.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                }
+                setname = Some(name.clone());
+                i += 2;
+            } else {
+                return conn.error(&format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    text(&argv[i])
+                ));
+            }
+        }
+        if !self.authed(conn) {
+            return conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        }
+        if let Some(n) = setname {
+            conn.handle.info.borrow_mut().name = (!n.is_empty()).then_some(n);
+        }
+        if let Some(p) = proto {
+            conn.out.proto = if p == 3 { Proto::Resp3 } else { Proto::Resp2 };
+            conn.handle.info.borrow_mut().resp = p as u8;
+        }
+        let id = conn.handle.id as i64;
+        let out = &mut conn.out;
+        out.map(6);
+        out.bulk(b"server");
+        out.bulk(b"redis");
+        out.bulk(b"version");
+        out.bulk(crate::REDIS_VERSION.as_bytes());
+        out.bulk(b"proto");
+        out.int(if out.proto == Proto::Resp3 { 3 } else { 2 });
+        out.bulk(b"id");
+        out.int(id);
+        out.bulk(b"mode");
+        out.bulk(b"sentinel");
+        out.bulk(b"modules");
+        out.array(0);
+    }
+
+    fn publish(&self, conn: &mut Conn, argv: &[Bytes]) {
+        if argv.len() != 3 {
+            return wrong_arity(conn, "publish");
+        }
+        if &argv[1][..] != links::HELLO_CHANNEL.as_bytes() {
+            return conn.error("ERR Only HELLO messages are accepted by Sentinel instances.");
+        }
+        let payload = text(&argv[2]);
+        with_state(&self.st, |s| links::process_hello(s, &payload));
+        conn.out.int(1);
+    }
+
+    fn role(&self, conn: &mut Conn) {
+        let names: Vec<String> = self
+            .st
+            .borrow()
+            .masters
+            .iter()
+            .map(|m| m.inst.name.clone())
+            .collect();
+        conn.out.array(2);
+        conn.out.bulk(b"sentinel");
+        conn.out.array(names.len());
+        for n in names {
+            conn.out.bulk(n.as_bytes());
+        }
+    }
+
+    fn info(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let all = ["server", "clients", "cpu", "stats", "sentinel"];
+        let mut wanted: Vec<&str> = Vec::new();
+        if argv.len() == 1 {
+            wanted = all.to_vec();
+        }
+        for a in &argv[1..] {
+            let a = text(a).to_ascii_lowercase();
+            match a.as_str() {
+                "default" | "all" | "everything" => wanted = all.to_vec(),
+                x => {
+                    if let Some(n) = all.iter().find(|n| **n == x) {
+                        if !wanted.contains(n) {
+                            wanted.push(n);
+                        }
+                    }
+                }
+            }
+        }
+        let shared = conn.shard.shared.clone();
+        let s = self.st.borrow();
+        let mut out = String::new();
+        for sec in all.iter().filter(|n| wanted.contains(n)) {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            match *sec {
+                "server" => {
+                    let up = shared.started.elapsed().as_secs();
+                    out.push_str(&format!(
+                        "# Server\r\nredis_version:{}\r\nringkv_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:sentinel\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                        crate::REDIS_VERSION,
+                        crate::RINGKV_VERSION,
+                        std::env::consts::OS,
+                        std::env::consts::ARCH,
+                        std::process::id(),
+                        shared.run_id,
+                        s.config.port,
+                        up,
+                        up / 86400,
+                        shared.executable,
+                        s.config.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                    ));
+                }
+                "clients" => out.push_str(&format!(
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                    shared.connected_clients.load(std::sync::atomic::Ordering::Relaxed),
+                    s.config.maxclients
+                )),
+                "cpu" => {
+                    let (sys, user) = cpu_times();
+                    out.push_str(&format!(
+                        "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+                    ));
+                }
+                "stats" => out.push_str(&format!(
+                    "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n",
+                    shared.total_connections.load(std::sync::atomic::Ordering::Relaxed),
+                    shared.rejected_connections.load(std::sync::atomic::Ordering::Relaxed)
+                )),
+                _ => {
+                    out.push_str(&format!(
+                        "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:{}\r\nsentinel_simulate_failure_flags:{}\r\n",
+                        s.masters.len(),
+                        s.tilt as u8,
+                        if s.tilt { (mstime() - s.tilt_start) / 1000 } else { -1 },
+                        s.scripts.iter().filter(|j| j.child.is_some()).count(),
+                        s.scripts.len(),
+                        s.simfailure_flags
+                    ));
+                    for (i, m) in s.masters.iter().enumerate() {
+                        let status = if m.inst.o_down {
+                            "odown"
+                        } else if m.inst.s_down {
+                            "sdown"
+                        } else {
+                            "ok"
+                        };
+                        let (ip, port) = m.current_addr();
+                        out.push_str(&format!(
+                            "master{i}:name={},status={status},address={ip}:{port},slaves={},sentinels={}\r\n",
+                            m.inst.name,
+                            m.replicas.len(),
+                            m.sentinels.len() + 1
+                        ));
+                    }
+                }
+            }
+        }
+        drop(s);
+        // Sentinel's INFO is a plain bulk string in RESP3 too.
+        conn.out.bulk(out.as_bytes());
+    }
+
+    fn sentinel(&self, conn: &mut Conn, argv: &[Bytes]) {
+        if argv.len() < 2 {
+            return wrong_arity(conn, "sentinel");
+        }
+        let sub = text(&argv[1]).to_ascii_lowercase();
+        let argc = argv.len();
+        let st = &self.st;
+        let arity_ok = match sub.as_str() {
+            "masters" | "myid" | "flushconfig" | "pending-scripts" | "help" => argc == 2,
+            "master"
+            | "replicas"
+            | "slaves"
+            | "sentinels"
+            | "get-master-addr-by-name"
+            | "reset"
+            | "failover"
+            | "ckquorum"
+            | "remove" => argc == 3,
+            "monitor" => argc == 6,
+            "is-master-down-by-addr" => argc == 6,
+            "set" => argc >= 5,
+            "config" => argc >= 3,
+            _ => true,
+        };
+        if !arity_ok {
+            return wrong_arity(conn, &format!("sentinel|{sub}"));
+        }
+        let master_idx = |conn: &mut Conn| -> Option<usize> {
+            let r = st.borrow().master_by_name(&text(&argv[2]));
+            if r.is_none() {
+                conn.error("ERR No such master with that name");
+            }
+            r
+        };
+        let now = mstime();
+        match sub.as_str() {
+            "masters" => {
+                let s = st.borrow();
+                conn.out.array(s.masters.len());
+                for mi in 0..s.masters.len() {
+                    reply_instance(conn, &s, Loc::Master(mi), now);
+                }
+            }
+            "master" => {
+                let Some(mi) = master_idx(conn) else { return };
+                reply_instance(conn, &st.borrow(), Loc::Master(mi), now);
+            }
+            "replicas" | "slaves" => {
+                let Some(mi) = master_idx(conn) else { return };
+                let s = st.borrow();
+                let locs: Vec<Loc> = (0..s.masters[mi].replicas.len())
+                    .filter(|&i| s.masters[mi].replicas[i].replica_announced)
+                    .map(|i| Loc::Replica(mi, i))
+                    .collect();
+                conn.out.array(locs.len());
+                for l in locs {
+                    reply_instance(conn, &s, l, now);
+                }
+            }
+            "sentinels" => {
+                let Some(mi) = master_idx(conn) else { return };
+                let s = st.borrow();
+                let n = s.masters[mi].sentinels.len();
+                conn.out.array(n);
+                for i in 0..n {
+                    reply_instance(conn, &s, Loc::Sentinel(mi, i), now);
+                }
+            }
+            "get-master-addr-by-name" => {
+                let s = st.borrow();
+                match s.master_by_name(&text(&argv[2])) {
+                    None => conn.out.null_array(),
+                    Some(mi) => {
+                        let (ip, port) = s.masters[mi].current_addr();
+                        conn.out.array(2);
+                        conn.out.bulk(ip.as_bytes());
+                        conn.out.bulk(port.to_string().as_bytes());
+                    }
+                }
+            }
+            "myid" => {
+                let id = st.borrow().myid.clone();
+                conn.out.bulk(id.as_bytes());
+            }
+            "is-master-down-by-addr" => {
+                let (Some(port), Some(epoch)) = (
+                    crate::commands::parse_i64(&argv[3]),
+                    crate::commands::parse_i64(&argv[4]),
+                ) else {
+                    return conn.error("ERR value is not an integer or out of range");
+                };
+                let ip = text(&argv[2]);
+                let runid = text(&argv[5]);
+                let (down, leader, lepoch) = with_state(st, |s| {
+                    let mi = s
+                        .masters
+                        .iter()
+                        .position(|m| u16::try_from(port).is_ok_and(|p| m.inst.is_at(&ip, p)));
+                    let Some(mi) = mi else {
+                        return (false, None, 0);
+                    };
+                    let down = !s.tilt && s.masters[mi].inst.s_down;
+                    if runid != "*" {
+                        let (l, e) = s.vote_leader(mi, epoch.max(0) as u64, &runid);
+                        (down, l, e)
+                    } else {
+                        (down, None, 0)
+                    }
+                });
+                conn.out.array(3);
+                conn.out.int(down as i64);
+                conn.out.bulk(leader.as_deref().unwrap_or("*").as_bytes());
+                conn.out.int(lepoch as i64);
+            }
+            "reset" => {
+                let pat = argv[2].clone();
+                let n = with_state(st, |s| {
+                    let mut n = 0;
+                    for mi in 0..s.masters.len() {
+                        if crate::glob::stringmatch(&pat, s.masters[mi].inst.name.as_bytes(), false)
+                        {
+                            let (ip, port) = s.masters[mi].inst.addr();
+                            s.reset_master(mi, &ip, port, false);
+                            s.event_at(
+                                crate::server::log::Level::Warning,
+                                "+reset-master",
+                                Loc::Master(mi),
+                            );
+                            n += 1;
+                        }
+                    }
+                    if n > 0 {
+                        s.flush_config();
+                    }
+                    n
+                });
+                conn.out.int(n);
+            }
+            "failover" => {
+                let Some(mi) = master_idx(conn) else { return };
+                let r = with_state(st, |s| {
+                    if s.masters[mi].failover_in_progress {
+                        return Err("INPROG Failover already in progress");
+                    }
+                    if failover::select_slave(s, mi, now).is_none() {
+                        return Err("NOGOODSLAVE No suitable replica to promote");
+                    }
+                    tracing::warn!(
+                        "Executing user requested FAILOVER of '{}'",
+                        s.masters[mi].inst.name
+                    );
+                    failover::start_failover(s, mi, now);
+                    s.masters[mi].force_failover = true;
+                    Ok(())
+                });
+                match r {
+                    Ok(()) => conn.out.ok(),
+                    Err(e) => conn.error(e),
+                }
+            }
+            "ckquorum" => {
+                let Some(mi) = master_idx(conn) else { return };
+                let s = st.borrow();
+                let m = &s.masters[mi];
+                let voters = m.sentinels.len() + 1;
+                let usable = 1 + m
+                    .sentinels
+                    .iter()
+                    .filter(|x| !x.s_down && !x.o_down)
+                    .count();
+                let mut e = String::new();
+                if usable < m.quorum as usize {
+                    e.push_str(". Not enough available Sentinels to reach the specified quorum for this master");
+                }
+                if usable < voters / 2 + 1 {
+                    e.push_str(". Not enough available Sentinels to reach the majority and authorize a failover");
+                }
+                drop(s);
+                if e.is_empty() {
+                    conn.out.simple(&format!("OK {usable} usable Sentinels. Quorum and failover authorization can be reached"));
+                } else {
+                    conn.error(&format!("NOQUORUM {usable} usable Sentinels{e}"));
+                }
+            }
+            "flushconfig" => {
+                if with_state(st, |s| s.flush_config()) {
+                    conn.out.ok();
+                } else {
+                    conn.error("ERR Failed to save config file. Check server logs.");
+                }
+            }
+            "monitor" => {
+                let Some(port) = crate::commands::parse_i64(&argv[4]) else {
+                    return conn.error("ERR Invalid port");
+                };
+                let Some(quorum) = crate::commands::parse_i64(&argv[5]) else {
+                    return conn.error("ERR Invalid quorum");
+                };
+                if quorum <= 0 {
+                    return conn.error("ERR Quorum must be 1 or greater.");
+                }
+                if !(0..=65535).contains(&port) {
+                    return conn.error("ERR Invalid port number.");
+                }
+                let (name, ip) = (text(&argv[2]), text(&argv[3]));
+                let r = with_state(st, |s| {
+                    if !config::valid_host(&ip, s.resolve_hostnames) {
+                        return Err("ERR Invalid IP address or hostname specified");
+                    }
+                    if s.master_by_name(&name).is_some() {
+                        return Err("ERR Duplicate master name.");
+                    }
+                    let mi = s.add_master(&name, &ip, port as u16, quorum as u32);
+                    s.flush_config();
+                    let d = s.describe(Loc::Master(mi));
+                    s.event(
+                        crate::server::log::Level::Warning,
+                        "+monitor",
+                        format!("{d} quorum {quorum}"),
+                    );
+                    Ok(())
+                });
+                match r {
+                    Ok(()) => conn.out.ok(),
+                    Err(e) => conn.error(e),
+                }
+            }
+            "remove" => {
+                let Some(mi) = master_idx(conn) else { return };
+                with_state(st, |s| {
+                    s.event_at(
+                        crate::server::log::Level::Warning,
+                        "-monitor",
+                        Loc::Master(mi),
+                    );
+                    s.masters.remove(mi);
+                    s.flush_config();
+                });
+                conn.out.ok();
+            }
+            "set" => self.sentinel_set(conn, argv),
+            "config" => self.sentinel_config(conn, argv),
+            "debug" => self.sentinel_debug(conn, argv),
+            "info-cache" => {
+                let s = st.borrow();
+                let names: Vec<String> = argv[2..].iter().map(|a| text(a)).collect();
+                let ms: Vec<usize> = (0..s.masters.len())
+                    .filter(|&i| {
+                        names.is_empty() || names.iter().any(|n| *n == s.masters[i].inst.name)
+                    })
+                    .collect();
+                conn.out.array(ms.len() * 2);
+                for mi in ms {
+                    let m = &s.masters[mi];
+                    conn.out.bulk(m.inst.name.as_bytes());
+                    conn.out.array(1 + m.replicas.len());
+                    for i in std::iter::once(&m.inst).chain(m.replicas.iter()) {
+                        conn.out.array(2);
+                        conn.out.int(if i.info_refresh == 0 {
+                            0
+                        } else {
+                            now - i.info_refresh
+                        });
+                        match &i.info {
+                            Some(t) => conn.out.bulk(t.as_bytes()),
+                            None => conn.out.null(),
+                        }
+                    }
+                }
+            }
+            "simulate-failure" => {
+                let mut flags = 0;
+                for a in &argv[2..] {
+                    if eq_ic(a, "crash-after-election") {
+                        flags |= super::SIMFAILURE_CRASH_AFTER_ELECTION;
+                        tracing::warn!("Failure simulation: this Sentinel will crash after being successfully elected as failover leader");
+                    } else if eq_ic(a, "crash-after-promotion") {
+                        flags |= super::SIMFAILURE_CRASH_AFTER_PROMOTION;
+                        tracing::warn!("Failure simulation: this Sentinel will crash after promoting the selected replica to master");
+                    } else if eq_ic(a, "help") {
+                        conn.out.array(2);
+                        conn.out.bulk(b"crash-after-election");
+                        conn.out.bulk(b"crash-after-promotion");
+                        return;
+                    } else {
+                        return conn.error("ERR Unknown failure simulation specified");
+                    }
+                }
+                st.borrow_mut().simfailure_flags = flags;
+                conn.out.ok();
+            }
+            "pending-scripts" => {
+                let s = st.borrow();
+                conn.out.array(s.scripts.len());
+                for j in &s.scripts {
+                    conn.out.map(5);
+                    conn.out.bulk(b"argv");
+                    conn.out.array(j.argv.len());
+                    for a in &j.argv {
+                        conn.out.bulk(a.as_bytes());
+                    }
+                    conn.out.bulk(b"flags");
+                    let running = j.child.is_some();
+                    conn.out.bulk(if running {
+                        &b"running"[..]
+                    } else {
+                        b"scheduled"
+                    });
+                    conn.out.bulk(b"pid");
+                    conn.out.bulk(j.pid().to_string().as_bytes());
+                    if running {
+                        conn.out.bulk(b"run-time");
+                        conn.out.bulk((now - j.start_time).to_string().as_bytes());
+                    } else {
+                        conn.out.bulk(b"run-delay");
+                        let d = if j.start_time != 0 {
+                            (j.start_time - now).max(0)
+                        } else {
+                            0
+                        };
+                        conn.out.bulk(d.to_string().as_bytes());
+                    }
+                    conn.out.bulk(b"retry-num");
+                    conn.out.bulk(j.retry_num.to_string().as_bytes());
+                }
+            }
+            "help" => {
+                let lines = [
+                    "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "CKQUORUM <master-name>",
+                    "    Check if the current Sentinel configuration is able to reach the quorum",
+                    "    needed to failover a master and the majority needed to authorize the",
+                    "    failover.",
+                    "CONFIG SET <param> <value>",
+                    "    Set a global Sentinel configuration parameter.",
+                    "CONFIG GET <param>",
+                    "    Get global Sentinel configuration parameter.",
+                    "DEBUG [<param> <value> ...]",
+                    "    Show a list of configurable time parameters and their values (milliseconds).",
+                    "    Or update current configurable parameters values (one or more).",
+                    "GET-MASTER-ADDR-BY-NAME <master-name>",
+                    "    Return the ip and port number of the master with that name.",
+                    "FAILOVER <master-name>",
+                    "    Manually failover a master node without asking for agreement from other",
+                    "    Sentinels",
+                    "FLUSHCONFIG",
+                    "    Force Sentinel to rewrite its configuration on disk, including the current",
+                    "    Sentinel state.",
+                    "INFO-CACHE <master-name>",
+                    "    Return last cached INFO output from masters and all its replicas.",
+                    "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+                    "    Check if the master specified by ip:port is down from current Sentinel's",
+                    "    point of view.",
+                    "MASTER <master-name>",
+                    "    Show the state and info of the specified master.",
+                    "MASTERS",
+                    "    Show a list of monitored masters and their state.",
+                    "MONITOR <name> <ip> <port> <quorum>",
+                    "    Start monitoring a new master with the specified name, ip, port and quorum.",
+                    "MYID",
+                    "    Return the ID of the Sentinel instance.",
+                    "PENDING-SCRIPTS",
+                    "    Get pending scripts information.",
+                    "REMOVE <master-name>",
+                    "    Remove master from Sentinel's monitor list.",
+                    "REPLICAS <master-name>",
+                    "    Show a list of replicas for this master and their state.",
+                    "RESET <pattern>",
+                    "    Reset masters for specific master name matching this pattern.",
+                    "SENTINELS <master-name>",
+                    "    Show a list of Sentinel instances for this master and their state.",
+                    "SET <master-name> <option> <value> [<option> <value> ...]",
+                    "    Set configuration parameters for certain masters.",
+                    "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+                    "    Simulate a Sentinel crash.",
+                    "HELP",
+                    "    Prints this help.",
+                ];
+                conn.out.array(lines.len());
+                for l in lines {
+                    conn.out.simple(l);
+                }
+            }
+            _ => conn.error(&format!(
+                "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
+                text(&argv[1])
+            )),
+        }
+    }
+
+    /// SENTINEL SET: options are applied one by one, as Redis does (an error stops at that
+    /// option; the earlier ones stay applied and are saved).
+    fn sentinel_set(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let Some(mi) = self.st.borrow().master_by_name(&text(&argv[2])) else {
+            return conn.error("ERR No such master with that name");
+        };
+        let r = with_state(&self.st, |s| {
+            let mut changes = 0;
+            let mut j = 3;
+            let result = loop {
+                if j >= argv.len() {
+                    break Ok(());
+                }
+                let more = argv.len() - 1 - j;
+                let opt_raw = text(&argv[j]);
+                let opt = opt_raw.to_ascii_lowercase();
+                let old_j = j;
+                let bad = |v: &Bytes| {
+                    format!(
+                        "ERR Invalid argument '{}' for SENTINEL SET '{opt_raw}'",
+                        text(v)
+                    )
+                };
+                let num = |v: &Bytes| crate::commands::parse_i64(v);
+                let mut redacted = false;
+                let m = &mut s.masters[mi];
+                match opt.as_str() {
+                    "down-after-milliseconds"
+                    | "failover-timeout"
+                    | "parallel-syncs"
+                    | "quorum"
+                        if more > 0 =>
+                    {
+                        j += 1;
+                        let Some(n) = num(&argv[j]).filter(|n| *n > 0) else {
+                            break Err(bad(&argv[j]));
+                        };
+                        match opt.as_str() {
+                            "down-after-milliseconds" => {
+                                m.inst.down_after = n;
+                                config::propagate_down_after(s, mi);
+                            }
+                            "failover-timeout" => m.failover_timeout = n,
+                            "parallel-syncs" => m.parallel_syncs = n,
+                            _ => m.quorum = u32::try_from(n).unwrap_or(u32::MAX),
+                        }
+                    }
+                    "master-reboot-down-after-period" if more > 0 => {
+                        j += 1;
+                        let Some(n) = num(&argv[j]).filter(|n| *n >= 0) else {
+                            break Err(bad(&argv[j]));
+                        };
+                        m.reboot_down_after = n;
+                    }
+                    "notification-script" | "client-reconfig-script" if more > 0 => {
+                        j += 1;
+                        let v = text(&argv[j]);
+                        if s.deny_scripts_reconfig {
+                            break Err("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration".to_string());
+                        }
+                        let notify = opt == "notification-script";
+                        if !v.is_empty() && !config::is_executable(&v) {
+                            break Err(if notify {
+                                "ERR Notification script seems non existing or non executable"
+                            } else {
+                                "ERR Client reconfiguration script seems non existing or non executable"
+                            }
+                            .to_string());
+                        }
+                        let v = (!v.is_empty()).then_some(v);
+                        let m = &mut s.masters[mi];
+                        if notify {
+                            m.notification_script = v;
+                        } else {
+                            m.client_reconfig_script = v;
+                        }
+                    }
+                    "auth-pass" | "auth-user" if more > 0 => {
+                        j += 1;
+                        let v = text(&argv[j]);
+                        let v = (!v.is_empty()).then_some(v);
+                        if opt == "auth-pass" {
+                            m.auth_pass = v;
+                            redacted = true;
+                        } else {
+                            m.auth_user = v;
+                        }
+                        m.link_gen += 1;
+                    }
+                    "rename-command" if more > 1 => {
+                        let (old, new) = (text(&argv[j + 1]), text(&argv[j + 2]));
+                        j += 2;
+                        if old.is_empty() || new.is_empty() {
+                            let at = if new.is_empty() { j } else { j - 1 };
+                            break Err(bad(&argv[at]));
+                        }
+                        m.renamed.retain(|(o, _)| !o.eq_ignore_ascii_case(&old));
+                        if !old.eq_ignore_ascii_case(&new) {
+                            m.renamed.push((old, new));
+                        }
+                        m.link_gen += 1;
+                    }
+                    _ => {
+                        break Err(format!(
+                            "ERR Unknown option or number of arguments for SENTINEL SET '{opt_raw}'"
+                        ))
+                    }
+                }
+                changes += 1;
+                let d = s.describe(Loc::Master(mi));
+                let args: Vec<String> = argv[old_j + 1..=j]
+                    .iter()
+                    .map(|a| {
+                        if redacted {
+                            "******".to_string()
+                        } else {
+                            text(a)
+                        }
+                    })
+                    .collect();
+                s.event_m(
+                    crate::server::log::Level::Warning,
+                    "+set",
+                    mi,
+                    format!("{d} {opt_raw} {}", args.join(" ")),
+                );
+                j += 1;
+            };
+            let saved = changes == 0 || s.flush_config();
+            (result, saved)
+        });
+        match r {
+            (Err(e), _) => conn.error(&e),
+            (Ok(()), true) => conn.out.ok(),
+            (Ok(()), false) => conn.error("ERR Failed to save config file. Check server logs."),
+        }
+    }
+
+    fn sentinel_config(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let params = [
+            "resolve-hostnames",
+            "announce-hostnames",
+            "announce-ip",
+            "announce-port",
+            "sentinel-user",
+            "sentinel-pass",
+        ];
+        let value = |s: &Sentinel, p: &str| -> String {
+            let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+            match p {
+                "resolve-hostnames" => yn(s.resolve_hostnames),
+                "announce-hostnames" => yn(s.announce_hostnames),
+                "announce-ip" => s.announce_ip.clone().unwrap_or_default(),
+                "announce-port" => s.announce_port.to_string(),
+                "sentinel-user" => s.sentinel_user.clone().unwrap_or_default(),
+                _ => s.sentinel_pass.clone().unwrap_or_default(),
+            }
+        };
+        if eq_ic(&argv[2], "get") && argv.len() == 4 {
+            let s = self.st.borrow();
+            let pairs: Vec<(&str, String)> = params
+                .iter()
+                .filter(|p| crate::glob::stringmatch(&argv[3], p.as_bytes(), true))
+                .map(|p| (*p, value(&s, p)))
+                .collect();
+            drop(s);
+            conn.out.map(pairs.len());
+            for (k, v) in pairs {
+                conn.out.bulk(k.as_bytes());
+                conn.out.bulk(v.as_bytes());
+            }
+        } else if eq_ic(&argv[2], "set") && argv.len() == 5 {
+            let p = text(&argv[3]).to_ascii_lowercase();
+            let v = text(&argv[4]);
+            let r = with_state(&self.st, |s| {
+                let yn = |v: &str| match v.to_ascii_lowercase().as_str() {
+                    "yes" => Some(true),
+                    "no" => Some(false),
+                    _ => None,
+                };
+                match p.as_str() {
+                    "resolve-hostnames" => s.resolve_hostnames = yn(&v).ok_or(1)?,
+                    "announce-hostnames" => {
+                        s.announce_hostnames = yn(&v).ok_or(1)?;
+                        let show = s.announce_hostnames;
+                        for m in &mut s.masters {
+                            m.inst.show_hostname = show;
+                            for i in m.replicas.iter_mut().chain(m.sentinels.iter_mut()) {
+                                i.show_hostname = show;
+                            }
+                        }
+                    }
+                    "announce-ip" => s.announce_ip = (!v.is_empty()).then(|| v.clone()),
+                    "announce-port" => {
+                        s.announce_port = v.parse::<u16>().map_err(|_| 1)?;
+                    }
+                    "sentinel-user" => {
+                        s.sentinel_user = (!v.is_empty()).then(|| v.clone());
+                        s.peer_link_gen += 1;
+                    }
+                    "sentinel-pass" => {
+                        s.sentinel_pass = (!v.is_empty()).then(|| v.clone());
+                        s.peer_link_gen += 1;
+                    }
+                    _ => return Err(0),
+                }
+                s.flush_config();
+                Ok(())
+            });
+            match r {
+                Ok(()) => conn.out.ok(),
+                Err(0) => conn.error(&format!(
+                    "ERR Invalid argument '{}' to SENTINEL CONFIG SET",
+                    text(&argv[3])
+                )),
+                Err(_) => conn.error(&format!(
+                    "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{p}'"
+                )),
+            }
+        } else {
+            conn.error(
+                "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
+            );
+        }
+    }
+
+    fn sentinel_debug(&self, conn: &mut Conn, argv: &[Bytes]) {
+        if argv.len() == 2 {
+            let mut t = self.st.borrow().timings.clone();
+            let f = t.fields();
+            conn.out.map(f.len());
+            for (k, v) in f {
+                conn.out.bulk(k.as_bytes());
+                conn.out.bulk(v.to_string().as_bytes());
+            }
+            return;
+        }
+        let mut t = self.st.borrow().timings.clone();
+        let mut i = 2;
+        while i < argv.len() {
+            let name = text(&argv[i]).to_ascii_uppercase();
+            let Some(v) = argv.get(i + 1) else {
+                return conn.error(&format!(
+                    "ERR Unknown option or number of arguments for SENTINEL DEBUG '{}'",
+                    text(&argv[i])
+                ));
+            };
+            let mut fields = t.fields();
+            let Some((_, slot)) = fields.iter_mut().find(|(k, _)| *k == name) else {
+                return conn.error(&format!(
+                    "ERR Unknown option or number of arguments for SENTINEL DEBUG '{}'",
+                    text(&argv[i])
+                ));
+            };
+            match crate::commands::parse_i64(v) {
+                // Bounded so that the multiples the timer takes (5 x ping period, ...)
+                // cannot overflow.
+                Some(n) if n > 0 => **slot = n.min(i64::MAX / 64),
+                _ => {
+                    return conn.error(&format!(
+                        "ERR Invalid argument '{}' for SENTINEL DEBUG '{}'",
+                        text(v),
+                        text(&argv[i])
+                    ))
+                }
+            }
+            i += 2;
+        }
+        self.st.borrow_mut().timings = t;
+        conn.out.ok();
+    }
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn ping(conn: &mut Conn, argv: &[Bytes]) {
+    if argv.len() > 2 {
+        return wrong_arity(conn, "ping");
+    }
+    if crate::commands::pubsub::in_resp2_context(conn) {
+        conn.out.array(2);
+        conn.out.bulk(b"pong");
+        conn.out.bulk(argv.get(1).map_or(&b""[..], |b| &b[..]));
+        return;
+    }
+    match argv.get(1) {
+        Some(m) => conn.out.bulk(m),
+        None => conn.out.simple("PONG"),
+    }
+}
+
+fn command(conn: &mut Conn, argv: &[Bytes]) {
+    match argv.get(1) {
+        Some(s) if eq_ic(s, "count") => conn.out.int(TOP_LEVEL.len() as i64),
+        Some(s) if eq_ic(s, "list") => {
+            conn.out.array(ALL_NAMES.len());
+            for n in ALL_NAMES {
+                conn.out.bulk(n.as_bytes());
+            }
+        }
+        None => conn.out.array(0),
+        Some(s) => conn.error(&format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            text(s)
+        )),
+    }
+}
+
+/// `addReplySentinelRedisInstance`: the instance map, fields in Redis's order.
+fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
+    let i = s.inst(loc);
+    let m = &s.masters[Sentinel::master_of(loc)];
+    let mut f: Vec<(&str, String)> = vec![
+        ("name", i.name.clone()),
+        ("ip", i.shown_ip().to_string()),
+        ("port", i.port.to_string()),
+        ("runid", i.runid.clone().unwrap_or_default()),
+    ];
+    let mut flags = Vec::new();
+    let is_master = matches!(loc, Loc::Master(_));
+    if i.s_down {
+        flags.push("s_down");
+    }
+    if i.o_down {
+        flags.push("o_down");
+    }
+    flags.push(i.kind_name());
+    // A master or replica needs both links (commands and pub/sub), a sentinel only the first.
+    if !i.link.connected || (i.kind != Kind::Sentinel && !i.link.pubsub_connected) {
+        flags.push("disconnected");
+    }
+    if i.master_down {
+        flags.push("master_down");
+    }
+    if is_master && m.failover_in_progress {
+        flags.push("failover_in_progress");
+    }
+    if i.promoted {
+        flags.push("promoted");
+    }
+    if i.reconf_sent {
+        flags.push("reconf_sent");
+    }
+    if i.reconf_inprog {
+        flags.push("reconf_inprog");
+    }
+    if i.reconf_done {
+        flags.push("reconf_done");
+    }
+    if is_master && m.force_failover {
+        flags.push("force_failover");
+    }
+    if i.script_kill_sent {
+        flags.push("script_kill_sent");
+    }
+    f.push(("flags", flags.join(",")));
+    f.push(("link-pending-commands", i.link.pending_commands.to_string()));
+    let refcount = match loc {
+        Loc::Sentinel(..) => links::peer_group(s, loc).len(),
+        _ => 1,
+    };
+    f.push(("link-refcount", refcount.to_string()));
+    if is_master && m.failover_state != FailoverState::None {
+        f.push(("failover-state", m.failover_state.name().into()));
+    }
+    f.push((
+        "last-ping-sent",
+        if i.link.act_ping_time != 0 {
+            now - i.link.act_ping_time
+        } else {
+            0
+        }
+        .to_string(),
+    ));
+    f.push((
+        "last-ok-ping-reply",
+        (now - i.link.last_avail_time).to_string(),
+    ));
+    f.push(("last-ping-reply", (now - i.link.last_pong_time).to_string()));
+    if i.s_down {
+        f.push(("s-down-time", (now - i.s_down_since).to_string()));
+    }
+    if i.o_down {
+        f.push(("o-down-time", (now - i.o_down_since).to_string()));
+    }
+    f.push(("down-after-milliseconds", i.down_after.to_string()));
+    if i.kind != Kind::Sentinel {
+        f.push((
+            "info-refresh",
+            if i.info_refresh == 0 {
+                0
+            } else {
+                now - i.info_refresh
+            }
+            .to_string(),
+        ));
+        f.push((
+            "role-reported",
+            if i.role_reported == Kind::Master {
+                "master"
+            } else {
+                "slave"
+            }
+            .into(),
+        ));
+        f.push((
+            "role-reported-time",
+            (now - i.role_reported_time).to_string(),
+        ));
+    }
+    match i.kind {
+        Kind::Master => {
+            f.push(("config-epoch", m.config_epoch.to_string()));
+            f.push(("num-slaves", m.replicas.len().to_string()));
+            f.push(("num-other-sentinels", m.sentinels.len().to_string()));
+            f.push(("quorum", m.quorum.to_string()));
+            f.push(("failover-timeout", m.failover_timeout.to_string()));
+            f.push(("parallel-syncs", m.parallel_syncs.to_string()));
+            if let Some(p) = &m.notification_script {
+                f.push(("notification-script", p.clone()));
+            }
+            if let Some(p) = &m.client_reconfig_script {
+                f.push(("client-reconfig-script", p.clone()));
+            }
+        }
+        Kind::Replica => {
+            f.push(("master-link-down-time", i.master_link_down_time.to_string()));
+            f.push((
+                "master-link-status",
+                if i.slave_master_link_up { "ok" } else { "err" }.into(),
+            ));
+            f.push((
+                "master-host",
+                i.slave_master_host.clone().unwrap_or_else(|| "?".into()),
+            ));
+            f.push(("master-port", i.slave_master_port.to_string()));
+            f.push(("slave-priority", i.slave_priority.to_string()));
+            f.push(("slave-repl-offset", i.slave_repl_offset.to_string()));
+            f.push(("replica-announced", (i.replica_announced as u8).to_string()));
+        }
+        Kind::Sentinel => {
+            f.push(("last-hello-message", (now - i.last_hello_time).to_string()));
+            f.push((
+                "voted-leader",
+                i.leader.clone().unwrap_or_else(|| "?".into()),
+            ));
+            f.push(("voted-leader-epoch", i.leader_epoch.to_string()));
+        }
+    }
+    conn.out.map(f.len());
+    for (k, v) in f {
+        conn.out.bulk(k.as_bytes());
+        conn.out.bulk(v.as_bytes());
+    }
+}
