@@ -557,6 +557,10 @@ pub fn start_bgsave(shard: &Rc<Shard>) -> bool {
 /// serverCron's save points, run by shard 0 about every 100 ms.
 pub fn cron(shard: &Rc<Shard>) {
     let shared = &shard.shared;
+    // A sentinel shares the runtime but has no dataset to save.
+    if shared.config().sentinel_mode {
+        return;
+    }
     let st = &shared.persistence;
     if st.bgsave_in_progress.load(Ordering::Relaxed) || shared.shutdown.requested().is_some() {
         return;
@@ -583,6 +587,9 @@ pub fn cron(shard: &Rc<Shard>) {
 /// save fails the shutdown is called off and the server keeps serving, like Redis.
 pub async fn on_shutdown(shard: Rc<Shard>) {
     let shared = shard.shared.clone();
+    if shared.config().sentinel_mode {
+        return;
+    }
     let st = &shared.persistence;
     loop {
         shared.shutdown.wait().await;
