@@ -98,6 +98,17 @@ fn arity_ok(arity: i32, argc: usize) -> bool {
     }
 }
 
+/// `stop-writes-on-bgsave-error`: the last BGSAVE failed, so writes (and PING, like Redis)
+/// are refused until a save succeeds.
+fn misconf(conn: &Conn) -> bool {
+    let shared = &conn.shard.shared;
+    !shared
+        .persistence
+        .last_bgsave_ok
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && shared.persistence.refuses_writes(&shared.config())
+}
+
 /// Where a keyed command runs.
 enum Route {
     One(usize),
@@ -154,6 +165,11 @@ async fn execute(
         return;
     }
     if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
+        return;
+    }
+    if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
+        transaction::flag(conn);
+        conn.error(errors::MISCONF);
         return;
     }
     if transaction::queues(conn, spec) {

@@ -1217,6 +1217,13 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
                 std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
             }
             conn.out.ok();
+        } else if eq_ic(sub, "reload") {
+            let shard = conn.shard.clone();
+            let held = usize::from(super::persist::in_exec(conn));
+            match crate::persistence::snapshot::debug_reload(&shard, held).await {
+                Ok(()) => conn.out.ok(),
+                Err(e) => conn.error(&format!("ERR Error trying to load the RDB dump: {e}")),
+            }
         } else if eq_ic(sub, "set-active-expire") && n == 3 {
             let on = parse_i64(&argv[2]).unwrap_or(0) != 0;
             conn.shard.shared.active_expire.store(on, Ordering::Relaxed);

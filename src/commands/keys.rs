@@ -934,10 +934,16 @@ fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             return conn.error(errors::SYNTAX);
         }
         let removed = flush(conn, None).await;
-        conn.shard
-            .shared
-            .dirty
-            .fetch_add(removed + 1, Ordering::Relaxed);
+        let shared = conn.shard.shared.clone();
+        // Like redis-server 7.0.15: dirty grows by the keys removed, and with save points the
+        // now empty dataset is saved at once (which resets it).
+        shared.dirty.fetch_add(removed, Ordering::Relaxed);
+        if !shared.config().save_params.is_empty() {
+            // A gate pass is held by the EXEC block, or by the AOF's write path (coord_write).
+            let held = usize::from(super::persist::in_exec(conn) || conn.shard.shared.hub.active());
+            let shard = conn.shard.clone();
+            let _ = crate::persistence::snapshot::save_now(&shard, held).await;
+        }
         conn.out.ok();
     })
 }

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod introspect;
 pub mod keys;
 pub mod list;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod set;

@@ -51,7 +51,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server",
         "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-        Handler::Conn(shutdown),
+        Handler::Coord(shutdown),
     ),
     spec(
         "lastsave",
@@ -331,34 +331,59 @@ fn info_cmd<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
     })
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is no persistence yet, so SAVE is
-/// accepted with nothing to save, and NOW/FORCE change nothing; ABORT has no shutdown in
-/// progress to stop, since ours starts at once.
-fn shutdown(conn: &mut Conn, argv: &[Bytes]) {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
-    for a in &argv[1..] {
-        if eq_ic(a, "nosave") {
-            nosave = true;
-        } else if eq_ic(a, "save") {
-            save = true;
-        } else if eq_ic(a, "now") || eq_ic(a, "force") {
-        } else if eq_ic(a, "abort") {
-            abort = true;
-        } else {
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Saves first when asked to (SAVE) or when
+/// save points are configured (unless NOSAVE); a failed save keeps the server running and
+/// replies an error, unless FORCE. ABORT has no shutdown in progress to stop, since ours starts
+/// at once.
+fn shutdown<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
+    Box::pin(async move {
+        let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
+        for a in &argv[1..] {
+            if eq_ic(a, "nosave") {
+                nosave = true;
+            } else if eq_ic(a, "save") {
+                save = true;
+            } else if eq_ic(a, "now") {
+            } else if eq_ic(a, "force") {
+                force = true;
+            } else if eq_ic(a, "abort") {
+                abort = true;
+            } else {
+                return conn.error(errors::SYNTAX);
+            }
+        }
+        if (save && nosave) || (abort && argv.len() > 2) {
             return conn.error(errors::SYNTAX);
         }
-    }
-    if (save && nosave) || (abort && argv.len() > 2) {
-        return conn.error(errors::SYNTAX);
-    }
-    if abort {
-        return conn.error("ERR No shutdown in progress.");
-    }
-    tracing::warn!("User requested shutdown...");
-    conn.shutdown_requested = true;
-    conn.shard.shared.shutdown.request(libc::SIGTERM);
-    // Like Redis, a successful SHUTDOWN closes the connection without a reply.
-    conn.close_after_reply = true;
+        if abort {
+            return conn.error("ERR No shutdown in progress.");
+        }
+        tracing::warn!("User requested shutdown...");
+        let shared = conn.shard.shared.clone();
+        if save || (!nosave && !shared.config().save_params.is_empty()) {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            let shard = conn.shard.clone();
+            if crate::persistence::snapshot::save_now(&shard, 0)
+                .await
+                .is_err()
+                && !force
+            {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                tracing::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return conn.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+        }
+        shared
+            .persistence
+            .shutdown_handled
+            .store(true, Ordering::Release);
+        conn.shutdown_requested = true;
+        shared.shutdown.request(libc::SIGTERM);
+        // Like Redis, a successful SHUTDOWN closes the connection without a reply.
+        conn.close_after_reply = true;
+    })
 }
 
 fn lastsave(conn: &mut Conn, _argv: &[Bytes]) {

@@ -24,6 +24,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::blocking::COMMANDS,
         crate::persistence::aof::COMMANDS,
         super::sort::COMMANDS,
+        super::persist::COMMANDS,
     ]
     .into_iter()
     .flatten()

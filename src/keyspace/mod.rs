@@ -397,6 +397,11 @@ impl Db {
         self.pass.is_some()
     }
 
+    /// The db number the running pass writes under (it moves with the db under SWAPDB).
+    pub fn snapshot_db_index(&self) -> Option<usize> {
+        self.pass.as_deref().map(|p| p.db_index)
+    }
+
     /// Walks up to `budget` entries of the running pass. Returns true once the pass has met
     /// every entry of the cut (then drain the output and call [`Db::snapshot_end`]).
     pub fn snapshot_step(&mut self, budget: usize) -> bool {

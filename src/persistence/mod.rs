@@ -1,5 +1,7 @@
-//! Persistence: the RDB format ([`rdb`]: writer, reader, DUMP payloads) and the append-only
-//! file ([`aof`]). The snapshot engine (when and how shards serialize) uses these.
+//! Persistence: the RDB format ([`rdb`]: writer, reader, DUMP payloads), the append-only
+//! file ([`aof`]) and [`snapshot`] (SAVE/BGSAVE without fork, save points, the RDB load at
+//! startup).
 
 pub mod aof;
 pub mod rdb;
+pub mod snapshot;

@@ -326,21 +326,57 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             o.push_str("# Persistence\r\n");
             field!(o, "loading:0");
             field!(o, "async_loading:0");
+            // No fork, so no copy-on-write to report.
+            field!(o, "current_cow_peak:0");
+            field!(o, "current_cow_size:0");
+            field!(o, "current_cow_size_age:0");
+            field!(o, "current_fork_perc:0.00");
+            field!(o, "current_save_keys_processed:0");
+            field!(o, "current_save_keys_total:0");
             field!(
                 o,
                 "rdb_changes_since_last_save:{}",
                 sh.dirty.load(Ordering::Relaxed)
             );
-            field!(o, "rdb_bgsave_in_progress:0");
+            let ps = &sh.persistence;
+            field!(
+                o,
+                "rdb_bgsave_in_progress:{}",
+                ps.bgsave_in_progress.load(Ordering::Relaxed) as u8
+            );
             field!(
                 o,
                 "rdb_last_save_time:{}",
                 sh.lastsave.load(Ordering::Relaxed)
             );
-            field!(o, "rdb_last_bgsave_status:ok");
-            field!(o, "rdb_last_bgsave_time_sec:-1");
-            field!(o, "rdb_current_bgsave_time_sec:-1");
-            field!(o, "rdb_saves:0");
+            let ok = ps.last_bgsave_ok.load(Ordering::Relaxed);
+            field!(
+                o,
+                "rdb_last_bgsave_status:{}",
+                if ok { "ok" } else { "err" }
+            );
+            field!(
+                o,
+                "rdb_last_bgsave_time_sec:{}",
+                ps.last_bgsave_time_sec.load(Ordering::Relaxed)
+            );
+            field!(
+                o,
+                "rdb_current_bgsave_time_sec:{}",
+                ps.current_bgsave_secs()
+            );
+            field!(o, "rdb_saves:{}", ps.rdb_saves.load(Ordering::Relaxed));
+            field!(o, "rdb_last_cow_size:0");
+            field!(
+                o,
+                "rdb_last_load_keys_expired:{}",
+                ps.last_load_keys_expired.load(Ordering::Relaxed)
+            );
+            field!(
+                o,
+                "rdb_last_load_keys_loaded:{}",
+                ps.last_load_keys_loaded.load(Ordering::Relaxed)
+            );
             sh.aof.info(o);
             field!(o, "module_fork_in_progress:0");
             sh.aof.info_tail(o);

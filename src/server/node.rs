@@ -124,7 +124,13 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     let (port, logo) = (config.port, config.always_show_logo);
     let shared = Arc::new(Shared::new(config, exe, signal.clone()));
     banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
+    tracing::info!("Server initialized");
+    // Like Redis's loadDataFromDisk: the AOF when it is enabled, else the RDB file.
     if crate::persistence::aof::startup(&shared).is_err() {
+        return 1;
+    }
+    if let Err(e) = load_dataset(&shared) {
+        tracing::warn!("{e}");
         return 1;
     }
     let _running = match runtime::start(shared.clone(), listeners, || DataEngine) {
@@ -134,16 +140,31 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
             return 1;
         }
     };
-    tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections");
     if supervised == SupervisedMode::Systemd {
         notify::notify_ready(false);
     }
-    while signal.requested().is_none() {
-        std::thread::sleep(Duration::from_millis(100));
+    // A second SIGINT exits at once: leave no half-written snapshot behind.
+    signal.set_force_exit_hook(|| {
+        let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+    });
+    // Shard 0 carries out the final save (persistence::snapshot::on_shutdown); when it fails
+    // the request is called off and we keep serving.
+    'serving: loop {
+        while signal.requested().is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        loop {
+            if shared.persistence.exit_code.load(Ordering::Acquire) != -1 {
+                break 'serving;
+            }
+            if signal.requested().is_none() {
+                continue 'serving;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     shared.shutting_down.store(true, Ordering::Relaxed);
-    tracing::warn!("User requested shutdown...");
     crate::persistence::aof::shutdown(&shared);
     if supervised == SupervisedMode::Systemd {
         notify::notify_stopping();
@@ -153,6 +174,28 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     }
     tracing::warn!("Redis is now ready to exit, bye bye...");
     0
+}
+
+/// Loads `dir/dbfilename` (the working directory is `dir`) into the shards' dbs before they
+/// start. ringkv loads before serving: connections wait in the listen backlog instead of
+/// getting `-LOADING`.
+fn load_dataset(shared: &Shared) -> Result<(), String> {
+    let (file, databases) = {
+        let c = shared.config();
+        if c.appendonly {
+            return Ok(());
+        }
+        (PathBuf::from(&c.dbfilename), c.databases)
+    };
+    shared.shutdown.set_loading(true);
+    let loaded = crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);
+    shared.shutdown.set_loading(false);
+    if let Some(loaded) = loaded? {
+        let dbs = loaded.record(&shared.persistence);
+        *shared.preload.lock().unwrap_or_else(|p| p.into_inner()) =
+            dbs.into_iter().map(Some).collect();
+    }
+    Ok(())
 }
 
 /// Binds every `bind` address (a leading '-' means "skip if unavailable") on `port`, exclusive

@@ -94,6 +94,11 @@ impl ShutdownSignal {
         }
     }
 
+    /// Calls off a requested shutdown whose final save failed (Redis keeps serving then).
+    pub fn cancel(&self) {
+        self.requested.store(0, Ordering::SeqCst);
+    }
+
     /// Tells the signal thread whether the dataset is loading (changes the log wording).
     pub fn set_loading(&self, loading: bool) {
         self.loading.store(loading, Ordering::Relaxed);

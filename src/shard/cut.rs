@@ -71,6 +71,32 @@ impl CutGate {
     }
 }
 
+impl CutGate {
+    /// [`CutGate::close`] for a caller that itself holds `held` passes (a command inside a
+    /// multi-shard EXEC block, e.g. FLUSHALL with save points): it waits until only its own
+    /// passes are left instead of waiting for itself, and gives up (None) rather than wait for
+    /// another closer, which may be waiting for the caller's block. Another block waiting for
+    /// keys the caller has locked never gets far, so after [`HELD_WAIT`] the cut goes ahead:
+    /// such a block has written nothing yet (blocks lock every key before their first write).
+    pub async fn close_holding(&self, held: usize) -> Option<GateClosed<'_>> {
+        if held == 0 {
+            return Some(self.close().await);
+        }
+        if self.cutting.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.closed.store(true, Ordering::Release);
+        let start = Instant::now();
+        while self.inflight.load(Ordering::Acquire) > held && start.elapsed() < HELD_WAIT {
+            glommio::timer::sleep(Duration::from_micros(50)).await;
+        }
+        Some(GateClosed(self))
+    }
+}
+
+/// How long a cut taken from inside a gate holder waits for the other holders.
+const HELD_WAIT: Duration = Duration::from_millis(500);
+
 /// The gate stays closed while this lives.
 pub struct GateClosed<'a>(&'a CutGate);
 
@@ -96,6 +122,16 @@ where
     F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
 {
     let _closed = shard.shared.cut_gate.close().await;
+    stop_all_and_cut(shard, f).await
+}
+
+/// [`consistent_cut`] from a caller holding `held` gate passes (see [`CutGate::close_holding`]).
+pub async fn consistent_cut_holding<R, F>(shard: &Rc<Shard>, held: usize, f: F) -> Option<Vec<R>>
+where
+    R: Send + 'static,
+    F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
+{
+    let _closed = shard.shared.cut_gate.close_holding(held).await?;
     stop_all_and_cut(shard, f).await
 }
 

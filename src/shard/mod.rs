@@ -63,6 +63,8 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// Multi-shard work passes through here so a snapshot cut never sees half of it.
     pub cut_gate: cut::CutGate,
+    /// RDB persistence state (saves in progress, last status, last load).
+    pub persistence: crate::persistence::snapshot::State,
     /// The propagation point: shard journals and their consumer's side (AOF, replicas).
     pub hub: journal::Hub,
     /// The append-only file (INFO persistence, BGREWRITEAOF, CONFIG SET appendonly).
@@ -138,6 +140,7 @@ impl Shared {
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
             cut_gate: cut::CutGate::default(),
+            persistence: Default::default(),
             hub: journal::Hub::new(nshards),
             aof: crate::persistence::aof::Aof::default(),
             preload: std::sync::Mutex::new(Vec::new()),

@@ -138,6 +138,10 @@ where
                 ))
                 .detach();
             }
+            if i == 0 {
+                let sh = shard.clone();
+                glommio::spawn_local(crate::persistence::snapshot::on_shutdown(sh)).detach();
+            }
             let _ = ready.send(Ok(i));
             cron(shard).await;
         });
@@ -179,6 +183,9 @@ async fn cron(shard: Rc<Shard>) {
         let now = crate::keyspace::now_ms();
         if now - last_sample >= 100 {
             last_sample = now;
+            if shard.id == 0 {
+                crate::persistence::snapshot::cron(&shard);
+            }
             let mut data = shard.data.borrow_mut();
             let s = &mut data.stats;
             s.inst_ops.sample(now, s.total_commands);

@@ -24,19 +24,55 @@ fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
     }
 }
 
+/// The match table, kept per thread and stamped with a generation per call: clearing a fresh
+/// 16K-slot table for every string (every value of a snapshot) cost more than compressing.
+struct Table {
+    gen: u32,
+    /// (generation, position) per hash.
+    slots: Vec<(u32, u32)>,
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = std::cell::RefCell::new(Table {
+        gen: 0,
+        slots: vec![(0, 0); 1 << HASH_LOG],
+    });
+}
+
 /// Compresses `input`; `None` when the result would not be shorter than `max_out` bytes
 /// (Redis only stores LZF when it saves at least 4 bytes).
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    if input.len() >= u32::MAX as usize {
+        return None;
+    }
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        t.gen = t.gen.wrapping_add(1);
+        if t.gen == 0 {
+            t.slots.iter_mut().for_each(|s| *s = (0, 0));
+            t.gen = 1;
+        }
+        let gen = t.gen;
+        compress_with(&mut t.slots, gen, input, max_out)
+    })
+}
+
+fn compress_with(
+    table: &mut [(u32, u32)],
+    gen: u32,
+    input: &[u8],
+    max_out: usize,
+) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 2));
-    let mut table = vec![usize::MAX; 1 << HASH_LOG];
     let mut i = 0;
     let mut lit_start = 0;
     while i + 2 < n {
         let h = hash3(&input[i..]);
-        let r = table[h];
-        table[h] = i;
-        if r != usize::MAX && i - r <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
+        let (g, r) = table[h];
+        let r = r as usize;
+        table[h] = (gen, i as u32);
+        if g == gen && i - r <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
             let max_len = MAX_REF.min(n - i);
             let mut len = 3;
             while len < max_len && input[r + len] == input[i + len] {
@@ -56,7 +92,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let end = i + len;
             let mut j = i + 1;
             while j < end && j + 2 < n {
-                table[hash3(&input[j..])] = j;
+                table[hash3(&input[j..])] = (gen, j as u32);
                 j += 1;
             }
             i = end;
