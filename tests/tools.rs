@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{redis_benchmark, redis_cli, redis_cli_ok, run_bounded, Server};
+use common::{redis_benchmark, redis_benchmark_n, redis_cli, redis_cli_ok, run_bounded, Server};
 
 fn for_shards(test: impl Fn(&Server, usize)) {
     for shards in [1, 2] {
@@ -26,6 +26,61 @@ fn redis_benchmark_completes_every_test() {
                 "INCR",
                 "MSET (10 keys)",
             ],
+        );
+    });
+}
+
+/// redis-benchmark 7.0.15's default suite (XADD arrived in 7.2), with the names 7.0.15
+/// prints for each test in `-q` mode, in order.
+const DEFAULT_SUITE: &str = "ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,\
+                             hset,spop,zadd,zpopmin,lrange_100,lrange_300,lrange_500,\
+                             lrange_600,mset";
+const DEFAULT_SUITE_NAMES: [&str; 20] = [
+    "PING_INLINE",
+    "PING_MBULK",
+    "SET",
+    "GET",
+    "INCR",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "SADD",
+    "HSET",
+    "SPOP",
+    "ZADD",
+    "ZPOPMIN",
+    "LPUSH (needed to benchmark LRANGE)",
+    "LRANGE_100 (first 100 elements)",
+    "LRANGE_300 (first 300 elements)",
+    "LRANGE_500 (first 500 elements)",
+    "LRANGE_600 (first 600 elements)",
+    "MSET (10 keys)",
+];
+
+#[test]
+fn redis_benchmark_completes_the_default_suite() {
+    // Small -n: the suite has 20 steps and CI runs a debug build on 2 cores.
+    const REQUESTS: u32 = 2000;
+    for_shards(|server, shards| {
+        let results = redis_benchmark_n(server.port, DEFAULT_SUITE, &DEFAULT_SUITE_NAMES, REQUESTS);
+        let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names, DEFAULT_SUITE_NAMES,
+            "redis-benchmark default suite with {shards} shards: every test, once, in order"
+        );
+        // Without -r every INCR hits the literal key, so the count is exact.
+        let counter = redis_cli_ok(server.port, &["GET", "counter:__rand_int__"]);
+        assert_eq!(
+            counter.trim(),
+            REQUESTS.to_string(),
+            "INCR count with {shards} shards"
+        );
+        let lrange_list = redis_cli_ok(server.port, &["LLEN", "mylist"]);
+        let len: u64 = lrange_list.trim().parse().unwrap_or(0);
+        assert!(
+            len >= 600,
+            "LRANGE_600 needs at least 600 elements in mylist, got {lrange_list:?} with {shards} shards"
         );
     });
 }

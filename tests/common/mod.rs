@@ -901,7 +901,19 @@ fn hex(c: u8) -> u8 {
 /// returns (test name, requests per second) for each result line. Panics with the output when
 /// the tool fails or when one of `expect` reports no positive rate.
 pub fn redis_benchmark(port: u16, tests: &str, expect: &[&str]) -> Vec<(String, f64)> {
+    redis_benchmark_n(port, tests, expect, 20000)
+}
+
+/// `redis_benchmark` with `requests` requests per test (`-n`), for long test lists
+/// that must stay quick on a debug build.
+pub fn redis_benchmark_n(
+    port: u16,
+    tests: &str,
+    expect: &[&str],
+    requests: u32,
+) -> Vec<(String, f64)> {
     let port = port.to_string();
+    let requests = requests.to_string();
     let out = run_bounded(
         300,
         "redis-benchmark",
@@ -912,7 +924,7 @@ pub fn redis_benchmark(port: u16, tests: &str, expect: &[&str]) -> Vec<(String, 
             &port,
             "-q",
             "-n",
-            "20000",
+            &requests,
             "-t",
             tests,
             "-P",
