@@ -185,7 +185,7 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
         if c.appendonly {
             return Ok(());
         }
-        (PathBuf::from(&c.dbfilename), c.databases)
+        (std::path::PathBuf::from(&c.dbfilename), c.databases)
     };
     shared.shutdown.set_loading(true);
     let loaded = crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);

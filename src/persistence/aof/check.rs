@@ -159,22 +159,41 @@ impl Checker<'_> {
         if size == 0 {
             return Ok(Outcome::Empty);
         }
+        let mut start = 0;
         if preamble {
-            // The RDB reader lives in persistence::rdb; until it is wired here the RDB part is
-            // not checked, and the AOF tail after it cannot be found either.
-            self.say(&format!(
-                "RDB base {name} can't be checked by this build (no RDB reader yet), skipping.\n"
-            ));
-            return Ok(Outcome::Ok);
+            self.say(
+                "The AOF appears to start with an RDB preamble.\nChecking the RDB preamble to start:\n",
+            );
+            match crate::persistence::rdb::read::load(&data[..], |_| Ok(())) {
+                Ok(sum) => {
+                    self.say(&format!(
+                        "[offset 0] Checking RDB file {name}\n[offset {}] \\o/ RDB looks OK! \\o/\n",
+                        sum.bytes
+                    ));
+                    self.say("RDB preamble is OK, proceeding with AOF tail...\n");
+                    start = usize::try_from(sum.bytes).unwrap_or(size).min(size);
+                }
+                Err(e) => {
+                    self.say(&format!(
+                        "--- RDB ERROR DETECTED ---\n[offset {}] {}\n",
+                        e.offset, e.what
+                    ));
+                    self.say("RDB preamble of AOF file is not sane, aborting.\n");
+                    return Err(1);
+                }
+            }
+            if start == size {
+                return Ok(Outcome::Ok);
+            }
         }
         let mut s = Scan {
             data: &data,
-            pos: 0,
-            epos: 0,
+            pos: start,
+            epos: start,
             error: None,
             eof: false,
         };
-        let mut pos = 0;
+        let mut pos = start;
         let mut multi = 0i32;
         let path_str = path.display().to_string();
         loop {
