@@ -763,9 +763,18 @@ fn check_aof_reports_like_redis_check_aof() {
 /// both, or in neither, would show as a wrong counter).
 #[test]
 fn rewrites_under_concurrent_cross_shard_writes_lose_and_repeat_nothing() {
+    concurrent_rewrites(AOF);
+}
+
+#[test]
+fn rdb_base_rewrites_under_concurrent_cross_shard_writes_lose_and_repeat_nothing() {
+    concurrent_rewrites(AOF_RDB_BASE);
+}
+
+fn concurrent_rewrites(args: &[&str]) {
     let _serial = serial();
     let dir = TestDir::new();
-    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF);
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, args);
     let port = p.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
@@ -806,7 +815,7 @@ fn rewrites_under_concurrent_cross_shard_writes_lose_and_repeat_nothing() {
     let before = dump(&mut c);
     drop(c);
     p.stop();
-    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF);
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, args);
     assert_eq!(before, dump(&mut p.conn()));
     p.stop();
 }

@@ -552,6 +552,36 @@ mod tests {
     }
 
     #[test]
+    fn rdb_part_loads_skipping_expired_keys_then_the_aof_tail_replays() {
+        use crate::keyspace::Value;
+        use crate::persistence::rdb::{RdbWriter, WriteOptions};
+        let mut w = RdbWriter::new(Vec::new(), WriteOptions::default());
+        w.header().unwrap();
+        w.select_db(3).unwrap();
+        w.entry(b"live", &Value::from_bytes(b"v"), Some(i64::MAX / 2))
+            .unwrap();
+        w.entry(b"dead", &Value::from_bytes(b"x"), Some(5)).unwrap();
+        w.entry(b"plain", &Value::from_int(9), None).unwrap();
+        let mut data = w.finish().unwrap();
+        let rdb_len = data.len();
+        data.extend_from_slice(b"*3\r\n$3\r\nset\r\n$4\r\ntail\r\n$1\r\n1\r\n");
+        let mut r = Replayer::new(2, 16);
+        assert_eq!(rdb_reader(&data, &mut r), Ok(rdb_len));
+        let (stop, _) = replay(&data, rdb_len, &mut r);
+        assert!(matches!(stop, Stop::Eof));
+        assert_eq!(
+            get(&mut r, 3, b"live").map(|e| e.expire_at),
+            Some(i64::MAX / 2)
+        );
+        assert!(get(&mut r, 3, b"plain").is_some());
+        assert!(get(&mut r, 3, b"dead").is_none());
+        assert!(get(&mut r, 0, b"tail").is_some());
+        // A db the server does not have stops the load.
+        let mut r = Replayer::new(1, 2);
+        assert!(rdb_reader(&data, &mut r).is_err());
+    }
+
+    #[test]
     fn garbage_is_a_format_error_and_unknown_commands_stop() {
         let (_, stop, _) = run(b"*1\r\n$4\r\nPING\r\ngarbage\r\n*1\r\n$4\r\nPING\r\n");
         assert!(matches!(stop, Stop::Format));

@@ -791,13 +791,14 @@ pub async fn rewrite(shard: Rc<Shard>, enabling: bool) -> bool {
         "Background append only file rewriting started by pid {}",
         std::process::id()
     );
-    let cfg = shared.config();
-    let (preamble, opts, dir) = (
-        use_rdb_preamble(&cfg),
-        rdb_opts(&cfg),
-        Settings::from_config(&cfg).dir,
-    );
-    drop(cfg);
+    let (preamble, opts, dir) = {
+        let cfg = shared.config();
+        (
+            use_rdb_preamble(&cfg),
+            rdb_opts(&cfg),
+            Settings::from_config(&cfg).dir,
+        )
+    };
     let base = if preamble {
         rdb_base(&shard, epoch, opts, dir).await
     } else {
@@ -896,13 +897,14 @@ async fn rewrite_base_only(shard: Rc<Shard>) {
         .aof
         .rewrite_started_ms
         .store(now_ms(), Ordering::Relaxed);
-    let cfg = shared.config();
-    let (settings, preamble, opts) = (
-        Settings::from_config(&cfg),
-        use_rdb_preamble(&cfg),
-        rdb_opts(&cfg),
-    );
-    drop(cfg);
+    let (settings, preamble, opts) = {
+        let cfg = shared.config();
+        (
+            Settings::from_config(&cfg),
+            use_rdb_preamble(&cfg),
+            rdb_opts(&cfg),
+        )
+    };
     let mut chunks = Vec::with_capacity(shard.nshards);
     let mut base_ok = true;
     if preamble {
