@@ -435,6 +435,22 @@ fn rdb_base_written_by_redis_loads_into_ringkv() {
         assert_eq!(before, after, "{shards} shards");
         p.stop();
     }
+    // ringkv-check-aof checks the RDB base and reports it like redis-check-aof.
+    let run = |bin: &str, arg: &Path| {
+        let out = common::run_bounded(30, bin, &[&arg.to_string_lossy()]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let ours = env!("CARGO_BIN_EXE_ringkv-check-aof");
+    for f in ["appendonly.aof.manifest", "appendonly.aof.2.base.rdb"] {
+        let path = dir.join("appendonlydir").join(f);
+        let theirs = run("redis-check-aof", &path);
+        assert_eq!(theirs.0, Some(0), "{}", theirs.1);
+        assert!(theirs.1.contains("RDB looks OK"), "{}", theirs.1);
+        assert_eq!(run(ours, &path), theirs);
+    }
 }
 
 #[test]
