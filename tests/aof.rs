@@ -407,6 +407,105 @@ fn a_directory_written_by_redis_loads_into_ringkv() {
     }
 }
 
+/// The default `aof-use-rdb-preamble yes`: the rewrite base is an RDB file.
+const AOF_RDB_BASE: &[&str] = &["--appendonly", "yes"];
+
+#[test]
+fn rdb_base_written_by_redis_loads_into_ringkv() {
+    let _serial = serial();
+    let dir = TestDir::new();
+    let r = Proc::must_start(Kind::Redis, &dir, AOF_RDB_BASE);
+    let mut c = r.conn();
+    workload(&mut c, "r1");
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_rewrite_done(&mut c);
+    assert!(
+        manifest(&dir).starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"),
+        "{}",
+        manifest(&dir)
+    );
+    workload(&mut c, "r2");
+    let before = dump(&mut c);
+    assert!(before.len() > 30, "{before:?}");
+    drop(c);
+    r.stop();
+    for shards in [1, 2] {
+        let p = Proc::must_start(Kind::Ringkv(shards), &dir, AOF_RDB_BASE);
+        let after = dump(&mut p.conn());
+        assert_eq!(before, after, "{shards} shards");
+        p.stop();
+    }
+    // ringkv-check-aof checks the RDB base and reports it like redis-check-aof.
+    let run = |bin: &str, arg: &Path| {
+        let out = common::run_bounded(30, bin, &[&arg.to_string_lossy()]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let ours = env!("CARGO_BIN_EXE_ringkv-check-aof");
+    for f in ["appendonly.aof.manifest", "appendonly.aof.2.base.rdb"] {
+        let path = dir.join("appendonlydir").join(f);
+        let theirs = run("redis-check-aof", &path);
+        assert_eq!(theirs.0, Some(0), "{}", theirs.1);
+        assert!(theirs.1.contains("RDB looks OK"), "{}", theirs.1);
+        assert_eq!(run(ours, &path), theirs);
+    }
+}
+
+#[test]
+fn rdb_base_written_by_ringkv_survives_restart_and_loads_into_redis() {
+    let _serial = serial();
+    let dir = TestDir::new();
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF_RDB_BASE);
+    assert!(
+        manifest(&dir).starts_with("file appendonly.aof.1.base.rdb seq 1 type b\n"),
+        "{}",
+        manifest(&dir)
+    );
+    let mut c = p.conn();
+    workload(&mut c, "r1");
+    assert_eq!(
+        bulk(cmd(&mut c, &["BGREWRITEAOF"])),
+        b"Background append only file rewriting started"
+    );
+    wait_rewrite_done(&mut c);
+    assert!(
+        manifest(&dir).starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"),
+        "{}",
+        manifest(&dir)
+    );
+    let base = std::fs::read(dir.join("appendonlydir/appendonly.aof.2.base.rdb")).unwrap();
+    assert!(
+        base.starts_with(b"REDIS0010"),
+        "{:?}",
+        &base[..base.len().min(16)]
+    );
+    workload(&mut c, "r2");
+    let before = dump(&mut c);
+    assert!(before.len() > 30, "{before:?}");
+    drop(c);
+    p.stop();
+
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF_RDB_BASE);
+    let after = dump(&mut p.conn());
+    assert_eq!(before, after);
+    p.stop();
+
+    let r = Proc::must_start(Kind::Redis, &dir, AOF_RDB_BASE);
+    let in_redis = dump(&mut r.conn());
+    assert_eq!(before, in_redis);
+    r.stop();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringkv-check-aof"))
+        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("RDB preamble is OK"), "{text}");
+}
+
 #[test]
 fn switching_appendonly_on_at_runtime_rewrites_then_appends() {
     let _serial = serial();
@@ -680,9 +779,18 @@ fn check_aof_reports_like_redis_check_aof() {
 /// both, or in neither, would show as a wrong counter).
 #[test]
 fn rewrites_under_concurrent_cross_shard_writes_lose_and_repeat_nothing() {
+    concurrent_rewrites(AOF);
+}
+
+#[test]
+fn rdb_base_rewrites_under_concurrent_cross_shard_writes_lose_and_repeat_nothing() {
+    concurrent_rewrites(AOF_RDB_BASE);
+}
+
+fn concurrent_rewrites(args: &[&str]) {
     let _serial = serial();
     let dir = TestDir::new();
-    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF);
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, args);
     let port = p.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
@@ -723,7 +831,7 @@ fn rewrites_under_concurrent_cross_shard_writes_lose_and_repeat_nothing() {
     let before = dump(&mut c);
     drop(c);
     p.stop();
-    let p = Proc::must_start(Kind::Ringkv(2), &dir, AOF);
+    let p = Proc::must_start(Kind::Ringkv(2), &dir, args);
     assert_eq!(before, dump(&mut p.conn()));
     p.stop();
 }

@@ -305,6 +305,27 @@ where
     O: FnOnce() -> Result<W, String> + Send + 'static,
     F: FnOnce(W) -> Result<(), String> + Send + 'static,
 {
+    write_rdb_to_at_cut(shard, held, opts, aux, |_: &Rc<Shard>| {}, open, finish).await
+}
+
+/// [`write_rdb_to`] that also runs `at_cut` on every shard inside the cut, just before that
+/// shard's snapshot begins (the AOF rewrite marks its journal cut there, so the RDB base and
+/// the switch to the new incr file happen at the same point of each shard's stream).
+pub async fn write_rdb_to_at_cut<W, O, H, F>(
+    shard: &Rc<Shard>,
+    held: usize,
+    opts: WriteOptions,
+    aux: AuxFields,
+    at_cut: H,
+    open: O,
+    finish: F,
+) -> Result<SnapshotStats, String>
+where
+    W: Write,
+    O: FnOnce() -> Result<W, String> + Send + 'static,
+    H: Fn(&Rc<Shard>) + Send + Sync + Clone + 'static,
+    F: FnOnce(W) -> Result<(), String> + Send + 'static,
+{
     let (tx, rx) = crossbeam_channel::unbounded();
     let link = Arc::new(Link {
         tx,
@@ -315,9 +336,11 @@ where
     let epoch = crate::keyspace::snapshot::next_epoch();
     let ser = serializer(opts.compression);
     let l = link.clone();
-    let cut =
-        cut::consistent_cut_holding(shard, held, move |sh| begin_on_shard(sh, epoch, ser, &l))
-            .await;
+    let cut = cut::consistent_cut_holding(shard, held, move |sh| {
+        at_cut(sh);
+        begin_on_shard(sh, epoch, ser, &l)
+    })
+    .await;
     let Some(dirties) = cut else {
         link.abort().await;
         return Err("could not take a consistent cut (another snapshot is starting)".into());

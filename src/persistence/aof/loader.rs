@@ -3,8 +3,9 @@
 //! RESP commands replayed through the command table into per-shard databases, before any
 //! executor starts. Truncated tails and garbage get Redis's outcome and log lines.
 //!
-//! A base file that starts with `REDIS` is an RDB (`aof-use-rdb-preamble yes`): it is handed to
-//! [`RdbBaseLoader`], the one call the RDB reader plugs into.
+//! A file that starts with `REDIS` (a `.base.rdb` base, or an old single-file AOF with an RDB
+//! preamble) is read by [`RdbBaseLoader`] (normally [`rdb_reader`]) first; any AOF commands
+//! after the RDB part are then replayed.
 
 use super::manifest::Manifest;
 use crate::commands::dispatch::resolve;
@@ -16,13 +17,30 @@ use crate::shard::{shard_of, ShardStats};
 use bytes::Bytes;
 use std::path::Path;
 
-/// Loads an RDB base into the replayer; returns the bytes it consumed. Until the RDB reader
-/// lands this reports that RDB bases are not readable yet.
+/// Loads an RDB base into the replayer; returns the bytes it consumed.
 pub type RdbBaseLoader = fn(data: &[u8], sink: &mut Replayer) -> Result<usize, String>;
 
-/// The RDB reader hook used by [`load_dir`] (replaced when `persistence::rdb` lands).
-pub fn no_rdb_reader(_data: &[u8], _sink: &mut Replayer) -> Result<usize, String> {
-    Err("this build of ringkv cannot read RDB base files yet".into())
+/// The RDB reader of [`load_dir`]: every key is routed to its shard by slot; keys whose TTL
+/// already passed are skipped (what Redis does loading as a master).
+pub fn rdb_reader(data: &[u8], r: &mut Replayer) -> Result<usize, String> {
+    let now = r.now;
+    let ndbs = r.ndbs;
+    let sum = crate::persistence::rdb::read::load(data, |e| {
+        if e.db >= ndbs {
+            return Err(format!(
+                "FATAL: Data file was created with a Redis server configured to handle more than {ndbs} databases. Exiting"
+            ));
+        }
+        if e.expire_ms.is_some_and(|ms| ms < now) {
+            return Ok(());
+        }
+        let mut entry = Entry::new(e.value);
+        entry.expire_at = e.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
+        r.put(e.db, &e.key, entry);
+        Ok(())
+    })
+    .map_err(|e| format!("Internal error in RDB reading offset {} -> {}", e.offset, e.what))?;
+    usize::try_from(sum.bytes).map_err(|_| "RDB base too large".to_string())
 }
 
 /// Outcome of one file or of the whole directory (Redis's AOF_* codes).
@@ -531,6 +549,36 @@ mod tests {
         assert!(matches!(stop, Stop::OpenMulti));
         assert_eq!(valid, one.len());
         assert!(get(&mut r, 0, b"b").is_none());
+    }
+
+    #[test]
+    fn rdb_part_loads_skipping_expired_keys_then_the_aof_tail_replays() {
+        use crate::keyspace::Value;
+        use crate::persistence::rdb::{RdbWriter, WriteOptions};
+        let mut w = RdbWriter::new(Vec::new(), WriteOptions::default());
+        w.header().unwrap();
+        w.select_db(3).unwrap();
+        w.entry(b"live", &Value::from_bytes(b"v"), Some(i64::MAX / 2))
+            .unwrap();
+        w.entry(b"dead", &Value::from_bytes(b"x"), Some(5)).unwrap();
+        w.entry(b"plain", &Value::from_int(9), None).unwrap();
+        let mut data = w.finish().unwrap();
+        let rdb_len = data.len();
+        data.extend_from_slice(b"*3\r\n$3\r\nset\r\n$4\r\ntail\r\n$1\r\n1\r\n");
+        let mut r = Replayer::new(2, 16);
+        assert_eq!(rdb_reader(&data, &mut r), Ok(rdb_len));
+        let (stop, _) = replay(&data, rdb_len, &mut r);
+        assert!(matches!(stop, Stop::Eof));
+        assert_eq!(
+            get(&mut r, 3, b"live").map(|e| e.expire_at),
+            Some(i64::MAX / 2)
+        );
+        assert!(get(&mut r, 3, b"plain").is_some());
+        assert!(get(&mut r, 3, b"dead").is_none());
+        assert!(get(&mut r, 0, b"tail").is_some());
+        // A db the server does not have stops the load.
+        let mut r = Replayer::new(1, 2);
+        assert!(rdb_reader(&data, &mut r).is_err());
     }
 
     #[test]

@@ -11,10 +11,11 @@
 //!   and marks a cut in its journal in the same step, the writer opens a new incr file for
 //!   everything after the cuts, writes the new base, and switches the manifest.
 //!
-//! Follow-up: with `aof-use-rdb-preamble yes` Redis writes the base as RDB
-//! (`<name>.<n>.base.rdb`); until the RDB writer lands ringkv writes the AOF-format base
-//! (`.base.aof`, what `aof-use-rdb-preamble no` gives), and loads RDB bases through
-//! [`loader::RdbBaseLoader`].
+//! The base is an RDB file (`<name>.<n>.base.rdb`, manifest `type b`) with
+//! `aof-use-rdb-preamble yes` (the default): the snapshot machinery of
+//! [`crate::persistence::snapshot`] streams it, and each shard marks its journal cut inside the
+//! snapshot's consistent cut. With `aof-use-rdb-preamble no` it is the AOF-format
+//! `.base.aof` ([`rewrite`]). Both load ([`loader::rdb_reader`] for RDB bases).
 
 pub mod check;
 pub mod loader;
@@ -103,9 +104,42 @@ impl Settings {
     }
 }
 
+/// The new base a rewrite hands to the writer.
+enum Base {
+    /// AOF-format commands, to be written by the writer.
+    Aof(Vec<Vec<u8>>),
+    /// An RDB base already written and fsynced at [`rdb_temp_name`].
+    Rdb,
+    /// The base could not be produced.
+    Failed(String),
+}
+
+/// Where a rewrite streams its RDB base before the writer renames it.
+fn rdb_temp_name() -> String {
+    format!("temp-rewriteaof-bg-{}.aof", std::process::id())
+}
+
+/// `aof-use-rdb-preamble`.
+fn use_rdb_preamble(cfg: &Config) -> bool {
+    cfg.get_one("aof-use-rdb-preamble").as_deref() != Some("no")
+}
+
+fn rdb_opts(cfg: &Config) -> crate::persistence::rdb::WriteOptions {
+    crate::persistence::rdb::WriteOptions {
+        compression: cfg.rdbcompression,
+        checksum: cfg.rdbchecksum,
+    }
+}
+
+fn rdb_aux() -> crate::persistence::rdb::write::AuxFields {
+    let mut aux = crate::persistence::snapshot::aux_now();
+    aux.aof_base = true;
+    aux
+}
+
 enum Control {
     BeginRewrite { epoch: u64, enabling: bool },
-    Base { epoch: u64, chunks: Vec<Vec<u8>> },
+    Base { epoch: u64, base: Base },
     SetFsync(Fsync),
     Stop(crossbeam_channel::Sender<()>),
 }
@@ -426,7 +460,10 @@ impl Writer {
         Ok(())
     }
 
-    fn finish_rewrite(&mut self, epoch: u64, chunks: Vec<Vec<u8>>) -> std::io::Result<()> {
+    fn finish_rewrite(&mut self, epoch: u64, base: Base) -> std::io::Result<()> {
+        if let Base::Failed(why) = base {
+            return Err(std::io::Error::other(why));
+        }
         // The cuts were journaled before the base was sent: take them in.
         for _ in 0..1000 {
             self.drain();
@@ -446,19 +483,24 @@ impl Writer {
             return Err(std::io::Error::other("the rewrite's cut is incomplete"));
         }
         rw.file.sync_data()?;
-        let temp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
-        let mut base_size = 0;
-        {
-            let mut f = File::create(self.s.dir.join(&temp))?;
-            for c in &chunks {
-                f.write_all(c)?;
-                base_size += c.len() as u64;
+        let temp = rdb_temp_name();
+        let rdb = matches!(base, Base::Rdb);
+        let base_size = match base {
+            Base::Aof(chunks) => {
+                let mut f = File::create(self.s.dir.join(&temp))?;
+                let mut n = 0;
+                for c in &chunks {
+                    f.write_all(c)?;
+                    n += c.len() as u64;
+                }
+                f.sync_data()?;
+                n
             }
-            f.sync_data()?;
-        }
+            _ => std::fs::metadata(self.s.dir.join(&temp))?.len(),
+        };
         tracing::info!("Background AOF rewrite terminated with success");
         let mut m = self.manifest.clone();
-        let base = m.new_base(&self.s.filename, false);
+        let base = m.new_base(&self.s.filename, rdb);
         std::fs::rename(self.s.dir.join(&temp), self.s.dir.join(&base))?;
         tracing::info!("Successfully renamed the temporary AOF base file {temp} into {base}");
         let incr = if rw.enabling {
@@ -512,14 +554,15 @@ impl Writer {
                         aof.acked_epoch
                             .store(if ok { epoch } else { u64::MAX }, Ordering::SeqCst);
                     }
-                    Control::Base { epoch, chunks } => {
-                        let res = self.finish_rewrite(epoch, chunks);
+                    Control::Base { epoch, base } => {
+                        let res = self.finish_rewrite(epoch, base);
                         let aof = &self.shared.aof;
                         if let Err(e) = &res {
                             tracing::warn!("Background AOF rewrite failed: {e}");
                             if let Some(r) = self.rw.take() {
                                 let _ = std::fs::remove_file(self.s.dir.join(&r.name));
                             }
+                            let _ = std::fs::remove_file(self.s.dir.join(rdb_temp_name()));
                         }
                         aof.last_bgrewrite_ok.store(res.is_ok(), Ordering::Relaxed);
                         if res.is_ok() {
@@ -565,18 +608,22 @@ fn spawn_writer(shared: &Arc<Shared>, w: Writer) -> std::io::Result<()> {
 /// loads the directory into `shared.preload`, opens (or creates) the files and starts the
 /// writer. An error means exit(1), like Redis.
 pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
-    let (s, ndbs) = {
+    let (s, ndbs, preamble) = {
         let cfg = shared.config();
         if !cfg.appendonly {
             return Ok(());
         }
-        (Settings::from_config(&cfg), cfg.databases)
+        (
+            Settings::from_config(&cfg),
+            cfg.databases,
+            use_rdb_preamble(&cfg),
+        )
     };
     let mut m = read_manifest(&s)?.unwrap_or_default();
     let start = Instant::now();
     let mut r = loader::Replayer::new(shared.nshards, ndbs);
     let (status, base_size) =
-        loader::load_dir(&s.dir, &m, s.load_truncated, loader::no_rdb_reader, &mut r);
+        loader::load_dir(&s.dir, &m, s.load_truncated, loader::rdb_reader, &mut r);
     match status {
         loader::Status::Failed | loader::Status::OpenErr => return Err(AofError::Load),
         loader::Status::NotExist => {}
@@ -598,7 +645,7 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     let mut base_size = base_size;
     if m.base.is_none() && m.incrs.is_empty() {
         // Starting with an empty dataset: an empty base.
-        let name = m.new_base(&s.filename, false);
+        let name = m.new_base(&s.filename, preamble);
         if let Err(e) = File::create(s.dir.join(&name)).and_then(|f| f.sync_data()) {
             tracing::warn!("Can't create the AOF base file {name}: {}", strerror(&e));
             return Err(AofError::Io(strerror(&e)));
@@ -744,30 +791,20 @@ pub async fn rewrite(shard: Rc<Shard>, enabling: bool) -> bool {
         "Background append only file rewriting started by pid {}",
         std::process::id()
     );
-    let closed = shared.cut_gate.close().await;
-    let mut chunks = Vec::with_capacity(shard.nshards);
-    for s in 0..shard.nshards {
-        let chunk = Mesh::run_on(&shard, s, move |sh| {
-            let now = now_ms();
-            let hub = &sh.shared.hub;
-            let mut data = sh.data.borrow_mut();
-            let data = &mut *data;
-            if data.effects.on != hub.active() {
-                data.effects.set_on(hub.active(), &mut data.dbs);
-            }
-            data.effects.flush_expired(hub, sh.id, &mut data.dbs);
-            let mut out = Vec::new();
-            for (i, db) in data.dbs.iter().enumerate() {
-                rewrite::rewrite_db(&mut out, i, db, now);
-            }
-            hub.push_cut(sh.id, epoch);
-            out
-        })
-        .await;
-        chunks.push(chunk);
-    }
-    drop(closed);
-    if !aof.send(&shared, Control::Base { epoch, chunks }) {
+    let (preamble, opts, dir) = {
+        let cfg = shared.config();
+        (
+            use_rdb_preamble(&cfg),
+            rdb_opts(&cfg),
+            Settings::from_config(&cfg).dir,
+        )
+    };
+    let base = if preamble {
+        rdb_base(&shard, epoch, opts, dir).await
+    } else {
+        Base::Aof(aof_base(&shard, epoch).await)
+    };
+    if !aof.send(&shared, Control::Base { epoch, base }) {
         return fail("the AOF writer stopped");
     }
     let done = wait_until(Duration::from_secs(3600), || {
@@ -782,6 +819,75 @@ pub async fn rewrite(shard: Rc<Shard>, enabling: bool) -> bool {
     done && aof.last_bgrewrite_ok.load(Ordering::Relaxed)
 }
 
+/// Each shard's part of the rewrite, inside the cut: journal the pending expirations, then
+/// mark the cut (what follows goes to the new incr file).
+fn mark_cut(sh: &Shard, epoch: u64) {
+    let hub = &sh.shared.hub;
+    let mut data = sh.data.borrow_mut();
+    let data = &mut *data;
+    if data.effects.on != hub.active() {
+        data.effects.set_on(hub.active(), &mut data.dbs);
+    }
+    data.effects.flush_expired(hub, sh.id, &mut data.dbs);
+    hub.push_cut(sh.id, epoch);
+}
+
+/// The `aof-use-rdb-preamble no` base: every shard serializes its keys as commands in the
+/// same step as its cut.
+async fn aof_base(shard: &Rc<Shard>, epoch: u64) -> Vec<Vec<u8>> {
+    let closed = shard.shared.cut_gate.close().await;
+    let mut chunks = Vec::with_capacity(shard.nshards);
+    for s in 0..shard.nshards {
+        let chunk = Mesh::run_on(shard, s, move |sh| {
+            mark_cut(sh, epoch);
+            let now = now_ms();
+            let data = sh.data.borrow();
+            let mut out = Vec::new();
+            for (i, db) in data.dbs.iter().enumerate() {
+                rewrite::rewrite_db(&mut out, i, db, now);
+            }
+            out
+        })
+        .await;
+        chunks.push(chunk);
+    }
+    drop(closed);
+    chunks
+}
+
+/// The `aof-use-rdb-preamble yes` base: an RDB snapshot whose consistent cut also marks each
+/// shard's journal cut, streamed by the snapshot writer thread to the temp base file (fsynced).
+async fn rdb_base(
+    shard: &Rc<Shard>,
+    epoch: u64,
+    opts: crate::persistence::rdb::WriteOptions,
+    dir: PathBuf,
+) -> Base {
+    let path = dir.join(rdb_temp_name());
+    let res = crate::persistence::snapshot::write_rdb_to_at_cut(
+        shard,
+        0,
+        opts,
+        rdb_aux(),
+        move |sh: &Rc<Shard>| mark_cut(sh, epoch),
+        move || {
+            File::create(&path).map_err(|e| {
+                format!(
+                    "Can't open the temp AOF base file {}: {}",
+                    path.display(),
+                    strerror(&e)
+                )
+            })
+        },
+        |f: File| f.sync_data().map_err(|e| strerror(&e)),
+    )
+    .await;
+    match res {
+        Ok(_) => Base::Rdb,
+        Err(e) => Base::Failed(e),
+    }
+}
+
 /// BGREWRITEAOF with the AOF off: serialize every shard, then a helper thread writes the base
 /// file and a manifest naming it (the incr files listed before, if any, stay listed).
 async fn rewrite_base_only(shard: Rc<Shard>) {
@@ -791,8 +897,38 @@ async fn rewrite_base_only(shard: Rc<Shard>) {
         .aof
         .rewrite_started_ms
         .store(now_ms(), Ordering::Relaxed);
+    let (settings, preamble, opts) = {
+        let cfg = shared.config();
+        (
+            Settings::from_config(&cfg),
+            use_rdb_preamble(&cfg),
+            rdb_opts(&cfg),
+        )
+    };
     let mut chunks = Vec::with_capacity(shard.nshards);
-    for s in 0..shard.nshards {
+    let mut base_ok = true;
+    if preamble {
+        let path = settings.dir.join(rdb_temp_name());
+        let dir = settings.dir.clone();
+        let res = crate::persistence::snapshot::write_rdb_to(
+            &shard,
+            0,
+            opts,
+            rdb_aux(),
+            move || {
+                std::fs::create_dir_all(&dir)
+                    .and_then(|_| File::create(&path))
+                    .map_err(|e| strerror(&e))
+            },
+            |f: File| f.sync_data().map_err(|e| strerror(&e)),
+        )
+        .await;
+        if let Err(e) = res {
+            tracing::warn!("Background AOF rewrite failed: {e}");
+            base_ok = false;
+        }
+    }
+    for s in (0..shard.nshards).filter(|_| !preamble) {
         chunks.push(
             Mesh::run_on(&shard, s, |sh| {
                 let now = now_ms();
@@ -806,13 +942,12 @@ async fn rewrite_base_only(shard: Rc<Shard>) {
             .await,
         );
     }
-    let settings = Settings::from_config(&shared.config());
     let done = Arc::new(AtomicI64::new(0));
     let flag = done.clone();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
-            let ok = write_base_only(&settings, &chunks).is_ok();
+            let ok = base_ok && write_base_only(&settings, preamble, &chunks).is_ok();
             flag.store(if ok { 1 } else { 2 }, Ordering::SeqCst);
         });
     let ok = spawned.is_ok()
@@ -833,14 +968,16 @@ async fn rewrite_base_only(shard: Rc<Shard>) {
     aof.rewrite_in_progress.store(false, Ordering::SeqCst);
 }
 
-fn write_base_only(s: &Settings, chunks: &[Vec<u8>]) -> std::io::Result<()> {
+/// Writes the AOF-format base from `chunks`, or (`rdb`) takes the RDB base already written
+/// at [`rdb_temp_name`], and switches the manifest to it.
+fn write_base_only(s: &Settings, rdb: bool, chunks: &[Vec<u8>]) -> std::io::Result<()> {
     let r = (|| {
         std::fs::create_dir_all(&s.dir)?;
         let mut m = read_manifest(s)
             .map_err(|e| std::io::Error::other(e.to_string()))?
             .unwrap_or_default();
-        let temp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
-        {
+        let temp = rdb_temp_name();
+        if !rdb {
             let mut f = File::create(s.dir.join(&temp))?;
             for c in chunks {
                 f.write_all(c)?;
@@ -848,7 +985,7 @@ fn write_base_only(s: &Settings, chunks: &[Vec<u8>]) -> std::io::Result<()> {
             f.sync_data()?;
         }
         tracing::info!("Background AOF rewrite terminated with success");
-        let base = m.new_base(&s.filename, false);
+        let base = m.new_base(&s.filename, rdb);
         std::fs::rename(s.dir.join(&temp), s.dir.join(&base))?;
         tracing::info!("Successfully renamed the temporary AOF base file {temp} into {base}");
         persist_manifest(s, &m)?;
