@@ -40,6 +40,20 @@ for tool in redis-server redis-cli redis-benchmark redis-sentinel timeout; do
 done
 redis-server -v
 
+# redis-py for the sentinel client test (tests/sentinel.rs, redis_py_sentinel_client_follows_failover).
+# First choice: pip into the python3 first on PATH. Where pip refuses (Debian's system python3 is
+# "externally managed") or is absent: Debian's python3-redis, used through /usr/bin/python3.
+if ! python3 -c 'import redis.sentinel' >/dev/null 2>&1; then
+    log "installing redis-py"
+    if ! python3 -m pip install --quiet redis; then
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq --no-install-recommends python3-redis >/dev/null
+        export RINGKV_PYTHON=/usr/bin/python3
+    fi
+fi
+"${RINGKV_PYTHON:-python3}" -c 'import redis.sentinel' || { echo "redis-py unavailable for ${RINGKV_PYTHON:-python3}" >&2; exit 1; }
+
 log "cargo build --release --all-targets"
 cargo build --release --all-targets
 

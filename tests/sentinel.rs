@@ -997,3 +997,130 @@ fn peer_link_is_shared_across_masters() {
         .unwrap()
         .contains("sentinel monitor other"));
 }
+
+/// The Python interpreter that has redis-py: `RINGKV_PYTHON` if set (scripts/test.sh sets it when
+/// it had to fall back to Debian's python3-redis), else `python3` from PATH. A missing module is
+/// a test failure with the fix in the message, never a silent skip.
+fn python_with_redis_py() -> String {
+    let python = std::env::var("RINGKV_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let out = common::run_bounded(30, &python, &["-c", "import redis.sentinel"]);
+    assert!(
+        out.status.success(),
+        "redis-py is missing for {python}: run `{python} -m pip install redis` (or install \
+         Debian's python3-redis and set RINGKV_PYTHON=/usr/bin/python3); scripts/test.sh does \
+         this.\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    python
+}
+
+/// redis-py against the given sentinels: `Sentinel([...]).discover_master('mymaster')`, then a
+/// SET/GET of `key` through `master_for('mymaster')`. Returns the discovered "host:port", or the
+/// script's error text.
+fn redis_py_discover_and_write(
+    python: &str,
+    sentinels: &[u16],
+    key: &str,
+) -> Result<String, String> {
+    const SCRIPT: &str = r#"
+import sys
+from redis.sentinel import Sentinel
+key = sys.argv[1]
+ports = [int(p) for p in sys.argv[2:]]
+s = Sentinel([("127.0.0.1", p) for p in ports], socket_timeout=2.0)
+host, port = s.discover_master("mymaster")
+m = s.master_for("mymaster", socket_timeout=2.0)
+m.set(key, "v-" + key)
+got = m.get(key)
+if got != b"v-" + key.encode():
+    sys.exit("read back %r" % (got,))
+print("%s:%d" % (host, port))
+"#;
+    let ports: Vec<String> = sentinels.iter().map(|p| p.to_string()).collect();
+    let mut args = vec!["-c", SCRIPT, key];
+    args.extend(ports.iter().map(|p| p.as_str()));
+    let out = common::run_bounded(30, python, &args);
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// redis-py's Sentinel client (SENTINEL get-master-addr-by-name, then SENTINEL MASTERS state
+/// checks, then writes on the node) finds the master through three ringkv-sentinels, and after
+/// a failover finds and writes to the promoted replica.
+#[test]
+fn redis_py_sentinel_client_follows_failover() {
+    let python = python_with_redis_py();
+    let (m, r1, r2) = start_cluster();
+    let mp = m.port;
+    let s: Vec<Sentinel> = (0..3)
+        .map(|_| Sentinel::start(SENTINEL_BIN, mp, ""))
+        .collect();
+    let all: Vec<&Sentinel> = s.iter().collect();
+    wait_discovery(&all);
+    let ports: Vec<u16> = s.iter().map(|x| x.port).collect();
+
+    let mut last = String::new();
+    let ok = wait_until(
+        Duration::from_secs(30),
+        || match redis_py_discover_and_write(&python, &ports, "before") {
+            Ok(addr) => {
+                last = addr;
+                true
+            }
+            Err(e) => {
+                last = e;
+                false
+            }
+        },
+    );
+    assert!(
+        ok,
+        "redis-py could not use the master before failover: {last}"
+    );
+    assert_eq!(last, format!("127.0.0.1:{mp}"));
+
+    // Replication is asynchronous: let the key reach both replicas before the kill.
+    for port in [r1.port, r2.port] {
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                redis_cli(port, &["GET", "before"]).stdout == b"v-before\n".to_vec()
+            }),
+            "the write before the failover did not reach replica {port}"
+        );
+    }
+    let new_port = kill_master_and_wait_failover(m, [r1.port, r2.port], &all);
+    let ok = wait_until(
+        Duration::from_secs(30),
+        || match redis_py_discover_and_write(&python, &ports, "after") {
+            Ok(addr) => {
+                last = addr;
+                last == format!("127.0.0.1:{new_port}")
+            }
+            Err(e) => {
+                last = e;
+                false
+            }
+        },
+    );
+    assert!(
+        ok,
+        "redis-py did not follow the failover to {new_port}: {last}\n{}",
+        s[0].log_text()
+    );
+    assert_eq!(
+        redis_cli(new_port, &["GET", "after"]).stdout,
+        b"v-after\n".to_vec()
+    );
+    // The key written before the failover was replicated to the promoted node.
+    assert_eq!(
+        redis_cli(new_port, &["GET", "before"]).stdout,
+        b"v-before\n".to_vec()
+    );
+}
