@@ -129,6 +129,25 @@ impl Outbound {
         }
     }
 
+    /// Waits up to `wait` for the peer to send something or close the connection, without
+    /// expecting a reply: bytes that arrive are kept for the next [`Outbound::read_reply`].
+    /// `Err` when the connection is closed or broken, so an idle link notices a dead peer as
+    /// soon as hiredis would (its read handler is always armed).
+    pub async fn poll_idle(&mut self, wait: Duration) -> Result<(), LinkError> {
+        let mut chunk = [0u8; 16 * 1024];
+        let read =
+            glommio::timer::timeout(wait, async { Ok(self.stream.read(&mut chunk).await) }).await;
+        match read {
+            Ok(Ok(0)) => Err(LinkError::Closed),
+            Ok(Ok(n)) => {
+                self.inbuf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(LinkError::Io(e)),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Sends one command and reads its reply.
     pub async fn call<A: AsRef<[u8]>>(
         &mut self,

@@ -163,6 +163,16 @@ fn plan(s: &mut Sentinel, id: u64, connected: Option<u64>, now: Ms) -> Plan {
         }
         let i = s.inst_mut(loc);
         i.link.last_reconn_time = now;
+        // Redis queues a PING on the new connection at once, before the non-blocking connect
+        // completes (`sentinelReconnectInstance` -> `sentinelSendPing`): the attempt starts
+        // the unanswered-PING clock even when the connect then fails, so a master killed
+        // while its link was idle is down `down-after` after the link dropped.
+        i.link.last_ping_time = now;
+        if i.link.act_ping_time == 0 {
+            i.link.act_ping_time = now;
+        }
+        sync_peer_link(s, loc);
+        let i = s.inst(loc);
         return Plan::Connect {
             ip: i.ip.clone(),
             port: i.port,
@@ -299,7 +309,28 @@ async fn cmd_link(st: Shared, id: u64) {
                 continue;
             }
             Plan::Wait => {
-                glommio::timer::sleep(Duration::from_millis(50)).await;
+                // An idle connection still watches its socket, as hiredis does: a peer that
+                // dies (kill -9) is seen as a closed link within this wait, not only when the
+                // next PING or hello is written to it.
+                let idle = Duration::from_millis(50);
+                let alive = match conn.as_mut() {
+                    Some(c) => c.poll_idle(idle).await.is_ok(),
+                    None => {
+                        glommio::timer::sleep(idle).await;
+                        true
+                    }
+                };
+                if !alive {
+                    with_state(&st, |s| {
+                        if let Some(loc) = s.locate(id) {
+                            s.inst_mut(loc).link.connected = false;
+                            sync_peer_link(s, loc);
+                        }
+                    });
+                    if let Some(c) = conn.take() {
+                        c.close().await;
+                    }
+                }
                 continue;
             }
             Plan::Connect { ip, port } => {
@@ -924,6 +955,31 @@ mod tests {
         assert_eq!(m.config_epoch, 5);
         assert_eq!(m.current_addr(), ("127.0.0.1".to_string(), 7001));
         assert!(s.pending_events.iter().any(|(k, _)| k == "+promoted-slave"));
+    }
+
+    #[test]
+    fn reconnect_attempt_starts_the_unanswered_ping_clock() {
+        let mut s = state();
+        let id = s.masters[0].inst.id;
+        let now = mstime();
+        // The link dropped (peer killed) after a PONG: no PING is outstanding.
+        let i = &mut s.masters[0].inst;
+        i.link.act_ping_time = 0;
+        i.link.last_reconn_time = now - 5000;
+        let p = plan(&mut s, id, None, now);
+        assert!(matches!(p, Plan::Connect { port: 7000, .. }));
+        let l = &s.masters[0].inst.link;
+        assert_eq!(
+            (l.act_ping_time, l.last_ping_time, l.last_reconn_time),
+            (now, now, now)
+        );
+        // Later attempts keep the oldest unanswered PING time, as Redis does.
+        s.masters[0].inst.link.last_reconn_time = now - 5000;
+        let p = plan(&mut s, id, None, now + 1500);
+        assert!(matches!(p, Plan::Connect { .. }));
+        assert_eq!(s.masters[0].inst.link.act_ping_time, now);
+        // Within the ping period of the last attempt the link waits.
+        assert!(matches!(plan(&mut s, id, None, now + 1600), Plan::Wait));
     }
 
     #[test]
