@@ -167,19 +167,29 @@ fn auth(conn: &mut Conn, argv: &[Bytes]) {
     }
 }
 
-fn hello(conn: &mut Conn, argv: &[Bytes]) {
+/// HELLO's arguments, shared by the data node and the sentinel: the protocol version, AUTH
+/// (checked by `check`) and SETNAME, then the authentication gate (`authed`). Applies them and
+/// returns true, or replies with Redis's error and returns false; the caller writes the map.
+pub fn hello_options(
+    conn: &mut Conn,
+    argv: &[Bytes],
+    check: impl Fn(&Conn, &Bytes, &Bytes) -> bool,
+    authed: impl Fn(&Conn) -> bool,
+) -> bool {
     let mut proto = None;
     let mut i = 1;
     if argv.len() >= 2 {
         match super::parse_i64(&argv[1]) {
             Some(v) => {
                 if !(2..=3).contains(&v) {
-                    return conn.error("NOPROTO unsupported protocol version");
+                    conn.error("NOPROTO unsupported protocol version");
+                    return false;
                 }
                 proto = Some(v);
             }
             None => {
-                return conn.error("ERR Protocol version is not an integer or out of range");
+                conn.error("ERR Protocol version is not an integer or out of range");
+                return false;
             }
         }
         i = 2;
@@ -188,30 +198,33 @@ fn hello(conn: &mut Conn, argv: &[Bytes]) {
     while i < argv.len() {
         let more = argv.len() - i - 1;
         if eq_ic(&argv[i], "auth") && more >= 2 {
-            let (u, p) = (&argv[i + 1], &argv[i + 2]);
-            if !check_credentials(conn, Some(u), p) {
-                return conn.error(errors::WRONGPASS);
+            if !check(conn, &argv[i + 1], &argv[i + 2]) {
+                conn.error(errors::WRONGPASS);
+                return false;
             }
             conn.authenticated = true;
             i += 3;
         } else if eq_ic(&argv[i], "setname") && more >= 1 {
             let name = &argv[i + 1];
             if name.iter().any(|&c| c <= b' ' || c > b'~') {
-                return conn.error(
+                conn.error(
                     "ERR Client names cannot contain spaces, newlines or special characters.",
                 );
+                return false;
             }
             setname = Some(name.clone());
             i += 2;
         } else {
-            return conn.error(&format!(
+            conn.error(&format!(
                 "ERR Syntax error in HELLO option '{}'",
                 String::from_utf8_lossy(&argv[i])
             ));
+            return false;
         }
     }
-    if !conn.authenticated {
-        return conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    if !authed(conn) {
+        conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return false;
     }
     if let Some(n) = setname {
         conn.handle.info.borrow_mut().name = if n.is_empty() { None } else { Some(n) };
@@ -219,6 +232,19 @@ fn hello(conn: &mut Conn, argv: &[Bytes]) {
     if let Some(p) = proto {
         conn.out.proto = if p == 3 { Proto::Resp3 } else { Proto::Resp2 };
         conn.handle.info.borrow_mut().resp = p as u8;
+    }
+    true
+}
+
+fn hello(conn: &mut Conn, argv: &[Bytes]) {
+    let accepted = hello_options(
+        conn,
+        argv,
+        |c, u, p| check_credentials(c, Some(u), p),
+        |c| c.authenticated,
+    );
+    if !accepted {
+        return;
     }
     let out = &mut conn.out;
     out.map(7);

@@ -377,59 +377,18 @@ impl SentinelEngine {
     }
 
     fn hello(&self, conn: &mut Conn, argv: &[Bytes]) {
-        let mut proto = None;
-        let mut setname = None;
-        let mut i = 1;
-        if let Some(v) = argv.get(1) {
-            match crate::commands::parse_i64(v) {
-                Some(v) if (2..=3).contains(&v) => proto = Some(v),
-                Some(_) => return conn.error("NOPROTO unsupported protocol version"),
-                None => {
-                    return conn.error("ERR Protocol version is not an integer or out of range")
-                }
-            }
-            i = 2;
-        }
-        while i < argv.len() {
-            let more = argv.len() - i - 1;
-            if eq_ic(&argv[i], "auth") && more >= 2 {
-                let pass = &argv[i + 2];
-                let ok = eq_ic(&argv[i + 1], "default")
-                    && conn
-                        .cfg
-                        .requirepass
-                        .as_ref()
-                        .is_none_or(|p| p[..] == pass[..]);
-                if !ok {
-                    return conn.error(crate::commands::errors::WRONGPASS);
-                }
-                conn.authenticated = true;
-                i += 3;
-            } else if eq_ic(&argv[i], "setname") && more >= 1 {
-                let name = &argv[i + 1];
-                if name.iter().any(|&c| c <= b' ' || c > b'~') {
-                    return conn.error(
-                        "ERR Client names cannot contain spaces, newlines or special characters.",
-                    );
-                }
-                setname = Some(name.clone());
-                i += 2;
-            } else {
-                return conn.error(&format!(
-                    "ERR Syntax error in HELLO option '{}'",
-                    text(&argv[i])
-                ));
-            }
-        }
-        if !self.authed(conn) {
-            return conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-        }
-        if let Some(n) = setname {
-            conn.handle.info.borrow_mut().name = (!n.is_empty()).then_some(n);
-        }
-        if let Some(p) = proto {
-            conn.out.proto = if p == 3 { Proto::Resp3 } else { Proto::Resp2 };
-            conn.handle.info.borrow_mut().resp = p as u8;
+        // Sentinel knows only the default user, with `requirepass` as its password.
+        let accepted = crate::commands::connection::hello_options(
+            conn,
+            argv,
+            |c, user, pass| {
+                eq_ic(user, "default")
+                    && c.cfg.requirepass.as_ref().is_none_or(|p| p[..] == pass[..])
+            },
+            |c| self.authed(c),
+        );
+        if !accepted {
+            return;
         }
         let id = conn.handle.id as i64;
         let out = &mut conn.out;
