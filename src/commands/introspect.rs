@@ -5,6 +5,7 @@
 //! executes and pushed to every attached monitor's sink.
 
 use super::client::reply_help;
+use super::docs;
 use super::errors;
 use super::spec::*;
 use super::table;
@@ -590,34 +591,76 @@ fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
     conn.out.map(specs.len());
     for s in specs {
         conn.out.bulk(s.name.as_bytes());
-        write_docs(&mut conn.out, s);
+        docs::write_docs(&mut conn.out, &doc_cmd(s));
     }
 }
 
-/// COMMAND DOCS for one command: summary, since, group, complexity and subcommands (the
-/// argument tree is not kept in the spec table, so `arguments` is omitted).
-fn write_docs(out: &mut ReplyBuf, s: &'static CommandSpec) {
-    let subs = subcommands_of(s);
-    let has_complexity = !s.complexity.is_empty();
-    out.map(3 + usize::from(has_complexity) + usize::from(!subs.is_empty()));
-    out.bulk(b"summary");
-    out.bulk(s.summary.as_bytes());
-    out.bulk(b"since");
-    out.bulk(s.since.as_bytes());
-    out.bulk(b"group");
-    out.bulk(s.group.as_bytes());
-    if has_complexity {
-        out.bulk(b"complexity");
-        out.bulk(s.complexity.as_bytes());
+/// The head of a command's docs, from its spec.
+fn doc_head(s: &CommandSpec) -> docs::Head {
+    docs::Head {
+        group: s.group,
+        since: s.since,
+        summary: s.summary,
+        complexity: s.complexity,
     }
-    if !subs.is_empty() {
-        out.bulk(b"subcommands");
-        out.map(subs.len());
-        for sub in subs {
-            out.bulk(sub.name.as_bytes());
-            write_docs(out, sub);
-        }
+}
+
+fn doc_cmd(s: &'static CommandSpec) -> docs::DocCmd {
+    docs::DocCmd {
+        name: s.name,
+        head: doc_head(s),
+        subcommands: subcommands_of(s).iter().map(doc_cmd).collect(),
     }
+}
+
+/// COMMAND DOCS for a server whose command table is `table` (full names, "parent|sub"; the
+/// sentinel's): `requested` are the names asked for (none: every top-level command). Names
+/// not in the table are skipped, as Redis does. The head of each command comes from its docs
+/// entry when it has one of its own (sentinel-only commands), else from the data node's spec.
+pub fn command_docs_for_table(out: &mut ReplyBuf, table: &[&'static str], requested: &[Bytes]) {
+    let find = |name: &[u8]| {
+        table
+            .iter()
+            .copied()
+            .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+    };
+    let names: Vec<&'static str> = if requested.is_empty() {
+        table.iter().copied().filter(|n| !n.contains('|')).collect()
+    } else {
+        requested.iter().filter_map(|n| find(n)).collect()
+    };
+    let cmds: Vec<docs::DocCmd> = names
+        .into_iter()
+        .filter_map(|name| {
+            let subs = if name.contains('|') {
+                Vec::new()
+            } else {
+                table
+                    .iter()
+                    .filter(|n| n.split_once('|').is_some_and(|(p, _)| p == name))
+                    .filter_map(|n| table_doc_cmd(n, Vec::new()))
+                    .collect()
+            };
+            table_doc_cmd(name, subs)
+        })
+        .collect();
+    out.map(cmds.len());
+    for c in &cmds {
+        out.bulk(c.name.as_bytes());
+        docs::write_docs(out, c);
+    }
+}
+
+fn table_doc_cmd(name: &'static str, subcommands: Vec<docs::DocCmd>) -> Option<docs::DocCmd> {
+    let head = match docs::find(name).and_then(|d| d.head) {
+        Some(h) => h,
+        None => doc_head(lookup_full(name.as_bytes())?),
+    };
+    Some(docs::DocCmd {
+        name,
+        head,
+        subcommands,
+    })
 }
 
 fn command_list(conn: &mut Conn, argv: &[Bytes]) {

@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod dispatch;
+pub mod docs;
 pub mod dump;
 pub mod errors;
 pub mod hash;

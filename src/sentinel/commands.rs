@@ -1225,12 +1225,19 @@ fn command(conn: &mut Conn, argv: &[Bytes]) {
                 conn.out.bulk(n.as_bytes());
             }
         }
+        Some(s) if eq_ic(s, "docs") => command_docs(conn, argv),
         None => conn.out.array(0),
         Some(s) => conn.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
             text(s)
         )),
     }
+}
+
+/// COMMAND DOCS [name ...]: the docs of sentinel mode's command table (the data node's docs,
+/// plus SENTINEL and the other commands that exist only here).
+fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
+    crate::commands::introspect::command_docs_for_table(&mut conn.out, ALL_NAMES, &argv[2..]);
 }
 
 /// `addReplySentinelRedisInstance`: the instance map, fields in Redis's order.
