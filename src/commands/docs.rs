@@ -546,11 +546,14 @@ static DOCS: &[Doc] = &[
             ("7.0.3", "Added `ssub` field."),
         ]),
     d("client|no-evict", "enabled(ON | OFF)"),
+    // Redis 7.2's (7.0.15 has no CLIENT NO-TOUCH / SETINFO to compare with).
+    d("client|no-touch", "enabled(ON | OFF)"),
     d("client|pause", "timeout:integer mode(WRITE | ALL)^6.2.0?")
         .history(&[
             ("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),
         ]),
     d("client|reply", "on_off_skip(ON | OFF | SKIP)"),
+    d("client|setinfo", "attr(lib-name=libname:string | lib-ver=libver:string)"),
     d("client|setname", "connection-name:string"),
     d("client|tracking", "status(ON | OFF) REDIRECT=client-id:integer? PREFIX=prefix:string?*+ BCAST? OPTIN? OPTOUT? NOLOOP?")
         .head("connection", "6.0.0", "Enable or disable server assisted client side caching support", "O(1). Some options may introduce additional complexity."),

@@ -1382,6 +1382,33 @@ mod tests {
     }
 
     #[test]
+    fn docs_for_a_table_take_heads_from_docs_or_spec_and_skip_unknown_names() {
+        let table = ["ping", "sentinel", "sentinel|myid", "sentinel|reset"];
+        let mut out = ReplyBuf::new(crate::resp::Proto::Resp3);
+        let asked = [
+            Bytes::from_static(b"SENTINEL|MYID"),
+            Bytes::from_static(b"get"),
+            Bytes::from_static(b"Ping"),
+        ];
+        command_docs_for_table(&mut out, &table, &asked);
+        let text = String::from_utf8_lossy(&out.buf).into_owned();
+        // GET is not in the table: two entries, named in lower case.
+        assert!(
+            text.starts_with("%2\r\n$13\r\nsentinel|myid\r\n%4\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("$4\r\nping\r\n"), "{text}");
+        assert!(text.contains("Ping the server"), "{text}");
+        // No names: the top-level commands, SENTINEL with the subcommands of the table only.
+        let mut out = ReplyBuf::new(crate::resp::Proto::Resp3);
+        command_docs_for_table(&mut out, &table, &[]);
+        let text = String::from_utf8_lossy(&out.buf).into_owned();
+        assert!(text.starts_with("%2\r\n$4\r\nping\r\n"), "{text}");
+        assert!(text.contains("$11\r\nsubcommands\r\n%2\r\n"), "{text}");
+        assert!(text.contains("sentinel|reset") && !text.contains("sentinel|masters"));
+    }
+
+    #[test]
     fn command_subcommands_are_named_by_full_name() {
         for s in command_subcommands() {
             assert!(s.name.starts_with("command|"));
