@@ -929,6 +929,23 @@ mod tests {
     }
 
     #[test]
+    fn entries_without_a_head_are_data_node_commands() {
+        use crate::commands::{introspect, table};
+        for d in DOCS.iter().filter(|d| d.head.is_none()) {
+            let known = match d.name.split_once('|') {
+                None => table::lookup(d.name.as_bytes()).is_some(),
+                Some(("command", _)) => introspect::command_subcommands()
+                    .iter()
+                    .any(|s| s.name == d.name),
+                Some((parent, sub)) => table::lookup(parent.as_bytes())
+                    .and_then(|p| table::lookup_sub(p, sub.as_bytes()))
+                    .is_some(),
+            };
+            assert!(known, "{} has no spec and no head of its own", d.name);
+        }
+    }
+
+    #[test]
     fn dsl_builds_the_argument_tree() {
         let args = parse_args(
             "key:key@1 ip:port:string!2.8.12 NX ALPHA=sorting:pure-token? \
