@@ -359,6 +359,7 @@ pub fn run_here(
         effects: &mut data.effects,
     };
     f(&mut ctx, argv);
+    crate::keyspace::evict::command_done();
     let dirty = ctx.dirty;
     if propagate {
         data.effects
@@ -447,7 +448,11 @@ fn squashable(
     argv: &[Bytes],
     target: usize,
 ) -> Option<(&'static CommandSpec, KeyedFn)> {
-    if conn.reply_mode != ReplyMode::On || !conn.authenticated {
+    // Over maxmemory, each command goes through the gate (eviction, -OOM) on its own.
+    if conn.reply_mode != ReplyMode::On
+        || !conn.authenticated
+        || crate::keyspace::evict::over_limit()
+    {
         return None;
     }
     let spec = resolve(argv).ok()?;

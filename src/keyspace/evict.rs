@@ -163,14 +163,38 @@ pub fn initial_access() -> u32 {
     }
 }
 
+thread_local! {
+    /// Under an LFU policy, the version of the entry the running command created: the
+    /// command's own lookup of it right after creating it is not an access (Redis creates
+    /// the object after its lookup missed).
+    static CREATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes that the entry of `version` was just created.
+#[inline]
+pub fn note_created(version: u64) {
+    if policy().is_lfu() {
+        CREATED.with(|c| c.set(version));
+    }
+}
+
+/// The command ended: the next lookup of what it created counts again.
+#[inline]
+pub fn command_done() {
+    CREATED.with(|c| c.set(0));
+}
+
 /// Records an access to an entry (Redis's lookupKey: updateLFU or the LRU clock).
 #[inline]
-pub fn touch(access: &mut u32) {
+pub fn touch(e: &mut Entry) {
     if policy().is_lfu() {
-        let c = lfu_log_incr(lfu_decr_and_return(*access), &mut rand::rng());
-        *access = lfu_minutes() << 8 | c;
+        if CREATED.with(|c| c.get()) == e.version {
+            return;
+        }
+        let c = lfu_log_incr(lfu_decr_and_return(e.lru), &mut rand::rng());
+        e.lru = lfu_minutes() << 8 | c;
     } else {
-        *access = super::lru_clock();
+        e.lru = super::lru_clock();
     }
 }
 
@@ -219,11 +243,8 @@ fn lfu_decr_and_return(access: u32) -> u32 {
     let ldt = (access >> 8) & 0xFFFF;
     let counter = access & 0xFF;
     let period = LFU_DECAY_TIME.load(Ordering::Relaxed);
-    let periods = if period == 0 {
-        0
-    } else {
-        lfu_elapsed_minutes(ldt) / period
-    };
+    // lfu-decay-time 0: the counter never decays.
+    let periods = lfu_elapsed_minutes(ldt).checked_div(period).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 

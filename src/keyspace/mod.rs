@@ -40,11 +40,13 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Self {
+        let version = next_version();
+        evict::note_created(version);
         Entry {
             value,
             expire_at: NO_EXPIRE,
             lru: evict::initial_access(),
-            version: next_version(),
+            version,
             snap: 0,
         }
     }
@@ -228,7 +230,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         let i = self.live_position(key, now)?;
         let e = &mut self.main.slot_mut(i).val;
-        evict::touch(&mut e.lru);
+        evict::touch(e);
         Some(e)
     }
 
@@ -245,7 +247,7 @@ impl Db {
         self.mark(key);
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
-        evict::touch(&mut e.lru);
+        evict::touch(e);
         e.version = next_version();
         Some(e)
     }
@@ -262,7 +264,7 @@ impl Db {
                 self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
-                evict::touch(&mut e.lru);
+                evict::touch(e);
                 e.version = next_version();
                 if e.expire_at != NO_EXPIRE {
                     e.expire_at = NO_EXPIRE;
@@ -285,7 +287,7 @@ impl Db {
                 self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
-                evict::touch(&mut e.lru);
+                evict::touch(e);
                 e.version = next_version();
             }
             Err(hash) => {

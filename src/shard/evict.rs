@@ -35,7 +35,8 @@ pub async fn perform(shard: &Rc<Shard>) -> bool {
 }
 
 /// Evicts from this shard's keyspace while the process is over the limit. Returns whether it
-/// is under the limit now.
+/// got under the limit (like Redis's EVICT_OK: the count moves with every allocation of every
+/// thread, so it is judged when the loop stops, not re-read later).
 pub fn evict_here(shard: &Shard) -> bool {
     let mut guard = shard.data.borrow_mut();
     let data = &mut *guard;
@@ -45,11 +46,16 @@ pub fn evict_here(shard: &Shard) -> bool {
         data.effects.set_on(propagate, &mut data.dbs);
     }
     let mut ev = Evictor::default();
+    let mut freed_enough = false;
     let locks = &shard.locks;
     let skip = |db: usize, key: &[u8]| {
         !locks.is_empty() && locks.any_locked(std::iter::once((db as u32, key)))
     };
-    while evict::over_limit() {
+    loop {
+        if !evict::over_limit() {
+            freed_enough = true;
+            break;
+        }
         if !ev.evict_one(&mut data.dbs, &mut data.rng, skip) {
             break;
         }
@@ -57,5 +63,5 @@ pub fn evict_here(shard: &Shard) -> bool {
     if ev.evicted > 0 {
         data.effects.flush_expired(hub, shard.id, &mut data.dbs);
     }
-    !evict::over_limit()
+    freed_enough
 }
