@@ -451,3 +451,57 @@ fn redis_loads_ringkv_rdb_lfu_counters() {
     let mut rc = r.raw();
     assert_eq!(rc.cmd(&["OBJECT", "FREQ", "k"]), b":12\r\n");
 }
+
+/// Evictions reach the AOF as `DEL` (like expiries), and abort a transaction watching the key.
+#[test]
+fn evictions_propagate_as_del_and_touch_watched_keys() {
+    for shards in [1, 2] {
+        let s = Server::ringkv(
+            shards,
+            &[
+                "--maxmemory-policy",
+                "allkeys-random",
+                "--appendonly",
+                "yes",
+            ],
+        );
+        let mut c = s.raw();
+        let mut w = s.raw();
+        assert_eq!(c.cmd(&["SET", "watched", "x"]), b"+OK\r\n");
+        assert_eq!(w.cmd(&["WATCH", "watched"]), b"+OK\r\n");
+        limit_above_now(&mut c, 1 << 20);
+        assert!(fill(&mut c, "k", 3000, &[]).is_empty());
+        assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
+        let evicted = info_field(&mut c, "stats", "evicted_keys");
+        assert!(evicted > 0);
+        // allkeys-random may spare `watched`: the abort is checked when it was evicted.
+        let watched_gone = c.cmd(&["EXISTS", "watched"]) == b":0\r\n";
+        assert_eq!(w.cmd(&["MULTI"]), b"+OK\r\n");
+        assert_eq!(w.cmd(&["GET", "watched"]), b"+QUEUED\r\n");
+        let exec = w.cmd(&["EXEC"]);
+        if watched_gone {
+            assert_eq!(exec, b"*-1\r\n", "{shards} shard(s): evicted watched key");
+        }
+        let dir = s.dir.join("appendonlydir");
+        let count_dels = || -> u64 {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+                .map(|e| {
+                    let data = std::fs::read(e.path()).unwrap_or_default();
+                    data.windows(9).filter(|w| w == b"$3\r\nDEL\r\n").count() as u64
+                })
+                .sum()
+        };
+        let ok = wait_until(Duration::from_secs(10), || count_dels() >= evicted);
+        assert!(
+            ok,
+            "{shards} shard(s): {} DEL in the AOF, {evicted} evictions",
+            count_dels()
+        );
+        assert_eq!(count_dels(), evicted);
+    }
+}
