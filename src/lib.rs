@@ -13,9 +13,11 @@
 //! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
 //! - [`sentinel`]: Redis Sentinel 7.0 (monitoring, hello discovery, election, failover).
+//! - [`alloc`]: the counting global allocator (`used_memory`, the `maxmemory` check).
 //! - [`glob`]: Redis's glob matcher, for KEYS/SCAN, CONFIG GET, COMMAND LIST, pub/sub patterns.
 //! - [`resp`]: RESP2/RESP3 request parser (zero-copy) and reply writer.
 
+pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod glob;

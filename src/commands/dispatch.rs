@@ -5,7 +5,7 @@
 
 use super::errors;
 use super::introspect;
-use super::spec::{CommandSpec, BLOCKING, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
+use super::spec::{CommandSpec, BLOCKING, DENYOOM, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
@@ -109,6 +109,19 @@ fn misconf(conn: &Conn) -> bool {
         && shared.persistence.refuses_writes(&shared.config())
 }
 
+/// Whether a command is refused while memory is over `maxmemory` (Redis's processCommand):
+/// `denyoom` commands, EXEC of a block holding one, and anything queued in MULTI.
+fn oom_rejects(conn: &Conn, spec: &CommandSpec) -> bool {
+    if spec.flags & DENYOOM != 0 {
+        return true;
+    }
+    match &conn.multi {
+        Some(m) if spec.name == "exec" => m.cmds.iter().any(|(s, _)| s.flags & DENYOOM != 0),
+        Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
+        None => false,
+    }
+}
+
 /// Where a keyed command runs.
 enum Route {
     One(usize),
@@ -163,6 +176,12 @@ async fn execute(
         transaction::flag(conn);
         conn.error(errors::NOAUTH);
         return;
+    }
+    if crate::keyspace::evict::over_limit()
+        && !crate::shard::evict::perform(&conn.shard.clone()).await
+        && oom_rejects(conn, spec)
+    {
+        return transaction::reject_oom(conn, spec);
     }
     if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
         return;
@@ -340,6 +359,7 @@ pub fn run_here(
         effects: &mut data.effects,
     };
     f(&mut ctx, argv);
+    crate::keyspace::evict::command_done();
     let dirty = ctx.dirty;
     if propagate {
         data.effects
@@ -428,7 +448,11 @@ fn squashable(
     argv: &[Bytes],
     target: usize,
 ) -> Option<(&'static CommandSpec, KeyedFn)> {
-    if conn.reply_mode != ReplyMode::On || !conn.authenticated {
+    // Over maxmemory, each command goes through the gate (eviction, -OOM) on its own.
+    if conn.reply_mode != ReplyMode::On
+        || !conn.authenticated
+        || crate::keyspace::evict::over_limit()
+    {
         return None;
     }
     let spec = resolve(argv).ok()?;

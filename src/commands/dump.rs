@@ -118,8 +118,11 @@ pub fn op_restore(
     if let Some(at) = at {
         entry.expire_at = at;
     }
-    if let Some(idle) = o.idle_secs {
-        entry.lru = crate::keyspace::lru_clock().wrapping_sub(idle.min(u32::MAX as i64) as u32);
+    if o.idle_secs.is_some() || o.freq.is_some() {
+        entry.lru = crate::keyspace::evict::loaded_access(
+            o.idle_secs.map(|i| i.max(0) as u64),
+            o.freq.map(|f| f.clamp(0, 255) as u8),
+        );
     }
     db.put_entry(key, entry);
     Ok(Restored::Created)

@@ -10,6 +10,7 @@ use super::errors;
 use super::glob::stringmatch;
 use super::spec::*;
 use super::{eq_ic, parse_i64, BoxFuture, Ctx, Handler};
+use crate::keyspace::evict;
 use crate::keyspace::notify::{self, NOTIFY_GENERIC};
 use crate::keyspace::{now_ms, Db, Entry, RString, Value, NO_EXPIRE};
 use crate::net::Conn;
@@ -623,16 +624,16 @@ fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) {
     ctx.out.int(idle);
 }
 
-/// No access counter is kept per key: under an LFU policy FREQ reports Redis's initial
-/// counter (5) decayed by one per idle minute (lfu-decay-time 1).
+/// The LFU counter, decayed by the minutes since its last decrement (Redis's
+/// LFUDecrAndReturn); the lookup does not count as an access.
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) {
-    let Some(idle) = object_lookup(ctx, &argv[2]).map(idle_secs) else {
+    let Some(freq) = object_lookup(ctx, &argv[2]).map(|e| evict::lfu_freq(e.lru)) else {
         return ctx.out.null();
     };
     if !eviction_policy().1 {
         return ctx.error(errors::LFU_NOT_SELECTED);
     }
-    ctx.out.int((5 - idle / 60).max(0));
+    ctx.out.int(freq as i64);
 }
 
 const OBJECT_HELP: &[&str] = &[

@@ -259,6 +259,8 @@ fn apply_config(
             "notify-keyspace-events" => {
                 crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
             }
+            "maxmemory" | "maxmemory-policy" | "maxmemory-samples" | "lfu-log-factor"
+            | "lfu-decay-time" => crate::keyspace::evict::apply_config(cfg),
             "proto-max-bulk-len" => {
                 crate::commands::string::set_max_bulk_len(cfg.proto_max_bulk_len)
             }
@@ -293,6 +295,7 @@ fn config_resetstat<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a>
         let shared = &conn.shard.shared;
         shared.total_connections.store(0, Ordering::Relaxed);
         shared.rejected_connections.store(0, Ordering::Relaxed);
+        crate::keyspace::evict::reset_stats();
         conn.out.ok();
     })
 }

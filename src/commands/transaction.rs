@@ -184,6 +184,21 @@ pub fn reject(conn: &mut Conn, spec: &CommandSpec, why: &str) {
     }
 }
 
+/// Rejects a command with `-OOM` (maxmemory): an EXEC discards the transaction, anything
+/// else flags it.
+pub fn reject_oom(conn: &mut Conn, spec: &CommandSpec) {
+    if spec.name == "exec" {
+        reset(conn);
+        conn.error(&format!(
+            "EXECABORT Transaction discarded because of: {}",
+            super::errors::OOM
+        ));
+    } else {
+        flag(conn);
+        conn.error(super::errors::OOM);
+    }
+}
+
 /// Drops the transaction and the watched keys (DISCARD, EXEC, RESET).
 pub fn reset(conn: &mut Conn) {
     conn.multi = None;

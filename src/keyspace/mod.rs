@@ -2,6 +2,7 @@
 //! unit-tests without an executor.
 
 pub mod dense;
+pub mod evict;
 pub mod hash;
 pub mod list;
 pub mod notify;
@@ -27,7 +28,8 @@ pub struct Entry {
     pub value: Value,
     /// Absolute unix time in ms, or [`NO_EXPIRE`].
     pub expire_at: i64,
-    /// LRU clock (seconds, wrapping) of the last access, for OBJECT IDLETIME.
+    /// LRU clock (seconds, wrapping) of the last access, for OBJECT IDLETIME; under an LFU
+    /// policy the LFU time and counter instead (see [`evict`]).
     pub lru: u32,
     /// Changes on every write to the key (WATCH compares it at EXEC). Db's write methods set
     /// it from [`next_version`], so a key deleted and created again never repeats a version.
@@ -38,11 +40,13 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Self {
+        let version = next_version();
+        evict::note_created(version);
         Entry {
             value,
             expire_at: NO_EXPIRE,
-            lru: lru_clock(),
-            version: next_version(),
+            lru: evict::initial_access(),
+            version,
             snap: 0,
         }
     }
@@ -226,7 +230,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         let i = self.live_position(key, now)?;
         let e = &mut self.main.slot_mut(i).val;
-        e.lru = lru_clock();
+        evict::touch(e);
         Some(e)
     }
 
@@ -243,7 +247,7 @@ impl Db {
         self.mark(key);
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
-        e.lru = lru_clock();
+        evict::touch(e);
         e.version = next_version();
         Some(e)
     }
@@ -260,7 +264,7 @@ impl Db {
                 self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
-                e.lru = lru_clock();
+                evict::touch(e);
                 e.version = next_version();
                 if e.expire_at != NO_EXPIRE {
                     e.expire_at = NO_EXPIRE;
@@ -283,7 +287,7 @@ impl Db {
                 self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
-                e.lru = lru_clock();
+                evict::touch(e);
                 e.version = next_version();
             }
             Err(hash) => {

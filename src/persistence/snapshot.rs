@@ -177,7 +177,7 @@ fn ser_plain(key: &[u8], e: &Entry, out: &mut Vec<u8>) {
 /// drops them).
 fn ser(key: &[u8], e: &Entry, out: &mut Vec<u8>, compress: bool) {
     let exp = (e.expire_at != NO_EXPIRE).then_some(e.expire_at);
-    rdb::write_entry(out, key, &e.value, exp, compress);
+    rdb::write_entry_with(out, key, &e.value, exp, rdb::Access::of(e), compress);
 }
 
 fn serializer(compress: bool) -> EntrySerializer {
@@ -814,6 +814,7 @@ impl rdb::Visitor for Loader<'_> {
         }
         let mut entry = Entry::new(e.value);
         entry.expire_at = e.expire_ms.unwrap_or(NO_EXPIRE);
+        entry.lru = crate::keyspace::evict::loaded_access(e.idle_secs, e.freq);
         db.put_entry(&e.key, entry);
         self.loaded += 1;
         Ok(())

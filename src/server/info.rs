@@ -296,8 +296,21 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
         "memory" => {
             o.push_str("# Memory\r\n");
             let rss = rss_bytes();
-            let used = rss.max(snap.dataset_bytes as u64);
-            let peak = PEAK.fetch_max(used, Ordering::Relaxed).max(used);
+            // The allocator's count when the counting allocator is installed (the server
+            // binary), else the RSS or the dataset estimate.
+            let (used, peak, startup) = if crate::alloc::installed() {
+                let used = crate::alloc::used_memory() as u64;
+                let peak = (crate::alloc::peak_memory() as u64).max(used);
+                (used, peak, crate::alloc::startup_memory() as u64)
+            } else {
+                let used = rss.max(snap.dataset_bytes as u64);
+                (used, PEAK.fetch_max(used, Ordering::Relaxed).max(used), 0)
+            };
+            let dataset = if startup > 0 {
+                used.saturating_sub(startup)
+            } else {
+                snap.dataset_bytes as u64
+            };
             field!(o, "used_memory:{used}");
             field!(o, "used_memory_human:{}", bytes_to_human(used));
             field!(o, "used_memory_rss:{rss}");
@@ -309,7 +322,8 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 "used_memory_peak_perc:{:.2}%",
                 used as f64 * 100.0 / peak.max(1) as f64
             );
-            field!(o, "used_memory_dataset:{}", snap.dataset_bytes);
+            field!(o, "used_memory_startup:{startup}");
+            field!(o, "used_memory_dataset:{dataset}");
             field!(o, "number_of_cached_scripts:0");
             field!(o, "maxmemory:{}", cfg.maxmemory);
             field!(o, "maxmemory_human:{}", bytes_to_human(cfg.maxmemory));
@@ -417,7 +431,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "expired_keys:{}", snap.expired_keys);
             field!(o, "expired_stale_perc:0.00");
             field!(o, "expired_time_cap_reached_count:0");
-            field!(o, "evicted_keys:0");
+            field!(o, "evicted_keys:{}", crate::keyspace::evict::evicted_keys());
             field!(o, "evicted_clients:0");
             field!(o, "keyspace_hits:{}", snap.keyspace_hits);
             field!(o, "keyspace_misses:{}", snap.keyspace_misses);

@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod clock;
 pub mod cut;
+pub mod evict;
 pub mod journal;
 pub mod locks;
 pub mod mesh;
@@ -101,6 +102,8 @@ impl Shared {
     ) -> Shared {
         let nshards = config.shards.max(1);
         crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
+        crate::keyspace::evict::apply_config(&config);
+        crate::alloc::mark_startup();
         crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
         let l = config.client_output_buffer_limit[2];
         crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);

@@ -36,6 +36,7 @@ pub fn rdb_reader(data: &[u8], r: &mut Replayer) -> Result<usize, String> {
         }
         let mut entry = Entry::new(e.value);
         entry.expire_at = e.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
+        entry.lru = crate::keyspace::evict::loaded_access(e.idle_secs, e.freq);
         r.put(e.db, &e.key, entry);
         Ok(())
     })

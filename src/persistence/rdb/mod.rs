@@ -18,7 +18,10 @@ pub mod read;
 pub mod write;
 
 pub use read::{load, load_with, read_dump_payload, read_value, LoadSummary, RdbEntry, Visitor};
-pub use write::{dump_payload, save_snapshot, write_entry, write_value, RdbWriter, WriteOptions};
+pub use write::{
+    dump_payload, save_snapshot, write_entry, write_entry_with, write_value, Access, RdbWriter,
+    WriteOptions,
+};
 
 /// The RDB version we write (Redis 7.0).
 pub const RDB_VERSION: u16 = 10;

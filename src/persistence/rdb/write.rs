@@ -219,9 +219,54 @@ pub fn write_entry(
     expire_ms: Option<i64>,
     compress: bool,
 ) {
+    write_entry_with(out, key, v, expire_ms, Access::None, compress)
+}
+
+/// The access data written before a key (Redis 7.0's rdbSaveKeyValuePair writes `IDLE` under
+/// an LRU policy and `FREQ` under an LFU policy, whatever `maxmemory` is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    None,
+    Idle(u64),
+    Freq(u8),
+}
+
+impl Access {
+    /// What the current `maxmemory-policy` writes for `e`.
+    pub fn of(e: &crate::keyspace::Entry) -> Access {
+        use crate::keyspace::evict;
+        let p = evict::policy();
+        if p.is_lru() {
+            Access::Idle(evict::idle_secs(e.lru))
+        } else if p.is_lfu() {
+            Access::Freq(evict::lfu_freq(e.lru))
+        } else {
+            Access::None
+        }
+    }
+}
+
+/// [`write_entry`] with the key's access data: `EXPIRETIME_MS`, `IDLE` or `FREQ`, type, key,
+/// value.
+pub fn write_entry_with(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: &Value,
+    expire_ms: Option<i64>,
+    access: Access,
+    compress: bool,
+) {
     if let Some(ms) = expire_ms {
         out.push(OPCODE_EXPIRETIME_MS);
         out.extend_from_slice(&ms.to_le_bytes());
+    }
+    match access {
+        Access::None => {}
+        Access::Idle(secs) => {
+            out.push(OPCODE_IDLE);
+            write_len(out, secs);
+        }
+        Access::Freq(f) => out.extend_from_slice(&[OPCODE_FREQ, f]),
     }
     out.push(value_type(v));
     write_string(out, key, compress);
