@@ -48,6 +48,8 @@ pub struct Shared {
     pub pause_until: AtomicI64,
     pub pause_writes_only: AtomicBool,
     pub port: std::sync::atomic::AtomicU16,
+    /// The TCP listening sockets (CONFIG SET port / bind replace them).
+    pub listeners: crate::net::listener::TcpListeners,
     /// Signals and SHUTDOWN both end up here; the main thread carries the shutdown out.
     pub shutdown: Arc<crate::server::ShutdownSignal>,
     /// `slowlog-log-slower-than` (µs; negative disables) and `slowlog-max-len`, mirrored here
@@ -132,6 +134,7 @@ impl Shared {
             pause_until: AtomicI64::new(0),
             pause_writes_only: AtomicBool::new(false),
             port: std::sync::atomic::AtomicU16::new(port),
+            listeners: Default::default(),
             shutdown,
             slowlog_slower_than: AtomicI64::new(slower_than),
             slowlog_max_len: AtomicU64::new(max_len),
