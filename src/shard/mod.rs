@@ -58,6 +58,8 @@ pub struct Shared {
     pub slowlog_max_len: AtomicU64,
     /// SLOWLOG entry ids, unique over all shards.
     pub slowlog_next_id: AtomicU64,
+    /// The slow log, one for the process as in Redis.
+    pub slowlog: crate::commands::introspect::SlowLog,
     /// MONITOR connections attached anywhere; the dispatcher feeds them only when non-zero.
     pub monitors: std::sync::atomic::AtomicUsize,
     pub monitor_sinks: std::sync::Mutex<Vec<Arc<MonitorSink>>>,
@@ -139,6 +141,7 @@ impl Shared {
             slowlog_slower_than: AtomicI64::new(slower_than),
             slowlog_max_len: AtomicU64::new(max_len),
             slowlog_next_id: AtomicU64::new(0),
+            slowlog: Default::default(),
             monitors: std::sync::atomic::AtomicUsize::new(0),
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
@@ -246,8 +249,6 @@ pub struct ShardData {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
     pub rng: rand::rngs::SmallRng,
-    /// Newest first, at most `slowlog-max-len` entries.
-    pub slowlog: std::collections::VecDeque<SlowlogEntry>,
     /// Effects of the command being executed (see [`journal`]).
     pub effects: journal::Effects,
 }
@@ -288,7 +289,6 @@ impl Shard {
                 dbs,
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
-                slowlog: std::collections::VecDeque::new(),
                 effects: journal::Effects::default(),
             }),
             mesh: Mesh::new(nshards),
