@@ -714,15 +714,19 @@ impl SlowLog {
     }
 
     /// Redis's slowlogPushEntryIfNeeded: adds the entry made by `entry` when the command took
-    /// at least the threshold, then trims the log to `slowlog-max-len` (a lowered limit takes
-    /// effect with the next command).
-    fn push_if_needed(&self, shared: &Shared, usec: u64, entry: impl FnOnce() -> SlowlogEntry) {
-        let threshold = shared.slowlog_slower_than.load(Ordering::Relaxed);
-        let max_len = shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
-        if threshold < 0 || max_len == 0 {
+    /// at least `slower_than` µs (`usec` None: a command that cannot be slow, trim only), then
+    /// trims the log to `max_len` (a lowered limit takes effect with the next command). A
+    /// negative threshold or a zero length leaves the log alone.
+    fn push_if_needed(
+        &self,
+        (slower_than, max_len): (i64, usize),
+        usec: Option<u64>,
+        entry: impl FnOnce() -> SlowlogEntry,
+    ) {
+        if slower_than < 0 || max_len == 0 {
             return;
         }
-        let slow = usec >= threshold as u64;
+        let slow = usec.is_some_and(|u| u >= slower_than as u64);
         if !slow && self.len.load(Ordering::Relaxed) <= max_len {
             return;
         }
@@ -730,18 +734,6 @@ impl SlowLog {
         if slow {
             log.push_front(entry());
         }
-        log.truncate(max_len);
-        self.len.store(log.len(), Ordering::Relaxed);
-    }
-
-    /// The trim part of [`SlowLog::push_if_needed`], for a command that was not slow.
-    fn trim(&self, shared: &Shared) {
-        let threshold = shared.slowlog_slower_than.load(Ordering::Relaxed);
-        let max_len = shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
-        if threshold < 0 || max_len == 0 || self.len.load(Ordering::Relaxed) <= max_len {
-            return;
-        }
-        let mut log = self.entries();
         log.truncate(max_len);
         self.len.store(log.len(), Ordering::Relaxed);
     }
@@ -760,9 +752,19 @@ pub fn slowlog_maybe_record(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], use
         return;
     }
     let shared = &conn.shard.shared;
-    shared.slowlog.push_if_needed(shared, usec, || {
-        slowlog_entry(shared, argv, usec, &conn.handle)
-    });
+    shared
+        .slowlog
+        .push_if_needed(slowlog_limits(shared), Some(usec), || {
+            slowlog_entry(shared, argv, usec, &conn.handle)
+        });
+}
+
+/// `slowlog-log-slower-than` and `slowlog-max-len`.
+fn slowlog_limits(shared: &Shared) -> (i64, usize) {
+    (
+        shared.slowlog_slower_than.load(Ordering::Relaxed),
+        shared.slowlog_max_len.load(Ordering::Relaxed) as usize,
+    )
 }
 
 /// A command run for a connection on another shard, slow enough for the slow log: its spec,
@@ -800,8 +802,12 @@ impl RanLog {
 pub fn after_remote(conn: &Conn, ran: Vec<Ran>) {
     if ran.is_empty() {
         let shared = &conn.shard.shared;
-        // Not slow: only the trim to a lowered slowlog-max-len.
-        shared.slowlog.trim(shared);
+        // Not slow (None): only the trim to a lowered slowlog-max-len; no entry is made.
+        shared
+            .slowlog
+            .push_if_needed(slowlog_limits(shared), None, || {
+                slowlog_entry(shared, &[], 0, &conn.handle)
+            });
     }
     for (spec, argv, usec) in ran {
         slowlog_maybe_record(conn, spec, &argv, usec);
@@ -1416,6 +1422,51 @@ async fn debug_populate(conn: &mut Conn, argv: &[Bytes]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(id: u64) -> SlowlogEntry {
+        SlowlogEntry {
+            id,
+            time: 0,
+            usec: 0,
+            argv: vec![Bytes::from(format!("c{id}"))],
+            addr: String::new(),
+            name: String::new(),
+        }
+    }
+
+    fn ids(log: &SlowLog) -> Vec<u64> {
+        log.entries().iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn slowlog_keeps_newest_first_within_max_len() {
+        let log = SlowLog::default();
+        for id in 0..5 {
+            log.push_if_needed((0, 3), Some(0), || entry(id));
+        }
+        assert_eq!(ids(&log), vec![4, 3, 2]);
+        // Faster than the threshold: not recorded.
+        log.push_if_needed((100, 3), Some(99), || entry(9));
+        assert_eq!(ids(&log), vec![4, 3, 2]);
+        log.push_if_needed((100, 3), Some(100), || entry(5));
+        assert_eq!(ids(&log), vec![5, 4, 3]);
+    }
+
+    #[test]
+    fn slowlog_lowered_max_len_trims_on_the_next_command() {
+        let log = SlowLog::default();
+        for id in 0..4 {
+            log.push_if_needed((0, 10), Some(0), || entry(id));
+        }
+        // Disabled (negative threshold or zero length): nothing changes, not even the trim.
+        log.push_if_needed((-1, 2), None, || entry(99));
+        log.push_if_needed((0, 0), Some(5), || entry(99));
+        assert_eq!(ids(&log), vec![3, 2, 1, 0]);
+        log.push_if_needed((0, 2), None, || entry(99));
+        assert_eq!(ids(&log), vec![3, 2]);
+        log.reset();
+        assert!(ids(&log).is_empty());
+    }
 
     #[test]
     fn repr_quotes_like_sdscatrepr() {

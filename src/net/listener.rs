@@ -514,3 +514,84 @@ fn bind_one(addr: &str, port: u16, backlog: i32) -> std::io::Result<RawFd> {
         Ok(fd)
     }
 }
+
+impl Drop for TcpListeners {
+    fn drop(&mut self) {
+        let s = self.lock();
+        close_listening(&s.fds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    }
+
+    fn accepts(port: u16) -> bool {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok()
+    }
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn port_zero_binds_nothing() {
+        let fds = bind_tcp(&strings(&["127.0.0.1"]), 0, 16).ok();
+        assert_eq!(fds, Some(Vec::new()));
+    }
+
+    #[test]
+    fn optional_unavailable_address_is_skipped() {
+        let port = free_port();
+        let fds = bind_tcp(&strings(&["-10.255.255.254", "127.0.0.1"]), port, 16).ok();
+        assert_eq!(fds.as_ref().map(Vec::len), Some(1));
+        assert!(accepts(port));
+        close_listening(&fds.unwrap_or_default());
+        assert!(!accepts(port));
+        // Not optional: an error saying why.
+        let e = bind_tcp(&strings(&["10.255.255.254"]), port, 16).err();
+        assert_eq!(
+            e.map(|e| e.kind),
+            Some(std::io::ErrorKind::AddrNotAvailable)
+        );
+    }
+
+    #[test]
+    fn a_failed_bind_leaves_nothing_open() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let e = bind_tcp(&strings(&["127.0.0.2", "127.0.0.1"]), port, 16).err();
+        let e = e.expect("127.0.0.1 is taken");
+        assert_eq!(e.kind, std::io::ErrorKind::AddrInUse);
+        assert!(e.msg.contains(&format!("127.0.0.1:{port}")), "{}", e.msg);
+        // The 127.0.0.2 socket opened first was closed again.
+        assert!(std::net::TcpListener::bind(("127.0.0.2", port)).is_ok());
+    }
+
+    #[test]
+    fn replace_publishes_a_generation_and_stops_the_old_sockets() {
+        let set = TcpListeners::default();
+        let (p1, p2) = (free_port(), free_port());
+        let bind = strings(&["127.0.0.1"]);
+        set.replace(bind_tcp(&bind, p1, 16).unwrap_or_default(), &bind, p1);
+        let g1 = set.generation();
+        assert!(set.is(&bind, p1) && !set.is(&bind, p2));
+        let (g, dups) = set.dup_current();
+        assert_eq!((g, dups.len()), (g1, 1));
+        assert!(accepts(p1));
+        set.replace(bind_tcp(&bind, p2, 16).unwrap_or_default(), &bind, p2);
+        assert_eq!(set.generation(), g1 + 1);
+        // The dup an executor still holds no longer listens either.
+        assert!(!accepts(p1));
+        assert!(accepts(p2));
+        close_listening(&dups);
+        drop(set);
+        assert!(!accepts(p2));
+    }
+}
