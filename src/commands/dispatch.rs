@@ -475,7 +475,7 @@ fn squashable(
 }
 
 /// What a remote shard sends back for a batch: the replies, the keyspace events, and the
-/// commands the slow log or MONITOR want to see (see [`introspect::Ran`]).
+/// commands slow enough for the slow log (see [`introspect::Ran`]).
 type RemoteReply = (Bytes, Option<Vec<notify::Event>>, Vec<introspect::Ran>);
 
 /// Sends a batch of single-shard commands to shard `target` and returns their replies and
