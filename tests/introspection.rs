@@ -511,3 +511,37 @@ fn info_instantaneous_figures_follow_the_load() {
         );
     }
 }
+
+#[test]
+fn proto_max_bulk_len_set_at_runtime_bounds_string_growth() {
+    for shards in [1, 2] {
+        let server = Server::ringkv(shards, &[]);
+        let mut c = RawConn::connect(server.port);
+        let too_big = b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n".to_vec();
+        let bad_offset = b"-ERR bit offset is not an integer or out of range\r\n".to_vec();
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(c.cmd(&["SETRANGE", "k", "1048576", "x"]), too_big);
+        assert_eq!(c.cmd(&["SETRANGE", "k", "1048575", "x"]), b":1048576\r\n");
+        let filler = "x".repeat(1048572);
+        assert_eq!(c.cmd(&["SET", "a", "1234"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["APPEND", "a", &filler]), b":1048576\r\n");
+        assert_eq!(c.cmd(&["APPEND", "a", "y"]), too_big);
+        assert_eq!(c.cmd(&["SETBIT", "b", "8388608", "1"]), bad_offset);
+        assert_eq!(c.cmd(&["SETBIT", "b", "8388607", "1"]), b":0\r\n");
+        assert_eq!(
+            c.cmd(&["BITFIELD", "b", "SET", "u8", "8388608", "1"]),
+            bad_offset
+        );
+        // Raised again: the same commands go through.
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "512mb"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(c.cmd(&["SETRANGE", "k", "1048576", "x"]), b":1048577\r\n");
+        assert_eq!(c.cmd(&["APPEND", "a", "y"]), b":1048577\r\n");
+        assert_eq!(c.cmd(&["SETBIT", "b", "8388608", "1"]), b":0\r\n");
+    }
+}

@@ -191,16 +191,24 @@ async fn execute(
         conn.error(errors::MISCONF);
         return;
     }
+    // Like Redis, a pause holds a write even when it would only be queued by MULTI.
+    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {
+        wait_client_pause(conn, spec).await;
+    }
     if transaction::queues(conn, spec) {
         transaction::queue(conn, spec, argv);
         return;
     }
-    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {
-        wait_client_pause(conn, spec).await;
-    }
     conn.handle.info.borrow_mut().last_cmd = spec.name;
+    // MONITOR sees a command once it ran (Redis's call()), with the db it left selected; a
+    // blocking command when it starts.
+    let mut monitor_argv = None;
     if conn.shard.shared.monitors.load(Ordering::Relaxed) != 0 {
-        introspect::monitor_feed(conn, spec, &argv);
+        if spec.flags & BLOCKING != 0 {
+            introspect::monitor_feed(conn, spec, &argv);
+        } else {
+            monitor_argv = Some(argv.clone());
+        }
     }
     match spec.handler {
         // Outside MULTI a blocking command may wait (it runs its own keyed attempt first).
@@ -232,6 +240,9 @@ async fn execute(
             *clock = RunClock::start();
         }
         Handler::Container => {}
+    }
+    if let Some(argv) = monitor_argv {
+        introspect::monitor_feed(conn, spec, &argv);
     }
     if let Some(events) = notify::take() {
         crate::net::pubsub::publish_events(&conn.shard, events).await;
@@ -288,7 +299,15 @@ async fn wait_client_pause(conn: &Conn, spec: &CommandSpec) {
             return;
         }
         let writes_only = shared.pause_writes_only.load(Ordering::Relaxed);
-        if writes_only && spec.flags & (WRITE | MAY_REPLICATE) == 0 {
+        // EXEC counts as a write when it would run one.
+        let writes = spec.flags & (WRITE | MAY_REPLICATE) != 0
+            || (spec.name == "exec"
+                && conn.multi.as_ref().is_some_and(|m| {
+                    m.cmds
+                        .iter()
+                        .any(|(s, _)| s.flags & (WRITE | MAY_REPLICATE) != 0)
+                }));
+        if writes_only && !writes {
             return;
         }
         let wait = (until - now).clamp(1, 10) as u64;
@@ -429,14 +448,21 @@ async fn keyed(
                     None => break,
                 }
             }
-            let (reply, events) = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            let (reply, events, ran) = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
             notify::absorb(events);
             conn.out.raw(&reply);
+            introspect::after_remote(conn, ran);
             *clock = RunClock::start();
         }
         Route::Multi => {
+            let t = clock::cycles();
+            let feed = introspect::wants_argv(&conn.shard).then(|| argv.clone());
             let reply = multi::execute(&shard, conn.db, conn.proto(), vec![(spec, f, argv)]).await;
             conn.out.raw(&reply);
+            if let Some(argv) = feed {
+                let usec = clock::to_us(clock::cycles().wrapping_sub(t));
+                introspect::slowlog_maybe_record(conn, spec, &argv, usec);
+            }
             *clock = RunClock::start();
         }
     }
@@ -448,10 +474,12 @@ fn squashable(
     argv: &[Bytes],
     target: usize,
 ) -> Option<(&'static CommandSpec, KeyedFn)> {
-    // Over maxmemory, each command goes through the gate (eviction, -OOM) on its own.
+    // Over maxmemory, each command goes through the gate (eviction, -OOM) on its own; with a
+    // MONITOR attached each command goes on its own, to be shown once it ran.
     if conn.reply_mode != ReplyMode::On
         || !conn.authenticated
         || crate::keyspace::evict::over_limit()
+        || shard.shared.monitors.load(Ordering::Relaxed) != 0
     {
         return None;
     }
@@ -468,8 +496,9 @@ fn squashable(
     }
 }
 
-/// What a remote shard sends back for a batch: the replies and the keyspace events.
-type RemoteReply = (Bytes, Option<Vec<notify::Event>>);
+/// What a remote shard sends back for a batch: the replies, the keyspace events, and the
+/// commands slow enough for the slow log (see [`introspect::Ran`]).
+type RemoteReply = (Bytes, Option<Vec<notify::Event>>, Vec<introspect::Ran>);
 
 /// Sends a batch of single-shard commands to shard `target` and returns their replies and
 /// keyspace events.
@@ -489,23 +518,29 @@ async fn run_remote(
                     sh.locks
                         .any_locked(lock_keys(spec, db, argv).iter().map(|(d, k)| (*d, &**k)))
                 });
+            let mut ran = introspect::RanLog::new(sh);
             if !blocked {
                 let mut out = ReplyBuf::new(proto);
                 let mut clock = RunClock::start();
-                for (spec, f, argv) in &batch {
-                    let _ = run_here(sh, db, &mut out, spec, *f, argv, &mut clock);
+                for (spec, f, argv) in batch {
+                    let usec = run_here(sh, db, &mut out, spec, f, &argv, &mut clock);
+                    ran.note(spec, argv, usec);
                 }
-                resp.send(sh, Box::new((out.buf.freeze(), notify::take())));
+                resp.send(sh, Box::new((out.buf.freeze(), notify::take(), ran.done())));
                 return;
             }
             let sh = sh.clone();
             glommio::spawn_local(async move {
                 let mut out = ReplyBuf::new(proto);
-                for (spec, f, argv) in &batch {
-                    sh.locks.wait_unlocked(&lock_keys(spec, db, argv)).await;
-                    let _ = run_here(&sh, db, &mut out, spec, *f, argv, &mut RunClock::start());
+                for (spec, f, argv) in batch {
+                    sh.locks.wait_unlocked(&lock_keys(spec, db, &argv)).await;
+                    let usec = run_here(&sh, db, &mut out, spec, f, &argv, &mut RunClock::start());
+                    ran.note(spec, argv, usec);
                 }
-                resp.send(&sh, Box::new((out.buf.freeze(), notify::take())));
+                resp.send(
+                    &sh,
+                    Box::new((out.buf.freeze(), notify::take(), ran.done())),
+                );
             })
             .detach();
         }),

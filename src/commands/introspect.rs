@@ -1,7 +1,8 @@
 //! Introspection commands: COMMAND, SLOWLOG, LATENCY, MONITOR, MEMORY, DEBUG.
 //!
-//! COMMAND answers from the spec table (the single source of truth); SLOWLOG and the latency
-//! histograms are kept per shard and merged on read; MONITOR lines are produced where a command
+//! COMMAND answers from the spec table (the single source of truth); SLOWLOG is one log for the
+//! process, written where the command's connection lives (a command run on another shard
+//! reports its duration back); the latency histograms are kept per shard and merged on read; MONITOR lines are produced where a command
 //! executes and pushed to every attached monitor's sink.
 
 use super::client::reply_help;
@@ -167,7 +168,7 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         "2.2.12",
         "Get the slow log's entries",
         "O(N) where N is the number of entries returned",
-        Handler::Coord(slowlog_get),
+        Handler::Conn(slowlog_get),
     ),
     spec(
         "slowlog|len",
@@ -178,7 +179,7 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         "2.2.12",
         "Get the slow log's length",
         "O(1)",
-        Handler::Coord(slowlog_len),
+        Handler::Conn(slowlog_len),
     ),
     spec(
         "slowlog|reset",
@@ -189,7 +190,7 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         "2.2.12",
         "Clear all entries from the slow log",
         "O(N) where N is the number of entries in the slowlog",
-        Handler::Coord(slowlog_reset),
+        Handler::Conn(slowlog_reset),
     ),
     spec(
         "slowlog|help",
@@ -741,18 +742,133 @@ fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
 const SLOWLOG_ENTRY_MAX_ARGC: usize = 32;
 const SLOWLOG_ENTRY_MAX_STRING: usize = 128;
 
-/// Records a command in this shard's slow log when it took `usec` or more than the threshold.
+/// The slow log: one list for the whole process, newest first, like Redis's `server.slowlog`.
+#[derive(Default)]
+pub struct SlowLog {
+    entries: std::sync::Mutex<std::collections::VecDeque<SlowlogEntry>>,
+    /// Mirror of the list length, so a command that is not slow checks the trim without the
+    /// lock.
+    len: std::sync::atomic::AtomicUsize,
+}
+
+impl SlowLog {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<SlowlogEntry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Redis's slowlogPushEntryIfNeeded: adds the entry made by `entry` when the command took
+    /// at least `slower_than` µs (`usec` None: a command that cannot be slow, trim only), then
+    /// trims the log to `max_len` (a lowered limit takes effect with the next command). A
+    /// negative threshold or a zero length leaves the log alone.
+    fn push_if_needed(
+        &self,
+        (slower_than, max_len): (i64, usize),
+        usec: Option<u64>,
+        entry: impl FnOnce() -> SlowlogEntry,
+    ) {
+        if slower_than < 0 || max_len == 0 {
+            return;
+        }
+        let slow = usec.is_some_and(|u| u >= slower_than as u64);
+        if !slow && self.len.load(Ordering::Relaxed) <= max_len {
+            return;
+        }
+        let mut log = self.entries();
+        if slow {
+            log.push_front(entry());
+        }
+        log.truncate(max_len);
+        self.len.store(log.len(), Ordering::Relaxed);
+    }
+
+    fn reset(&self) {
+        let mut log = self.entries();
+        log.clear();
+        self.len.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Records a command of `conn` that took `usec` (wherever it ran) in the slow log when it was
+/// slow enough. Called once per executed command, in execution order.
 pub fn slowlog_maybe_record(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], usec: u64) {
-    let shared = &conn.shard.shared;
-    let threshold = shared.slowlog_slower_than.load(Ordering::Relaxed);
-    if threshold < 0 || usec < threshold as u64 || spec.flags & SKIP_SLOWLOG != 0 {
+    if spec.flags & SKIP_SLOWLOG != 0 {
         return;
     }
-    let max_len = shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
-    let entry = slowlog_entry(shared, argv, usec, &conn.handle);
-    let mut d = conn.shard.data.borrow_mut();
-    d.slowlog.push_front(entry);
-    d.slowlog.truncate(max_len);
+    let shared = &conn.shard.shared;
+    shared
+        .slowlog
+        .push_if_needed(slowlog_limits(shared), Some(usec), || {
+            slowlog_entry(shared, argv, usec, &conn.handle)
+        });
+}
+
+/// `slowlog-log-slower-than` and `slowlog-max-len`.
+fn slowlog_limits(shared: &Shared) -> (i64, usize) {
+    (
+        shared.slowlog_slower_than.load(Ordering::Relaxed),
+        shared.slowlog_max_len.load(Ordering::Relaxed) as usize,
+    )
+}
+
+/// A command run for a connection on another shard, slow enough for the slow log: its spec,
+/// arguments and duration. The connection's shard records it (it knows the client).
+pub type Ran = (&'static CommandSpec, Vec<Bytes>, u64);
+
+/// Gathers, on the shard running a batch for another shard's connection, the commands the slow
+/// log will want.
+pub struct RanLog {
+    threshold: i64,
+    ran: Vec<Ran>,
+}
+
+impl RanLog {
+    pub fn new(shard: &Shard) -> RanLog {
+        RanLog {
+            threshold: shard.shared.slowlog_slower_than.load(Ordering::Relaxed),
+            ran: Vec::new(),
+        }
+    }
+
+    pub fn note(&mut self, spec: &'static CommandSpec, argv: Vec<Bytes>, usec: u64) {
+        if self.threshold >= 0 && usec >= self.threshold as u64 && spec.flags & SKIP_SLOWLOG == 0 {
+            self.ran.push((spec, argv, usec));
+        }
+    }
+
+    pub fn done(self) -> Vec<Ran> {
+        self.ran
+    }
+}
+
+/// Back on the connection's shard after a remote batch: its slow commands go to the slow log,
+/// in execution order.
+pub fn after_remote(conn: &Conn, ran: Vec<Ran>) {
+    if ran.is_empty() {
+        let shared = &conn.shard.shared;
+        // Not slow (None): only the trim to a lowered slowlog-max-len; no entry is made.
+        shared
+            .slowlog
+            .push_if_needed(slowlog_limits(shared), None, || {
+                slowlog_entry(shared, &[], 0, &conn.handle)
+            });
+    }
+    for (spec, argv, usec) in ran {
+        slowlog_maybe_record(conn, spec, &argv, usec);
+    }
+}
+
+/// A command EXEC ran (Redis runs each through call()): MONITOR shows it and the slow log
+/// may record it, before EXEC itself.
+pub fn exec_ran(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], usec: u64) {
+    slowlog_maybe_record(conn, spec, argv, usec);
+    if conn.shard.shared.monitors.load(Ordering::Relaxed) != 0 {
+        monitor_feed(conn, spec, argv);
+    }
+}
+
+/// Whether a command's arguments must be kept after it runs elsewhere (for the slow log).
+pub fn wants_argv(shard: &Shard) -> bool {
+    shard.shared.slowlog_slower_than.load(Ordering::Relaxed) >= 0
 }
 
 fn slowlog_entry(
@@ -798,62 +914,47 @@ fn slowlog_entry(
     }
 }
 
-fn slowlog_get<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
-    Box::pin(async move {
-        let count = match argv.get(2) {
-            None => 10,
-            Some(a) => match parse_i64(a) {
-                Some(n) if n >= -1 => n,
-                _ => return conn.error("ERR count should be greater than or equal to -1"),
-            },
+fn slowlog_get(conn: &mut Conn, argv: &[Bytes]) {
+    let count = match argv.get(2) {
+        None => 10,
+        Some(a) => match parse_i64(a) {
+            Some(n) if n >= -1 => n,
+            _ => return conn.error("ERR count should be greater than or equal to -1"),
+        },
+    };
+    let entries: Vec<SlowlogEntry> = {
+        let log = conn.shard.shared.slowlog.entries();
+        let n = if count < 0 {
+            log.len()
+        } else {
+            (count as usize).min(log.len())
         };
-        let mut all: Vec<SlowlogEntry> = Mesh::run_on_all(&conn.shard, |sh| {
-            sh.data.borrow().slowlog.iter().cloned().collect::<Vec<_>>()
-        })
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-        // Newest first, as one log would be.
-        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
-        let max_len = conn.shard.shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
-        all.truncate(max_len);
-        if count >= 0 {
-            all.truncate(count as usize);
+        log.iter().take(n).cloned().collect()
+    };
+    let out = &mut conn.out;
+    out.array(entries.len());
+    for e in entries {
+        out.array(6);
+        out.int(e.id as i64);
+        out.int(e.time);
+        out.int(e.usec as i64);
+        out.array(e.argv.len());
+        for a in &e.argv {
+            out.bulk(a);
         }
-        let out = &mut conn.out;
-        out.array(all.len());
-        for e in all {
-            out.array(6);
-            out.int(e.id as i64);
-            out.int(e.time);
-            out.int(e.usec as i64);
-            out.array(e.argv.len());
-            for a in &e.argv {
-                out.bulk(a);
-            }
-            out.bulk(e.addr.as_bytes());
-            out.bulk(e.name.as_bytes());
-        }
-    })
+        out.bulk(e.addr.as_bytes());
+        out.bulk(e.name.as_bytes());
+    }
 }
 
-fn slowlog_len<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
-    Box::pin(async move {
-        let n: usize = Mesh::run_on_all(&conn.shard, |sh| sh.data.borrow().slowlog.len())
-            .await
-            .into_iter()
-            .sum();
-        let max_len = conn.shard.shared.slowlog_max_len.load(Ordering::Relaxed) as usize;
-        conn.out.int(n.min(max_len) as i64);
-    })
+fn slowlog_len(conn: &mut Conn, _argv: &[Bytes]) {
+    let n = conn.shard.shared.slowlog.entries().len();
+    conn.out.int(n as i64);
 }
 
-fn slowlog_reset<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
-    Box::pin(async move {
-        Mesh::run_on_all(&conn.shard, |sh| sh.data.borrow_mut().slowlog.clear()).await;
-        conn.out.ok();
-    })
+fn slowlog_reset(conn: &mut Conn, _argv: &[Bytes]) {
+    conn.shard.shared.slowlog.reset();
+    conn.out.ok();
 }
 
 fn slowlog_help(conn: &mut Conn, _argv: &[Bytes]) {
@@ -1364,6 +1465,51 @@ async fn debug_populate(conn: &mut Conn, argv: &[Bytes]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(id: u64) -> SlowlogEntry {
+        SlowlogEntry {
+            id,
+            time: 0,
+            usec: 0,
+            argv: vec![Bytes::from(format!("c{id}"))],
+            addr: String::new(),
+            name: String::new(),
+        }
+    }
+
+    fn ids(log: &SlowLog) -> Vec<u64> {
+        log.entries().iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn slowlog_keeps_newest_first_within_max_len() {
+        let log = SlowLog::default();
+        for id in 0..5 {
+            log.push_if_needed((0, 3), Some(0), || entry(id));
+        }
+        assert_eq!(ids(&log), vec![4, 3, 2]);
+        // Faster than the threshold: not recorded.
+        log.push_if_needed((100, 3), Some(99), || entry(9));
+        assert_eq!(ids(&log), vec![4, 3, 2]);
+        log.push_if_needed((100, 3), Some(100), || entry(5));
+        assert_eq!(ids(&log), vec![5, 4, 3]);
+    }
+
+    #[test]
+    fn slowlog_lowered_max_len_trims_on_the_next_command() {
+        let log = SlowLog::default();
+        for id in 0..4 {
+            log.push_if_needed((0, 10), Some(0), || entry(id));
+        }
+        // Disabled (negative threshold or zero length): nothing changes, not even the trim.
+        log.push_if_needed((-1, 2), None, || entry(99));
+        log.push_if_needed((0, 0), Some(5), || entry(99));
+        assert_eq!(ids(&log), vec![3, 2, 1, 0]);
+        log.push_if_needed((0, 2), None, || entry(99));
+        assert_eq!(ids(&log), vec![3, 2]);
+        log.reset();
+        assert!(ids(&log).is_empty());
+    }
 
     #[test]
     fn repr_quotes_like_sdscatrepr() {

@@ -264,6 +264,17 @@ fn apply_config(
             "proto-max-bulk-len" => {
                 crate::commands::string::set_max_bulk_len(cfg.proto_max_bulk_len)
             }
+            "port" | "bind" => {
+                crate::net::listener::rebind(shared, &cfg.bind, cfg.port, cfg.tcp_backlog).map_err(
+                    |_| {
+                        let why = match *name {
+                            "port" => "Unable to listen on this port. Check server logs.",
+                            _ => "Failed to bind to specified addresses.",
+                        };
+                        failed(name, why.to_string())
+                    },
+                )?
+            }
             // maxclients, requirepass, timeout, the parser's proto-max-bulk-len and the like are read
             // through the config (connections refresh their cache on the epoch bump).
             _ => {}

@@ -21,13 +21,14 @@
 //! before EXEC, reads as unchanged (Redis aborts).
 
 use super::dispatch::{run_here, RunClock};
+use super::introspect;
 use super::spec::*;
 use super::{BoxFuture, Handler};
 use crate::keyspace::now_ms;
 use crate::net::Conn;
 use crate::resp::ReplyBuf;
 use crate::shard::locks::LockKey;
-use crate::shard::{multi, Mesh, Shard};
+use crate::shard::{clock, multi, Mesh, Shard};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -357,7 +358,8 @@ async fn run_block(
         shard.data.borrow_mut().effects.begin_unit();
         for (spec, argv) in &cmds {
             if let Handler::Keyed(f) | Handler::Local(f) = spec.handler {
-                run_here(&shard, conn.db, &mut conn.out, spec, f, argv, &mut clock);
+                let usec = run_here(&shard, conn.db, &mut conn.out, spec, f, argv, &mut clock);
+                introspect::exec_ran(conn, spec, argv, usec);
             }
         }
         commit_unit(&shard);
@@ -390,7 +392,10 @@ async fn run_block(
         conn.out.array(cmds.len());
         shard.data.borrow_mut().effects.begin_unit();
         for (spec, argv) in cmds {
-            run_one(conn, spec, argv).await;
+            let t = clock::cycles();
+            run_one(conn, spec, argv.clone()).await;
+            let usec = clock::to_us(clock::cycles().wrapping_sub(t));
+            introspect::exec_ran(conn, spec, &argv, usec);
         }
         commit_unit(&shard);
     } else {

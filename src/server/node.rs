@@ -7,7 +7,6 @@ use crate::server::notify::{self, SupervisedMode};
 use crate::server::{banner, log, process, uring, ShutdownSignal};
 use crate::shard::runtime::{self, Listeners};
 use crate::shard::Shared;
-use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,115 +197,20 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
     Ok(())
 }
 
-/// Binds every `bind` address (a leading '-' means "skip if unavailable") on `port`, exclusive
-/// (no SO_REUSEPORT), non-blocking, with `tcp-backlog`.
+/// Binds every `bind` address on `port` ([`crate::net::listener::bind_tcp`]) and notes the
+/// unix socket to serve.
 pub fn bind_all(config: &Config) -> Result<Listeners, String> {
-    let mut tcp = Vec::new();
-    if config.port != 0 {
-        for b in &config.bind {
-            let (optional, addr) = match b.strip_prefix('-') {
-                Some(a) => (true, a),
-                None => (false, b.as_str()),
-            };
-            let addr = match addr {
-                "*" => "0.0.0.0",
-                "::*" => "::",
-                a => a,
-            };
-            match bind_one(addr, config.port, config.tcp_backlog) {
-                Ok(fd) => tcp.push(fd),
-                Err(e) if optional && e.kind() == std::io::ErrorKind::AddrNotAvailable => {
-                    tracing::warn!("Could not create server TCP listening socket {addr}:{}: {e}", config.port);
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "Warning: Could not create server TCP listening socket {addr}:{}: {e}\nFailed listening on port {} (tcp), aborting.",
-                        config.port, config.port
-                    ))
-                }
-            }
-        }
-    }
+    let tcp = crate::net::listener::bind_tcp(&config.bind, config.port, config.tcp_backlog)
+        .map_err(|e| {
+            format!(
+                "{}\nFailed listening on port {} (tcp), aborting.",
+                e.msg, config.port
+            )
+        })?;
     let unix =
         (!config.unixsocket.is_empty()).then(|| (config.unixsocket.clone(), config.unixsocketperm));
     if tcp.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     Ok(Listeners { tcp, unix })
-}
-
-fn bind_one(addr: &str, port: u16, backlog: i32) -> std::io::Result<RawFd> {
-    use std::io::Error;
-    let ip: std::net::IpAddr = addr
-        .parse()
-        .map_err(|_| Error::new(std::io::ErrorKind::AddrNotAvailable, "invalid address"))?;
-    let check = |r: libc::c_int| {
-        if r < 0 {
-            Err(Error::last_os_error())
-        } else {
-            Ok(r)
-        }
-    };
-    let family = if ip.is_ipv6() {
-        libc::AF_INET6
-    } else {
-        libc::AF_INET
-    };
-    // SAFETY: plain socket syscalls on a descriptor we create and own; the sockaddr structs are
-    // fully initialised locals whose sizes are passed alongside.
-    unsafe {
-        let fd = check(libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        ))?;
-        let close_on_err = |e: Error| {
-            libc::close(fd);
-            e
-        };
-        let one: libc::c_int = 1;
-        let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            &one as *const _ as *const _,
-            sz,
-        );
-        let r = match ip {
-            std::net::IpAddr::V4(v4) => {
-                let mut sa: libc::sockaddr_in = std::mem::zeroed();
-                sa.sin_family = libc::AF_INET as libc::sa_family_t;
-                sa.sin_port = port.to_be();
-                sa.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
-                libc::bind(
-                    fd,
-                    &sa as *const _ as *const libc::sockaddr,
-                    std::mem::size_of_val(&sa) as libc::socklen_t,
-                )
-            }
-            std::net::IpAddr::V6(v6) => {
-                // Like Redis: an IPv6 socket never also takes IPv4, so `bind * ::*` works.
-                libc::setsockopt(
-                    fd,
-                    libc::IPPROTO_IPV6,
-                    libc::IPV6_V6ONLY,
-                    &one as *const _ as *const _,
-                    sz,
-                );
-                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
-                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sa.sin6_port = port.to_be();
-                sa.sin6_addr.s6_addr = v6.octets();
-                libc::bind(
-                    fd,
-                    &sa as *const _ as *const libc::sockaddr,
-                    std::mem::size_of_val(&sa) as libc::socklen_t,
-                )
-            }
-        };
-        check(r).map_err(close_on_err)?;
-        check(libc::listen(fd, backlog.max(1))).map_err(close_on_err)?;
-        Ok(fd)
-    }
 }

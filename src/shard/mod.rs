@@ -49,6 +49,8 @@ pub struct Shared {
     pub pause_until: AtomicI64,
     pub pause_writes_only: AtomicBool,
     pub port: std::sync::atomic::AtomicU16,
+    /// The TCP listening sockets (CONFIG SET port / bind replace them).
+    pub listeners: crate::net::listener::TcpListeners,
     /// Signals and SHUTDOWN both end up here; the main thread carries the shutdown out.
     pub shutdown: Arc<crate::server::ShutdownSignal>,
     /// `slowlog-log-slower-than` (µs; negative disables) and `slowlog-max-len`, mirrored here
@@ -57,6 +59,8 @@ pub struct Shared {
     pub slowlog_max_len: AtomicU64,
     /// SLOWLOG entry ids, unique over all shards.
     pub slowlog_next_id: AtomicU64,
+    /// The slow log, one for the process as in Redis.
+    pub slowlog: crate::commands::introspect::SlowLog,
     /// MONITOR connections attached anywhere; the dispatcher feeds them only when non-zero.
     pub monitors: std::sync::atomic::AtomicUsize,
     pub monitor_sinks: std::sync::Mutex<Vec<Arc<MonitorSink>>>,
@@ -135,10 +139,12 @@ impl Shared {
             pause_until: AtomicI64::new(0),
             pause_writes_only: AtomicBool::new(false),
             port: std::sync::atomic::AtomicU16::new(port),
+            listeners: Default::default(),
             shutdown,
             slowlog_slower_than: AtomicI64::new(slower_than),
             slowlog_max_len: AtomicU64::new(max_len),
             slowlog_next_id: AtomicU64::new(0),
+            slowlog: Default::default(),
             monitors: std::sync::atomic::AtomicUsize::new(0),
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
@@ -246,8 +252,6 @@ pub struct ShardData {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
     pub rng: rand::rngs::SmallRng,
-    /// Newest first, at most `slowlog-max-len` entries.
-    pub slowlog: std::collections::VecDeque<SlowlogEntry>,
     /// Effects of the command being executed (see [`journal`]).
     pub effects: journal::Effects,
 }
@@ -288,7 +292,6 @@ impl Shard {
                 dbs,
                 stats: ShardStats::default(),
                 rng: rand::rngs::SmallRng::from_rng(&mut rand::rng()),
-                slowlog: std::collections::VecDeque::new(),
                 effects: journal::Effects::default(),
             }),
             mesh: Mesh::new(nshards),

@@ -6,7 +6,7 @@
 use super::mesh::{receive_loop, Msg};
 use super::watchdog::{self, Doorbell};
 use super::{set_current, Shard, Shared};
-use crate::net::listener::{accept_loop, ListenerFd};
+use crate::net::listener::{accept_loop, serve_tcp, ListenerFd};
 use crate::net::Engine;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::{LocalExecutorBuilder, Placement};
@@ -15,8 +15,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How listening sockets reach the shards: TCP fds are dup'ed for every shard; the unix socket
-/// is served by shard 0.
+/// How listening sockets reach the shards: the TCP fds go to `Shared::listeners`, where every
+/// shard takes dups of them; the unix socket is served by shard 0.
 pub struct Listeners {
     pub tcp: Vec<RawFd>,
     pub unix: Option<(String, u32)>,
@@ -33,6 +33,13 @@ where
     F: Fn() -> E + Send + Clone + 'static,
 {
     let n = shared.nshards;
+    {
+        let (bind, port) = {
+            let c = shared.config();
+            (c.bind.clone(), c.port)
+        };
+        shared.listeners.replace(listeners.tcp, &bind, port);
+    }
     super::clock::calibrate();
     let cpus = std::thread::available_parallelism()
         .map(|c| c.get())
@@ -67,12 +74,6 @@ where
         let ready = ready_tx.clone();
         let meshed = meshed.clone();
         let engine = engine.clone();
-        let fds: Vec<RawFd> = listeners
-            .tcp
-            .iter()
-            // SAFETY: dup of a listening socket we own; the copy goes to exactly one executor.
-            .map(|&fd| unsafe { libc::dup(fd) })
-            .collect();
         let unix = if i == 0 { listeners.unix.clone() } else { None };
         let placement = if n <= cpus {
             Placement::Fixed(i)
@@ -130,14 +131,7 @@ where
                 meshed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             }
             wait_for(gate).await;
-            for fd in fds {
-                glommio::spawn_local(accept_loop(
-                    engine.clone(),
-                    shard.clone(),
-                    ListenerFd::Tcp(fd),
-                ))
-                .detach();
-            }
+            glommio::spawn_local(serve_tcp(engine.clone(), shard.clone())).detach();
             if i == 0 {
                 let sh = shard.clone();
                 glommio::spawn_local(crate::persistence::snapshot::on_shutdown(sh)).detach();
