@@ -18,6 +18,7 @@ pub use snapshot::{EntrySerializer, PassInfo};
 pub use value::{RString, Value};
 pub use zset::ZSet;
 
+use crate::shard::watch::{Token, Watchers};
 use rand::Rng;
 
 /// No expiry.
@@ -126,6 +127,8 @@ pub struct Db {
     pub expired_log: Option<Vec<Box<[u8]>>>,
     /// This database's number, for keyspace events (SWAPDB swaps contents, not numbers).
     pub id: u32,
+    /// Keys WATCHed here (see `shard::watch`); like `id`, they stay with the number.
+    watch: Watchers,
 }
 
 impl Db {
@@ -154,6 +157,19 @@ impl Db {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// How many keys [`Db::take_written`] would return now.
+    pub fn written_len(&self) -> usize {
+        self.written.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Forgets the keys marked written after the first `n` (a command that opened them for
+    /// writing and changed nothing: its write-back would count as a modification).
+    pub fn truncate_written(&mut self, n: usize) {
+        if let Some(w) = &mut self.written {
+            w.truncate(n);
+        }
     }
 
     #[inline]
@@ -210,6 +226,9 @@ impl Db {
                 log.push(key.into());
             }
             notify::record(notify::NOTIFY_EXPIRED, "expired", self.id as usize, key);
+            if !self.watch.is_empty() {
+                self.watch.touch_expired(key);
+            }
             return None;
         }
         Some(i)
@@ -241,6 +260,9 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         let i = self.live_position(key, now)?;
         self.mark(key);
+        if !self.watch.is_empty() {
+            self.watch.opened(key);
+        }
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         e.lru = lru_clock();
@@ -255,6 +277,7 @@ impl Db {
     /// Sets a value, discarding any TTL (SET semantics).
     pub fn set(&mut self, key: &[u8], value: Value) {
         self.mark(key);
+        self.touch(key);
         match self.main.find(key) {
             Ok(i) => {
                 self.before_write_at(i);
@@ -278,6 +301,7 @@ impl Db {
     /// Sets a value keeping the TTL of an existing key (KEEPTTL, SETRANGE, ...).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         self.mark(key);
+        self.touch(key);
         match self.main.find(key) {
             Ok(i) => {
                 self.before_write_at(i);
@@ -306,6 +330,7 @@ impl Db {
     /// fetch and write-back): no keyspace event, the command already reported its changes.
     pub fn install(&mut self, key: &[u8], mut entry: Entry) {
         self.mark(key);
+        self.touch(key);
         entry.version = next_version();
         let has_ttl = entry.expire_at != NO_EXPIRE;
         let i = match self.main.find(key) {
@@ -328,9 +353,10 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.mark(key);
-        self.expires.remove(key);
         let i = self.main.position(key)?;
+        self.mark(key);
+        self.touch(key);
+        self.expires.remove(key);
         self.before_write_at(i);
         Some(self.main.remove_at(i).1)
     }
@@ -341,10 +367,11 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return false;
         }
-        self.mark(key);
         let Some(i) = self.main.position(key) else {
             return false;
         };
+        self.mark(key);
+        self.touch(key);
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         e.expire_at = at;
@@ -366,7 +393,70 @@ impl Db {
         }
     }
 
+    /// A watched key was modified (Redis's `touchWatchedKey`).
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watch.is_empty() {
+            self.watch.touch(key);
+        }
+    }
+
+    /// Marks the watchers of `key` dirty now, for a command that counts no change but is one
+    /// for WATCH (LTRIM that removes nothing: Redis signals it anyway).
+    pub fn signal_modified_key(&mut self, key: &[u8]) {
+        self.touch(key);
+    }
+
+    /// WATCH: registers `t` for `key` (existing or not). A key whose TTL already passed is
+    /// removed first, so it reads as absent (Redis flags it "expired at WATCH" instead: no
+    /// difference a client can see).
+    pub fn watch_key(&mut self, key: &[u8], t: &Token, now: i64) {
+        self.expire_if_needed(key, now);
+        self.watch.add(key, t);
+    }
+
+    /// EXEC is done with `t`'s watch of `key`.
+    pub fn unwatch_key(&mut self, key: &[u8], t: &Token) {
+        self.watch.remove(key, t);
+    }
+
+    /// Whether a watched `key` is present with its TTL passed (Redis's `isWatchedKeyExpired`:
+    /// EXEC aborts), not counting a key that came in already expired.
+    pub fn watched_key_expired(&self, key: &[u8], now: i64) -> bool {
+        matches!(self.main.get(key), Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now)
+            && !self.watch.expired_flag(key)
+    }
+
+    /// Whether `key` is in the table, expired or not (Redis's `dictFind` on `db->dict`).
+    pub fn contains_raw(&self, key: &[u8]) -> bool {
+        self.main.get(key).is_some()
+    }
+
+    /// The dispatcher runs a command on this db: see [`Watchers::begin_command`].
+    #[inline]
+    pub fn watch_begin_command(&mut self) -> bool {
+        self.watch.begin_command()
+    }
+
+    /// See [`Watchers::end_command`].
+    pub fn watch_end_command(&mut self, changed: bool) {
+        self.watch.end_command(changed);
+    }
+
+    /// The watch table, taken out (SWAPDB keeps it with the db number).
+    pub fn take_watchers(&mut self) -> Watchers {
+        std::mem::take(&mut self.watch)
+    }
+
+    pub fn set_watchers(&mut self, w: Watchers) {
+        self.watch = w;
+    }
+
     pub fn clear(&mut self) {
+        if !self.watch.is_empty() {
+            let main = &self.main;
+            crate::shard::watch::touch_all(&mut self.watch, |k| main.get(k).is_some(), |_| None);
+        }
         match self.pass.as_deref_mut() {
             // The pass still owes the flushed entries: hand it the table (O(1)).
             Some(p) => p.detached.push(self.main.take_slots()),

@@ -282,6 +282,21 @@ pub fn signal(shard: &Shard, db: u32, key: &[u8]) {
     }
 }
 
+/// Signals every key of `dbs` somebody waits on, then serves (SWAPDB: Redis's
+/// `scanDatabaseForReadyKeys`; the waiters are served from what the db holds now).
+pub fn signal_dbs(shard: &Shard, dbs: &[u32]) {
+    let r = &shard.blocking;
+    if !r.has_waiters() {
+        return;
+    }
+    {
+        let q = r.queues.borrow();
+        let mut ready = r.ready.borrow_mut();
+        ready.extend(q.keys().filter(|(db, _)| dbs.contains(db)).cloned());
+    }
+    serve_ready(shard);
+}
+
 /// Signals every key `spec` names in `argv` (run from `db`), then serves.
 pub fn signal_command(shard: &Shard, spec: &'static CommandSpec, db: usize, argv: &[Bytes]) {
     if !shard.blocking.has_waiters() {
