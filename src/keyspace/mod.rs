@@ -719,6 +719,69 @@ mod tests {
     }
 
     #[test]
+    fn watchers_see_creation_deletion_expiry_and_flush_but_not_reads() {
+        use crate::shard::watch::{is_dirty, new_token, swap_dbs};
+        let mut db = Db::new();
+        let t = new_token();
+        db.watch_key(b"a", &t, 0);
+        let _ = db.get(b"a", 0);
+        db.remove(b"a", 0);
+        db.clear();
+        assert!(
+            !is_dirty(&t),
+            "an absent key that stays absent is unchanged"
+        );
+        db.set(b"a", Value::from_bytes(b"1"));
+        db.remove(b"a", 0);
+        assert!(is_dirty(&t), "created and deleted again is a change");
+
+        let t = new_token();
+        db.set(b"b", Value::from_bytes(b"1"));
+        db.set_expire(b"b", 100, 0);
+        db.watch_key(b"b", &t, 0);
+        assert!(!db.watched_key_expired(b"b", 99));
+        assert!(
+            db.watched_key_expired(b"b", 100),
+            "EXEC sees the TTL passed"
+        );
+        let _ = db.get(b"b", 100);
+        assert!(is_dirty(&t), "expiry is a change");
+
+        // A key already expired at WATCH reads as absent: its removal is no change.
+        let t = new_token();
+        db.set(b"c", Value::from_bytes(b"1"));
+        db.set_expire(b"c", 100, 0);
+        db.watch_key(b"c", &t, 200);
+        let _ = db.get(b"c", 200);
+        assert!(!is_dirty(&t));
+
+        // Opened for writing inside a command that changed nothing: no change.
+        db.set(b"d", Value::from_bytes(b"1"));
+        let t = new_token();
+        db.watch_key(b"d", &t, 0);
+        assert!(db.watch_begin_command());
+        let _ = db.get_mut(b"d", 0);
+        db.watch_end_command(false);
+        assert!(!is_dirty(&t));
+        db.clear();
+        assert!(is_dirty(&t), "FLUSHDB of a present watched key is a change");
+
+        // SWAPDB: a watched absent key stays unchanged unless the other db has it live.
+        let mut dbs: Vec<Db> = (0..3).map(|i| Db::new().with_id(i)).collect();
+        let (t0, t1) = (new_token(), new_token());
+        dbs[0].watch_key(b"x", &t0, 0);
+        dbs[0].watch_key(b"y", &t1, 0);
+        dbs[1].set(b"y", Value::from_bytes(b"1"));
+        swap_dbs(&mut dbs, 0, 1, 0);
+        assert!(!is_dirty(&t0));
+        assert!(is_dirty(&t1));
+        assert_eq!((dbs[0].id, dbs[1].id), (0, 1));
+        assert!(dbs[0].get(b"y", 0).is_some());
+        dbs[0].set(b"x", Value::from_bytes(b"1"));
+        assert!(is_dirty(&t0), "the watch table stays with db 0");
+    }
+
+    #[test]
     fn active_expire_removes_dead_keys() {
         let mut db = Db::new();
         let mut rng = rand::rng();
