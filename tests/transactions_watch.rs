@@ -106,6 +106,17 @@ fn writes_that_change_nothing_do_not_abort() {
             let r = exec_after(&mut c, &mut other, &[k, far], &[(false, noop.clone())]);
             assert_eq!(r, RAN, "{shards} shards: {noop:?} after {setup:?}");
         }
+        // SMOVE to a set that already has the member leaves the destination unchanged.
+        c.cmd(&["FLUSHALL"]);
+        c.cmd(&["SADD", k, "a"]);
+        c.cmd(&["SADD", far, "a"]);
+        let r = exec_after(
+            &mut c,
+            &mut other,
+            &[far],
+            &[(false, vec!["SMOVE", k, far, "a"])],
+        );
+        assert_eq!(r, RAN, "{shards} shards");
         // LTRIM is signalled even when it removes nothing (Redis does).
         c.cmd(&["FLUSHALL"]);
         c.cmd(&["RPUSH", k, "a"]);
@@ -167,6 +178,25 @@ fn flush_and_swapdb_abort_as_redis_7_0_does() {
             assert_eq!(r, RAN);
             other.cmd(&["FLUSHALL"]);
         }
+    }
+}
+
+#[test]
+fn debug_reload_touches_watched_keys_that_existed() {
+    for shards in [1, 2] {
+        let server = Server::ringkv(shards, &["--enable-debug-command", "yes"]);
+        let mut c = server.raw();
+        let mut other = server.raw();
+        let keys = keys_for(shards);
+        let present = keys[shards - 1].as_str();
+        let absent = keys[0].as_str();
+        let reload = || (false, vec!["DEBUG", "RELOAD"]);
+        let r = exec_after(&mut c, &mut other, &[absent], &[reload()]);
+        assert_eq!(r, RAN, "{shards} shards");
+        c.cmd(&["SET", present, "1"]);
+        let r = exec_after(&mut c, &mut other, &[absent, present], &[reload()]);
+        assert_eq!(r, ABORTED, "{shards} shards");
+        assert_eq!(c.cmd(&["GET", present]), b"$1\r\n1\r\n");
     }
 }
 

@@ -238,6 +238,18 @@ pub fn swap_dbs(dbs: &mut [crate::keyspace::Db], a: usize, b: usize, now: i64) {
     dbs[b].set_watchers(wb);
 }
 
+/// DEBUG RELOAD installs freshly loaded dbs: the watched keys of the emptied ones are touched
+/// as by FLUSHALL, and the watch tables move to the new dbs.
+pub fn carry_over(old: &mut [crate::keyspace::Db], new: &mut [crate::keyspace::Db]) {
+    for (o, n) in old.iter_mut().zip(new.iter_mut()) {
+        let mut w = o.take_watchers();
+        if !w.is_empty() {
+            touch_all(&mut w, |k| o.contains_raw(k), |_| None);
+            n.set_watchers(w);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
