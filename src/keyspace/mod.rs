@@ -30,9 +30,6 @@ pub struct Entry {
     pub expire_at: i64,
     /// LRU clock (seconds, wrapping) of the last access, for OBJECT IDLETIME.
     pub lru: u32,
-    /// Changes on every write to the key (WATCH compares it at EXEC). Db's write methods set
-    /// it from [`next_version`], so a key deleted and created again never repeats a version.
-    pub version: u64,
     /// The epoch of the last snapshot pass that emitted this entry (see [`snapshot`]).
     pub snap: u32,
 }
@@ -43,7 +40,6 @@ impl Entry {
             value,
             expire_at: NO_EXPIRE,
             lru: lru_clock(),
-            version: next_version(),
             snap: 0,
         }
     }
@@ -55,34 +51,9 @@ impl Clone for Entry {
             value: self.value.clone(),
             expire_at: self.expire_at,
             lru: self.lru,
-            version: self.version,
             snap: self.snap,
         }
     }
-}
-
-/// Versions are handed out to each shard thread in blocks, so they are unique process-wide
-/// (SWAPDB moves entries between dbs) without a shared atomic on every write.
-static VERSION_BLOCKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-const VERSION_BLOCK: u64 = 1 << 20;
-
-thread_local! {
-    static VERSION_NEXT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
-}
-
-/// A fresh key version (never 0, which stands for "absent").
-#[inline]
-pub fn next_version() -> u64 {
-    VERSION_NEXT.with(|c| {
-        let (mut next, mut end) = c.get();
-        if next == end {
-            let block = VERSION_BLOCKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            next = block * VERSION_BLOCK;
-            end = next + VERSION_BLOCK;
-        }
-        c.set((next + 1, end));
-        next
-    })
 }
 
 static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -266,7 +237,6 @@ impl Db {
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         e.lru = lru_clock();
-        e.version = next_version();
         Some(e)
     }
 
@@ -284,7 +254,6 @@ impl Db {
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
                 e.lru = lru_clock();
-                e.version = next_version();
                 if e.expire_at != NO_EXPIRE {
                     e.expire_at = NO_EXPIRE;
                     self.expires.remove(key);
@@ -308,7 +277,6 @@ impl Db {
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
                 e.lru = lru_clock();
-                e.version = next_version();
             }
             Err(hash) => {
                 let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
@@ -328,10 +296,9 @@ impl Db {
 
     /// [`Db::put_entry`] for a copy of an entry that lives elsewhere (a multi-shard command's
     /// fetch and write-back): no keyspace event, the command already reported its changes.
-    pub fn install(&mut self, key: &[u8], mut entry: Entry) {
+    pub fn install(&mut self, key: &[u8], entry: Entry) {
         self.mark(key);
         self.touch(key);
-        entry.version = next_version();
         let has_ttl = entry.expire_at != NO_EXPIRE;
         let i = match self.main.find(key) {
             Ok(i) => {
@@ -375,22 +342,12 @@ impl Db {
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         e.expire_at = at;
-        e.version = next_version();
         if at == NO_EXPIRE {
             self.expires.remove(key);
         } else {
             self.expires.insert(key, ());
         }
         true
-    }
-
-    /// The version of a live `key` (0 when absent), for WATCH. Expires lazily, so a watched
-    /// key whose TTL passes reads as changed.
-    pub fn version(&mut self, key: &[u8], now: i64) -> u64 {
-        match self.live_position(key, now) {
-            Some(i) => self.main.slot(i).val.version,
-            None => 0,
-        }
     }
 
     /// A watched key was modified (Redis's `touchWatchedKey`).
@@ -689,33 +646,6 @@ mod tests {
         let _ = db.get(b"b", 0);
         db.remove(b"a", 0);
         assert_eq!(db.take_written(), vec![Box::<[u8]>::from(&b"a"[..])]);
-    }
-
-    #[test]
-    fn versions_change_on_every_write_and_expiry() {
-        let mut db = Db::new();
-        assert_eq!(db.version(b"a", 0), 0);
-        db.set(b"a", Value::from_bytes(b"1"));
-        let v1 = db.version(b"a", 0);
-        assert_ne!(v1, 0);
-        let _ = db.get(b"a", 0);
-        assert_eq!(db.version(b"a", 0), v1, "reads keep the version");
-        db.set_keep_ttl(b"a", Value::from_bytes(b"2"));
-        let v2 = db.version(b"a", 0);
-        assert_ne!(v2, v1);
-        db.set_expire(b"a", 100, 0);
-        let v3 = db.version(b"a", 0);
-        assert_ne!(v3, v2);
-        let _ = db.get_mut(b"a", 0);
-        assert_ne!(db.version(b"a", 0), v3);
-        assert_eq!(db.version(b"a", 100), 0, "expired reads as absent");
-        db.set(b"a", Value::from_bytes(b"1"));
-        let v4 = db.version(b"a", 0);
-        db.remove(b"a", 0);
-        db.put_entry(b"a", Entry::new(Value::from_bytes(b"1")));
-        assert_ne!(db.version(b"a", 0), v4, "deleted and recreated is a change");
-        db.clear();
-        assert_eq!(db.version(b"a", 0), 0);
     }
 
     #[test]
