@@ -331,7 +331,7 @@ fn watch_check(shard: &Shard, watched: &[(u32, Bytes)], token: Option<&Token>) -
         let Some(d) = data.dbs.get_mut(*db as usize) else {
             continue;
         };
-        intact &= !d.watched_key_expired(key, now);
+        intact &= !d.watched_key_expired(key, token, now);
         d.unwatch_key(key, token);
     }
     intact

@@ -365,11 +365,14 @@ impl Db {
     }
 
     /// WATCH: registers `t` for `key` (existing or not). A key whose TTL already passed is
-    /// removed first, so it reads as absent (Redis flags it "expired at WATCH" instead: no
-    /// difference a client can see).
+    /// left in place, flagged for `t`: its removal will be no change (Redis's `watchForKey`).
     pub fn watch_key(&mut self, key: &[u8], t: &Token, now: i64) {
-        self.expire_if_needed(key, now);
-        self.watch.add(key, t);
+        let expired = self.is_expired_in_place(key, now);
+        self.watch.add(key, t, expired);
+    }
+
+    fn is_expired_in_place(&self, key: &[u8], now: i64) -> bool {
+        matches!(self.main.get(key), Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now)
     }
 
     /// EXEC is done with `t`'s watch of `key`.
@@ -377,11 +380,10 @@ impl Db {
         self.watch.remove(key, t);
     }
 
-    /// Whether a watched `key` is present with its TTL passed (Redis's `isWatchedKeyExpired`:
-    /// EXEC aborts), not counting a key that came in already expired.
-    pub fn watched_key_expired(&self, key: &[u8], now: i64) -> bool {
-        matches!(self.main.get(key), Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now)
-            && !self.watch.expired_flag(key)
+    /// Whether `key`, watched by `t`, is present with its TTL passed (Redis's
+    /// `isWatchedKeyExpired`: EXEC aborts), unless it was already expired for `t` at WATCH.
+    pub fn watched_key_expired(&self, key: &[u8], t: &Token, now: i64) -> bool {
+        self.is_expired_in_place(key, now) && !self.watch.expired_flag(key, t)
     }
 
     /// Whether `key` is in the table, expired or not (Redis's `dictFind` on `db->dict`).
@@ -669,21 +671,29 @@ mod tests {
         db.set(b"b", Value::from_bytes(b"1"));
         db.set_expire(b"b", 100, 0);
         db.watch_key(b"b", &t, 0);
-        assert!(!db.watched_key_expired(b"b", 99));
+        assert!(!db.watched_key_expired(b"b", &t, 99));
         assert!(
-            db.watched_key_expired(b"b", 100),
+            db.watched_key_expired(b"b", &t, 100),
             "EXEC sees the TTL passed"
         );
         let _ = db.get(b"b", 100);
         assert!(is_dirty(&t), "expiry is a change");
 
-        // A key already expired at WATCH reads as absent: its removal is no change.
-        let t = new_token();
+        // A key already expired at WATCH stays until something removes it, and its removal
+        // is no change for that watcher (it is for one that watched it alive).
+        let (t, alive) = (new_token(), new_token());
         db.set(b"c", Value::from_bytes(b"1"));
         db.set_expire(b"c", 100, 0);
+        db.watch_key(b"c", &alive, 0);
         db.watch_key(b"c", &t, 200);
+        assert_eq!(db.len(), 1, "WATCH does not remove the expired key");
+        assert!(!db.watched_key_expired(b"c", &t, 200));
+        assert!(db.watched_key_expired(b"c", &alive, 200));
         let _ = db.get(b"c", 200);
         assert!(!is_dirty(&t));
+        assert!(is_dirty(&alive));
+        db.set(b"c", Value::from_bytes(b"2"));
+        assert!(is_dirty(&t), "created again after the removal: a change");
 
         // Opened for writing inside a command that changed nothing: no change.
         db.set(b"d", Value::from_bytes(b"1"));

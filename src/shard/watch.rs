@@ -36,12 +36,18 @@ pub fn is_dirty(t: &Token) -> bool {
     t.load(Ordering::Acquire)
 }
 
+/// One watcher of a key.
+struct Watcher {
+    token: Weak<AtomicBool>,
+    /// The key was already expired (but not yet removed) when this watcher started watching
+    /// it, or SWAPDB brought it in expired (Redis's `watchedKey.expired`): its removal is no
+    /// logical change, and EXEC ignores its expiry.
+    expired: bool,
+}
+
 #[derive(Default)]
 struct Entry {
-    tokens: Vec<Weak<AtomicBool>>,
-    /// The key was brought in already expired by SWAPDB over a watched absent key (Redis's
-    /// `watchedKey.expired`): its deletion is no logical change.
-    expired: bool,
+    watchers: Vec<Watcher>,
 }
 
 /// The watched keys of one database on one shard.
@@ -64,8 +70,8 @@ impl Watchers {
         self.keys.len()
     }
 
-    /// Registers `t` as watching `key`.
-    pub fn add(&mut self, key: &[u8], t: &Token) {
+    /// Registers `t` as watching `key`; `expired`: the key is there with its TTL passed.
+    pub fn add(&mut self, key: &[u8], t: &Token, expired: bool) {
         if self.keys.len() >= self.sweep_at {
             self.sweep();
             self.sweep_at = self.keys.len() * 2 + 64;
@@ -77,8 +83,8 @@ impl Watchers {
             return;
         };
         let w = Arc::downgrade(t);
-        if !e.tokens.iter().any(|x| x.ptr_eq(&w)) {
-            e.tokens.push(w);
+        if !e.watchers.iter().any(|x| x.token.ptr_eq(&w)) {
+            e.watchers.push(Watcher { token: w, expired });
         }
     }
 
@@ -86,8 +92,9 @@ impl Watchers {
     pub fn remove(&mut self, key: &[u8], t: &Token) {
         let w = Arc::downgrade(t);
         if let Some(e) = self.keys.get_mut(key) {
-            e.tokens.retain(|x| !x.ptr_eq(&w) && x.strong_count() > 0);
-            if e.tokens.is_empty() {
+            e.watchers
+                .retain(|x| !x.token.ptr_eq(&w) && x.token.strong_count() > 0);
+            if e.watchers.is_empty() {
                 self.keys.remove(key);
             }
         }
@@ -96,8 +103,8 @@ impl Watchers {
     /// Drops the entries whose watchers are all gone.
     fn sweep(&mut self) {
         self.keys.retain(|_, e| {
-            e.tokens.retain(|x| x.strong_count() > 0);
-            !e.tokens.is_empty()
+            e.watchers.retain(|x| x.token.strong_count() > 0);
+            !e.watchers.is_empty()
         });
     }
 
@@ -108,25 +115,39 @@ impl Watchers {
     /// `key` was modified: every watcher is dirty, and no longer needs the entry.
     pub fn touch(&mut self, key: &[u8]) {
         if let Some(e) = self.keys.remove(key) {
-            mark(&e);
-        }
-    }
-
-    /// `key` was removed because its TTL passed: a change, unless the key was already expired
-    /// when it came in (see [`Entry::expired`]).
-    pub fn touch_expired(&mut self, key: &[u8]) {
-        if let Some(e) = self.keys.get_mut(key) {
-            if e.expired {
-                e.expired = false;
-                return;
+            for w in &e.watchers {
+                mark(&w.token);
             }
         }
-        self.touch(key);
     }
 
-    /// Whether `key` carries the "came in already expired" flag (EXEC ignores its expiry).
-    pub fn expired_flag(&self, key: &[u8]) -> bool {
-        self.keys.get(key).is_some_and(|e| e.expired)
+    /// `key` was removed because its TTL passed: a change for its watchers, except those that
+    /// started watching it already expired (their flag is cleared: the key is now simply
+    /// absent).
+    pub fn touch_expired(&mut self, key: &[u8]) {
+        let Some(e) = self.keys.get_mut(key) else {
+            return;
+        };
+        e.watchers.retain_mut(|w| {
+            if w.expired {
+                w.expired = false;
+                true
+            } else {
+                mark(&w.token);
+                false
+            }
+        });
+        if e.watchers.is_empty() {
+            self.keys.remove(key);
+        }
+    }
+
+    /// Whether `t` watches `key` with the "already expired" flag (EXEC ignores its expiry).
+    pub fn expired_flag(&self, key: &[u8], t: &Token) -> bool {
+        let w = Arc::downgrade(t);
+        self.keys
+            .get(key)
+            .is_some_and(|e| e.watchers.iter().any(|x| x.expired && x.token.ptr_eq(&w)))
     }
 
     /// `get_mut` of `key`: a change now, or at the end of the running command if it counts one.
@@ -171,20 +192,11 @@ impl Watchers {
     pub fn keys(&self) -> Vec<Box<[u8]>> {
         self.keys.keys().cloned().collect()
     }
-
-    /// Sets or clears the "came in already expired" flag of a watched key.
-    pub fn set_expired_flag(&mut self, key: &[u8], on: bool) {
-        if let Some(e) = self.keys.get_mut(key) {
-            e.expired = on;
-        }
-    }
 }
 
-fn mark(e: &Entry) {
-    for w in &e.tokens {
-        if let Some(t) = w.upgrade() {
-            t.store(true, Ordering::Release);
-        }
+fn mark(token: &Weak<AtomicBool>) {
+    if let Some(t) = token.upgrade() {
+        t.store(true, Ordering::Release);
     }
 }
 
@@ -197,22 +209,34 @@ pub fn touch_all(
     in_emptied: impl Fn(&[u8]) -> bool,
     in_replacement: impl Fn(&[u8]) -> Option<bool>,
 ) {
-    for key in w.keys() {
-        let emptied = in_emptied(&key);
-        let replacement = in_replacement(&key);
+    let mut gone = Vec::new();
+    for (key, e) in w.keys.iter_mut() {
+        let emptied = in_emptied(key);
+        let replacement = in_replacement(key);
         if !emptied && replacement.is_none() {
             continue;
         }
-        let flagged = w.expired_flag(&key);
-        match (flagged, replacement) {
-            // Already expired key now gone: no logical change.
-            (true, None) => w.set_expired_flag(&key, false),
-            // Expired key stays expired.
-            (true, Some(true)) => {}
-            // A missing key replaced by an expired one: not a change yet.
-            (false, Some(true)) if !emptied => w.set_expired_flag(&key, true),
-            _ => w.touch(&key),
+        e.watchers.retain_mut(|x| {
+            match (x.expired, replacement) {
+                // Already expired key now gone: no logical change.
+                (true, None) => x.expired = false,
+                // Expired key stays expired.
+                (true, Some(true)) => {}
+                // A missing key replaced by an expired one: not a change yet.
+                (false, Some(true)) if !emptied => x.expired = true,
+                _ => {
+                    mark(&x.token);
+                    return false;
+                }
+            }
+            true
+        });
+        if e.watchers.is_empty() {
+            gone.push(key.clone());
         }
+    }
+    for k in gone {
+        w.keys.remove(&k);
     }
 }
 
@@ -258,10 +282,10 @@ mod tests {
     fn touch_marks_every_watcher_once_and_forgets_the_key() {
         let mut w = Watchers::default();
         let (a, b) = (new_token(), new_token());
-        w.add(b"k", &a);
-        w.add(b"k", &b);
-        w.add(b"k", &a);
-        w.add(b"other", &a);
+        w.add(b"k", &a, false);
+        w.add(b"k", &b, false);
+        w.add(b"k", &a, false);
+        w.add(b"other", &a, false);
         assert_eq!(w.len(), 2);
         w.touch(b"nope");
         assert!(!is_dirty(&a));
@@ -275,7 +299,7 @@ mod tests {
     fn opened_keys_count_only_when_the_command_changed_something() {
         let mut w = Watchers::default();
         let t = new_token();
-        w.add(b"k", &t);
+        w.add(b"k", &t, false);
         assert!(w.begin_command());
         w.opened(b"k");
         w.end_command(false);
@@ -286,7 +310,7 @@ mod tests {
         assert!(is_dirty(&t));
         // Outside a command (blocked client served, write-back): opening is a change.
         let u = new_token();
-        w.add(b"k", &u);
+        w.add(b"k", &u, false);
         w.opened(b"k");
         assert!(is_dirty(&u));
         assert!(
@@ -300,10 +324,10 @@ mod tests {
         let mut w = Watchers::default();
         for i in 0..100 {
             let t = new_token();
-            w.add(format!("k{i}").as_bytes(), &t);
+            w.add(format!("k{i}").as_bytes(), &t, false);
         }
         let keep = new_token();
-        w.add(b"kept", &keep);
+        w.add(b"kept", &keep, false);
         assert!(w.len() < 101, "dead entries are swept as the table grows");
         assert!(w.is_watched(b"kept"));
         w.remove(b"kept", &keep);
@@ -314,22 +338,22 @@ mod tests {
     fn flush_and_swap_follow_touch_all_watched_keys_in_db() {
         let t = new_token();
         let mut w = Watchers::default();
-        w.add(b"absent", &t);
+        w.add(b"absent", &t, false);
         // FLUSHALL with a watched key missing from the db: no change.
         touch_all(&mut w, |_| false, |_| None);
         assert!(!is_dirty(&t));
         // SWAPDB bringing an expired key over it: still no change, and its later expiry
         // is none either.
         touch_all(&mut w, |_| false, |_| Some(true));
-        assert!(!is_dirty(&t) && w.expired_flag(b"absent"));
+        assert!(!is_dirty(&t) && w.expired_flag(b"absent", &t));
         w.touch_expired(b"absent");
-        assert!(!is_dirty(&t) && !w.expired_flag(b"absent"));
+        assert!(!is_dirty(&t) && !w.expired_flag(b"absent", &t));
         // A live key swapped in is a change.
         touch_all(&mut w, |_| false, |_| Some(false));
         assert!(is_dirty(&t));
         // A key present in the flushed db is a change.
         let u = new_token();
-        w.add(b"present", &u);
+        w.add(b"present", &u, false);
         touch_all(&mut w, |k| k == b"present", |_| None);
         assert!(is_dirty(&u));
     }
