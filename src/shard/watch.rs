@@ -14,11 +14,12 @@
 //! command from its change count ([`Watchers::end_command`]), as Redis signals a key only
 //! together with `server.dirty`.
 //!
-//! Cost when nothing is watched in a db: one `is_empty` branch per write.
+//! Cost when nothing is watched in a db: one `is_empty` branch per write and per command.
 //!
 //! Tokens are weak in the tables: a connection that UNWATCHes, DISCARDs or goes away just drops
-//! its token. EXEC unregisters its keys in the hop that locks them; other dead entries are swept
-//! when a key is touched or when the table has doubled since the last sweep.
+//! its token. EXEC unregisters its keys in the hop that locks them; other dead watchers leave
+//! when their key is touched or watched again, or when the table has doubled since the last
+//! sweep.
 
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,6 +84,8 @@ impl Watchers {
             return;
         };
         let w = Arc::downgrade(t);
+        // Watchers that went away (UNWATCH, DISCARD, disconnect) leave here.
+        e.watchers.retain(|x| x.token.strong_count() > 0);
         if !e.watchers.iter().any(|x| x.token.ptr_eq(&w)) {
             e.watchers.push(Watcher { token: w, expired });
         }
@@ -330,6 +333,10 @@ mod tests {
         w.add(b"kept", &keep, false);
         assert!(w.len() < 101, "dead entries are swept as the table grows");
         assert!(w.is_watched(b"kept"));
+        for _ in 0..10 {
+            w.add(b"kept", &new_token(), false);
+        }
+        assert_eq!(w.keys.get(&b"kept"[..]).map(|e| e.watchers.len()), Some(2));
         w.remove(b"kept", &keep);
         assert!(!w.is_watched(b"kept"));
     }
