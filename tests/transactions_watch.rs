@@ -292,3 +292,56 @@ fn swapdb_serves_clients_blocked_on_keys_of_both_dbs() {
         assert_eq!(other.cmd(&["LRANGE", src, "0", "-1"]), b"*1\r\n$1\r\n2\r\n");
     }
 }
+
+/// Optimistic locking: clients increment two counters (one per shard) with WATCH/GET/MULTI/
+/// SET/EXEC; a transaction commits only if nobody changed either key in between, so the
+/// counters always end equal to the number of committed transactions.
+#[test]
+fn check_and_set_across_shards_loses_no_update() {
+    for shards in [1, 2] {
+        let server = Server::ringkv(shards, &[]);
+        let a = key_on_shard("cas", "a", 0, shards);
+        let b = key_on_shard("cas", "b", shards - 1, shards);
+        let port = server.port;
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (a, b) = (a.clone(), b.clone());
+                std::thread::spawn(move || {
+                    let mut c = RawConn::connect(port);
+                    let mut committed = 0u64;
+                    for _ in 0..150 {
+                        assert_eq!(c.cmd(&["WATCH", &a, &b]), b"+OK\r\n");
+                        let read = |c: &mut RawConn, k: &str| match c.cmd_reply(&["GET", k]) {
+                            common::Reply::Bulk(Some(v)) => String::from_utf8_lossy(&v)
+                                .parse::<u64>()
+                                .unwrap_or_else(|_| panic!("not a number: {v:?}")),
+                            _ => 0,
+                        };
+                        let (x, y) = (read(&mut c, &a), read(&mut c, &b));
+                        c.cmd(&["MULTI"]);
+                        c.cmd(&["SET", &a, &(x + 1).to_string()]);
+                        c.cmd(&["SET", &b, &(y + 1).to_string()]);
+                        match c.cmd(&["EXEC"]).as_slice() {
+                            b"*-1\r\n" => {}
+                            b"*2\r\n+OK\r\n+OK\r\n" => committed += 1,
+                            other => panic!("EXEC: {}", common::show(other)),
+                        }
+                    }
+                    committed
+                })
+            })
+            .collect();
+        let committed: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+        assert!(committed > 0);
+        let mut c = server.raw();
+        let want = format!(
+            "*2\r\n${n}\r\n{committed}\r\n${n}\r\n{committed}\r\n",
+            n = committed.to_string().len()
+        );
+        assert_eq!(
+            c.cmd(&["MGET", &a, &b]),
+            want.as_bytes(),
+            "{shards} shards, {committed} committed"
+        );
+    }
+}
