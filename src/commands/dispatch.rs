@@ -367,6 +367,11 @@ pub fn run_here(
     if propagate != data.effects.on {
         data.effects.set_on(propagate, &mut data.dbs);
     }
+    // WATCH: keys this command opens for writing count as modified only if it changes something.
+    let watching = data
+        .dbs
+        .get_mut(db)
+        .is_some_and(|d| d.watch_begin_command());
     let mut ctx = Ctx {
         dbs: &mut data.dbs,
         db,
@@ -380,6 +385,9 @@ pub fn run_here(
     f(&mut ctx, argv);
     crate::keyspace::evict::command_done();
     let dirty = ctx.dirty;
+    if watching {
+        data.dbs[db].watch_end_command(dirty > 0);
+    }
     if propagate {
         data.effects
             .after_command(hub, shard.id, &mut data.dbs, db, argv, dirty);

@@ -964,9 +964,10 @@ fn swapdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         let (a, b) = (a as usize, b as usize);
         if a != b {
             Mesh::run_on_all(&conn.shard, move |sh| {
-                let dbs = &mut sh.data.borrow_mut().dbs;
-                dbs.swap(a, b);
-                (dbs[a].id, dbs[b].id) = (a as u32, b as u32);
+                let now = now_ms();
+                crate::shard::watch::swap_dbs(&mut sh.data.borrow_mut().dbs, a, b, now);
+                // Clients blocked on keys of either db are served from what is there now.
+                crate::shard::blocking::signal_dbs(sh, &[a as u32, b as u32]);
             })
             .await;
         }

@@ -450,6 +450,8 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) {
         Ok(n) => {
             remove_if_empty(ctx.db(), &argv[1], now);
             if n.is_some() {
+                // Redis signals LTRIM to WATCH even when it removes nothing.
+                ctx.db().signal_modified_key(&argv[1]);
                 ctx.notify(NOTIFY_LIST, "ltrim", &argv[1]);
                 ctx.notify_if_removed(&argv[1]);
             }

@@ -175,7 +175,12 @@ pub fn op_smove(
         return Ok(false);
     };
     let in_src = s.contains(member);
-    set_mut(db, dst, now)?;
+    // The destination is only read until it changes: a member already there leaves it
+    // unmodified (WATCH does not see it, as in Redis).
+    let dst_has = match db.get(dst, now) {
+        Some(e) => Some(as_set(&e.value)?.contains(member)),
+        None => None,
+    };
     if src == dst {
         return Ok(in_src);
     }
@@ -192,9 +197,11 @@ pub fn op_smove(
         db.remove(src, now);
         notify::record(NOTIFY_GENERIC, "del", id, src);
     }
-    match set_mut(db, dst, now)? {
-        Some(d) => {
-            if d.add(member) {
+    match dst_has {
+        Some(true) => {}
+        Some(false) => {
+            if let Some(d) = set_mut(db, dst, now)? {
+                d.add(member);
                 notify::record(NOTIFY_SET, "sadd", id, dst);
             }
         }

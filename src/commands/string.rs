@@ -477,7 +477,6 @@ fn set_generic(ctx: &mut Ctx, cmd: &str, key: &[u8], val: &[u8], o: &SetOpts, re
                 value,
                 expire_at: at,
                 lru: crate::keyspace::lru_clock(),
-                version: 0,
                 snap: 0,
             },
         ),

@@ -4,9 +4,11 @@
 //! EXEC/DISCARD/MULTI/WATCH/QUIT/RESET to [`queue`]. A command rejected at queue time (unknown,
 //! wrong arity, not allowed in a transaction) marks the transaction so EXEC answers EXECABORT.
 //!
-//! WATCH records each key's version ([`crate::keyspace::Entry::version`], 0 when absent) read on
-//! the shard owning it; EXEC compares them again while holding the locks of every key of the
-//! block, so nothing can change in between.
+//! WATCH registers each key, existing or not, on the shard owning it, with the connection's
+//! dirty flag ([`crate::shard::watch`]); any modification of the key there marks the flag (as
+//! Redis's `touchWatchedKey` sets `CLIENT_DIRTY_CAS`). EXEC checks the flag, and whether a
+//! watched key's TTL has passed, while holding the locks of every key of the block, so nothing
+//! can change in between, and unregisters the keys in the same hop.
 //!
 //! EXEC runs the block in one of two ways:
 //! - every command keyed or keyless-local and every key on this connection's shard: checked and
@@ -16,9 +18,6 @@
 //!   without re-locking; connection and coordinator commands on the connection), then
 //!   everything is unlocked. Other clients' commands on those keys wait, so no one sees half a
 //!   transaction.
-//!
-//! Difference from Redis: a watched key that is absent at WATCH, then created and deleted again
-//! before EXEC, reads as unchanged (Redis aborts).
 
 use super::dispatch::{run_here, RunClock};
 use super::introspect;
@@ -28,6 +27,7 @@ use crate::keyspace::now_ms;
 use crate::net::Conn;
 use crate::resp::ReplyBuf;
 use crate::shard::locks::LockKey;
+use crate::shard::watch::{self, Token};
 use crate::shard::{clock, multi, Mesh, Shard};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -133,11 +133,12 @@ pub struct MultiState {
     pub aborted: bool,
 }
 
-/// A watched key and the version it had when WATCH read it.
+/// A watched key, and the connection's dirty flag its shard marks when the key is modified
+/// (the same token for every key of the connection).
 pub struct Watched {
     pub db: u32,
     pub key: Bytes,
-    pub version: u64,
+    pub token: Token,
 }
 
 /// Whether the dispatcher must queue `spec` instead of running it (the connection is in MULTI).
@@ -248,17 +249,28 @@ fn watch<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             return;
         }
         let db = conn.db;
+        let token = match conn.watched.first() {
+            Some(w) => w.token.clone(),
+            None => watch::new_token(),
+        };
         for key in &argv[1..] {
+            if conn
+                .watched
+                .iter()
+                .any(|w| w.db == db as u32 && w.key == *key)
+            {
+                continue;
+            }
             let s = conn.shard.shard_of(key);
-            let k = key.clone();
-            let version = Mesh::run_on(&conn.shard, s, move |sh| {
-                sh.data.borrow_mut().dbs[db].version(&k, now_ms())
+            let (k, t) = (key.clone(), token.clone());
+            Mesh::run_on(&conn.shard, s, move |sh| {
+                sh.data.borrow_mut().dbs[db].watch_key(&k, &t, now_ms())
             })
             .await;
             conn.watched.push(Watched {
                 db: db as u32,
                 key: key.clone(),
-                version,
+                token: token.clone(),
             });
         }
         conn.out.ok();
@@ -321,13 +333,33 @@ fn block_keys(
     per
 }
 
-fn watch_intact(shard: &Shard, watched: &[Watched]) -> bool {
+/// Checks the watched keys of `shard` (the caller holds their locks) and unregisters them:
+/// false when one of them has passed its TTL (Redis's `isWatchedKeyExpired`). The dirty flag
+/// itself is checked by the caller once every shard's keys are locked.
+fn watch_check(shard: &Shard, watched: &[(u32, Bytes)], token: Option<&Token>) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
     let now = now_ms();
     let mut data = shard.data.borrow_mut();
+    let mut intact = true;
+    for (db, key) in watched {
+        let Some(d) = data.dbs.get_mut(*db as usize) else {
+            continue;
+        };
+        intact &= !d.watched_key_expired(key, token, now);
+        d.unwatch_key(key, token);
+    }
+    intact
+}
+
+/// The watched keys owned by shard `s`.
+fn watched_on(shard: &Shard, watched: &[Watched], s: usize) -> Vec<(u32, Bytes)> {
     watched
         .iter()
-        .filter(|w| shard.shard_of(&w.key) == shard.id)
-        .all(|w| data.dbs[w.db as usize].version(&w.key, now) == w.version)
+        .filter(|w| shard.shard_of(&w.key) == s)
+        .map(|w| (w.db, w.key.clone()))
+        .collect()
 }
 
 async fn run_block(
@@ -347,7 +379,10 @@ async fn run_block(
         if let Some(keys) = per.get(&shard.id) {
             shard.locks.wait_unlocked(keys).await;
         }
-        if !watch_intact(&shard, &watched) {
+        let token = watched.first().map(|w| w.token.clone());
+        let mine = watched_on(&shard, &watched, shard.id);
+        let intact = watch_check(&shard, &mine, token.as_ref());
+        if !intact || token.as_ref().is_some_and(watch::is_dirty) {
             conn.out.null_array();
             return;
         }
@@ -369,25 +404,21 @@ async fn run_block(
     // Lock everything, one shard after the other in shard order, checking the watched keys
     // of each shard once its locks are held. A snapshot cut waits for the whole block.
     let _pass = shard.shared.cut_gate.enter().await;
-    let watched = Rc::new(watched);
+    let token = watched.first().map(|w| w.token.clone());
     let mut intact = true;
     for (&s, keys) in &per {
         let keys = keys.clone();
-        let w: Vec<(u32, Bytes, u64)> = watched
-            .iter()
-            .filter(|w| shard.shard_of(&w.key) == s)
-            .map(|w| (w.db, w.key.clone(), w.version))
-            .collect();
+        let w = watched_on(&shard, &watched, s);
+        let t = token.clone();
         let ok = Mesh::run_async_on(&shard, s, move |sh| async move {
             sh.locks.lock(&keys).await;
-            let now = now_ms();
-            let mut data = sh.data.borrow_mut();
-            w.iter()
-                .all(|(db, k, v)| data.dbs[*db as usize].version(k, now) == *v)
+            watch_check(&sh, &w, t.as_ref())
         })
         .await;
         intact &= ok;
     }
+    // Every watched key is locked now: nothing can mark the flag any more.
+    intact &= !token.as_ref().is_some_and(watch::is_dirty);
     if intact {
         conn.out.array(cmds.len());
         shard.data.borrow_mut().effects.begin_unit();

@@ -10,6 +10,16 @@
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
+/// The hasher of every table: fixed, so a key's hash can be computed without its table.
+const HASHER: foldhash::fast::FixedState =
+    foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+
+/// The hash [`Dense`] uses for `key`.
+#[inline]
+pub fn hash_of(key: &[u8]) -> u64 {
+    HASHER.hash_one(key)
+}
+
 pub struct Slot<V> {
     hash: u64,
     pub key: Box<[u8]>,
@@ -62,7 +72,7 @@ impl<V> Dense<V> {
         Dense {
             idx: HashTable::new(),
             slots: Vec::new(),
-            hasher: foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15),
+            hasher: HASHER,
         }
     }
 

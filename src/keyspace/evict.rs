@@ -164,17 +164,17 @@ pub fn initial_access() -> u32 {
 }
 
 thread_local! {
-    /// Under an LFU policy, the version of the entry the running command created: the
-    /// command's own lookup of it right after creating it is not an access (Redis creates
-    /// the object after its lookup missed).
+    /// Under an LFU policy, the key hash (with the low bit set, so never 0) of the entry the
+    /// running command created: the command's own lookup of it right after creating it is not
+    /// an access (Redis creates the object after its lookup missed).
     static CREATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Notes that the entry of `version` was just created.
+/// Notes that the entry of the key hashing to `hash` was just created.
 #[inline]
-pub fn note_created(version: u64) {
+pub fn note_created(hash: u64) {
     if policy().is_lfu() {
-        CREATED.with(|c| c.set(version));
+        CREATED.with(|c| c.set(hash | 1));
     }
 }
 
@@ -186,9 +186,10 @@ pub fn command_done() {
 
 /// Records an access to an entry (Redis's lookupKey: updateLFU or the LRU clock).
 #[inline]
-pub fn touch(e: &mut Entry) {
+pub fn touch(e: &mut Entry, key: &[u8]) {
     if policy().is_lfu() {
-        if CREATED.with(|c| c.get()) == e.version {
+        let created = CREATED.with(|c| c.get());
+        if created != 0 && created == super::dense::hash_of(key) | 1 {
             return;
         }
         let c = lfu_log_incr(lfu_decr_and_return(e.lru), &mut rand::rng());

@@ -19,6 +19,7 @@ pub use snapshot::{EntrySerializer, PassInfo};
 pub use value::{RString, Value};
 pub use zset::ZSet;
 
+use crate::shard::watch::{Token, Watchers};
 use rand::Rng;
 
 /// No expiry.
@@ -31,22 +32,16 @@ pub struct Entry {
     /// LRU clock (seconds, wrapping) of the last access, for OBJECT IDLETIME; under an LFU
     /// policy the LFU time and counter instead (see [`evict`]).
     pub lru: u32,
-    /// Changes on every write to the key (WATCH compares it at EXEC). Db's write methods set
-    /// it from [`next_version`], so a key deleted and created again never repeats a version.
-    pub version: u64,
     /// The epoch of the last snapshot pass that emitted this entry (see [`snapshot`]).
     pub snap: u32,
 }
 
 impl Entry {
     pub fn new(value: Value) -> Self {
-        let version = next_version();
-        evict::note_created(version);
         Entry {
             value,
             expire_at: NO_EXPIRE,
             lru: evict::initial_access(),
-            version,
             snap: 0,
         }
     }
@@ -58,34 +53,9 @@ impl Clone for Entry {
             value: self.value.clone(),
             expire_at: self.expire_at,
             lru: self.lru,
-            version: self.version,
             snap: self.snap,
         }
     }
-}
-
-/// Versions are handed out to each shard thread in blocks, so they are unique process-wide
-/// (SWAPDB moves entries between dbs) without a shared atomic on every write.
-static VERSION_BLOCKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-const VERSION_BLOCK: u64 = 1 << 20;
-
-thread_local! {
-    static VERSION_NEXT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
-}
-
-/// A fresh key version (never 0, which stands for "absent").
-#[inline]
-pub fn next_version() -> u64 {
-    VERSION_NEXT.with(|c| {
-        let (mut next, mut end) = c.get();
-        if next == end {
-            let block = VERSION_BLOCKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            next = block * VERSION_BLOCK;
-            end = next + VERSION_BLOCK;
-        }
-        c.set((next + 1, end));
-        next
-    })
 }
 
 static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -130,6 +100,8 @@ pub struct Db {
     pub expired_log: Option<Vec<Box<[u8]>>>,
     /// This database's number, for keyspace events (SWAPDB swaps contents, not numbers).
     pub id: u32,
+    /// Keys WATCHed here (see `shard::watch`); like `id`, they stay with the number.
+    watch: Watchers,
 }
 
 impl Db {
@@ -158,6 +130,19 @@ impl Db {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// How many keys [`Db::take_written`] would return now.
+    pub fn written_len(&self) -> usize {
+        self.written.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Forgets the keys marked written after the first `n` (a command that opened them for
+    /// writing and changed nothing: its write-back would count as a modification).
+    pub fn truncate_written(&mut self, n: usize) {
+        if let Some(w) = &mut self.written {
+            w.truncate(n);
+        }
     }
 
     #[inline]
@@ -214,6 +199,9 @@ impl Db {
                 log.push(key.into());
             }
             notify::record(notify::NOTIFY_EXPIRED, "expired", self.id as usize, key);
+            if !self.watch.is_empty() {
+                self.watch.touch_expired(key);
+            }
             return None;
         }
         Some(i)
@@ -230,7 +218,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         let i = self.live_position(key, now)?;
         let e = &mut self.main.slot_mut(i).val;
-        evict::touch(e);
+        evict::touch(e, key);
         Some(e)
     }
 
@@ -245,10 +233,12 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         let i = self.live_position(key, now)?;
         self.mark(key);
+        if !self.watch.is_empty() {
+            self.watch.opened(key);
+        }
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
-        evict::touch(e);
-        e.version = next_version();
+        evict::touch(e, key);
         Some(e)
     }
 
@@ -259,19 +249,20 @@ impl Db {
     /// Sets a value, discarding any TTL (SET semantics).
     pub fn set(&mut self, key: &[u8], value: Value) {
         self.mark(key);
+        self.touch(key);
         match self.main.find(key) {
             Ok(i) => {
                 self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
-                evict::touch(e);
-                e.version = next_version();
+                evict::touch(e, key);
                 if e.expire_at != NO_EXPIRE {
                     e.expire_at = NO_EXPIRE;
                     self.expires.remove(key);
                 }
             }
             Err(hash) => {
+                evict::note_created(hash);
                 let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
                 self.tag_new_at(i);
                 notify::record(notify::NOTIFY_NEW, "new", self.id as usize, key);
@@ -282,15 +273,16 @@ impl Db {
     /// Sets a value keeping the TTL of an existing key (KEEPTTL, SETRANGE, ...).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         self.mark(key);
+        self.touch(key);
         match self.main.find(key) {
             Ok(i) => {
                 self.before_write_at(i);
                 let e = &mut self.main.slot_mut(i).val;
                 e.value = value;
-                evict::touch(e);
-                e.version = next_version();
+                evict::touch(e, key);
             }
             Err(hash) => {
+                evict::note_created(hash);
                 let i = self.main.insert_hashed(hash, key.into(), Entry::new(value));
                 self.tag_new_at(i);
                 notify::record(notify::NOTIFY_NEW, "new", self.id as usize, key);
@@ -308,9 +300,9 @@ impl Db {
 
     /// [`Db::put_entry`] for a copy of an entry that lives elsewhere (a multi-shard command's
     /// fetch and write-back): no keyspace event, the command already reported its changes.
-    pub fn install(&mut self, key: &[u8], mut entry: Entry) {
+    pub fn install(&mut self, key: &[u8], entry: Entry) {
         self.mark(key);
-        entry.version = next_version();
+        self.touch(key);
         let has_ttl = entry.expire_at != NO_EXPIRE;
         let i = match self.main.find(key) {
             Ok(i) => {
@@ -318,7 +310,10 @@ impl Db {
                 self.main.slot_mut(i).val = entry;
                 i
             }
-            Err(hash) => self.main.insert_hashed(hash, key.into(), entry),
+            Err(hash) => {
+                evict::note_created(hash);
+                self.main.insert_hashed(hash, key.into(), entry)
+            }
         };
         self.tag_new_at(i);
         if has_ttl {
@@ -332,9 +327,10 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.mark(key);
-        self.expires.remove(key);
         let i = self.main.position(key)?;
+        self.mark(key);
+        self.touch(key);
+        self.expires.remove(key);
         self.before_write_at(i);
         Some(self.main.remove_at(i).1)
     }
@@ -345,14 +341,14 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return false;
         }
-        self.mark(key);
         let Some(i) = self.main.position(key) else {
             return false;
         };
+        self.mark(key);
+        self.touch(key);
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         e.expire_at = at;
-        e.version = next_version();
         if at == NO_EXPIRE {
             self.expires.remove(key);
         } else {
@@ -361,16 +357,72 @@ impl Db {
         true
     }
 
-    /// The version of a live `key` (0 when absent), for WATCH. Expires lazily, so a watched
-    /// key whose TTL passes reads as changed.
-    pub fn version(&mut self, key: &[u8], now: i64) -> u64 {
-        match self.live_position(key, now) {
-            Some(i) => self.main.slot(i).val.version,
-            None => 0,
+    /// A watched key was modified (Redis's `touchWatchedKey`).
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watch.is_empty() {
+            self.watch.touch(key);
         }
     }
 
+    /// Marks the watchers of `key` dirty now, for a command that counts no change but is one
+    /// for WATCH (LTRIM that removes nothing: Redis signals it anyway).
+    pub fn signal_modified_key(&mut self, key: &[u8]) {
+        self.touch(key);
+    }
+
+    /// WATCH: registers `t` for `key` (existing or not). A key whose TTL already passed is
+    /// left in place, flagged for `t`: its removal will be no change (Redis's `watchForKey`).
+    pub fn watch_key(&mut self, key: &[u8], t: &Token, now: i64) {
+        let expired = self.is_expired_in_place(key, now);
+        self.watch.add(key, t, expired);
+    }
+
+    fn is_expired_in_place(&self, key: &[u8], now: i64) -> bool {
+        matches!(self.main.get(key), Some(e) if e.expire_at != NO_EXPIRE && e.expire_at <= now)
+    }
+
+    /// EXEC is done with `t`'s watch of `key`.
+    pub fn unwatch_key(&mut self, key: &[u8], t: &Token) {
+        self.watch.remove(key, t);
+    }
+
+    /// Whether `key`, watched by `t`, is present with its TTL passed (Redis's
+    /// `isWatchedKeyExpired`: EXEC aborts), unless it was already expired for `t` at WATCH.
+    pub fn watched_key_expired(&self, key: &[u8], t: &Token, now: i64) -> bool {
+        self.is_expired_in_place(key, now) && !self.watch.expired_flag(key, t)
+    }
+
+    /// Whether `key` is in the table, expired or not (Redis's `dictFind` on `db->dict`).
+    pub fn contains_raw(&self, key: &[u8]) -> bool {
+        self.main.get(key).is_some()
+    }
+
+    /// The dispatcher runs a command on this db: see [`Watchers::begin_command`].
+    #[inline]
+    pub fn watch_begin_command(&mut self) -> bool {
+        self.watch.begin_command()
+    }
+
+    /// See [`Watchers::end_command`].
+    pub fn watch_end_command(&mut self, changed: bool) {
+        self.watch.end_command(changed);
+    }
+
+    /// The watch table, taken out (SWAPDB keeps it with the db number).
+    pub fn take_watchers(&mut self) -> Watchers {
+        std::mem::take(&mut self.watch)
+    }
+
+    pub fn set_watchers(&mut self, w: Watchers) {
+        self.watch = w;
+    }
+
     pub fn clear(&mut self) {
+        if !self.watch.is_empty() {
+            let main = &self.main;
+            crate::shard::watch::touch_all(&mut self.watch, |k| main.get(k).is_some(), |_| None);
+        }
         match self.pass.as_deref_mut() {
             // The pass still owes the flushed entries: hand it the table (O(1)).
             Some(p) => p.detached.push(self.main.take_slots()),
@@ -606,30 +658,74 @@ mod tests {
     }
 
     #[test]
-    fn versions_change_on_every_write_and_expiry() {
+    fn watchers_see_creation_deletion_expiry_and_flush_but_not_reads() {
+        use crate::shard::watch::{is_dirty, new_token, swap_dbs};
         let mut db = Db::new();
-        assert_eq!(db.version(b"a", 0), 0);
-        db.set(b"a", Value::from_bytes(b"1"));
-        let v1 = db.version(b"a", 0);
-        assert_ne!(v1, 0);
+        let t = new_token();
+        db.watch_key(b"a", &t, 0);
         let _ = db.get(b"a", 0);
-        assert_eq!(db.version(b"a", 0), v1, "reads keep the version");
-        db.set_keep_ttl(b"a", Value::from_bytes(b"2"));
-        let v2 = db.version(b"a", 0);
-        assert_ne!(v2, v1);
-        db.set_expire(b"a", 100, 0);
-        let v3 = db.version(b"a", 0);
-        assert_ne!(v3, v2);
-        let _ = db.get_mut(b"a", 0);
-        assert_ne!(db.version(b"a", 0), v3);
-        assert_eq!(db.version(b"a", 100), 0, "expired reads as absent");
-        db.set(b"a", Value::from_bytes(b"1"));
-        let v4 = db.version(b"a", 0);
         db.remove(b"a", 0);
-        db.put_entry(b"a", Entry::new(Value::from_bytes(b"1")));
-        assert_ne!(db.version(b"a", 0), v4, "deleted and recreated is a change");
         db.clear();
-        assert_eq!(db.version(b"a", 0), 0);
+        assert!(
+            !is_dirty(&t),
+            "an absent key that stays absent is unchanged"
+        );
+        db.set(b"a", Value::from_bytes(b"1"));
+        db.remove(b"a", 0);
+        assert!(is_dirty(&t), "created and deleted again is a change");
+
+        let t = new_token();
+        db.set(b"b", Value::from_bytes(b"1"));
+        db.set_expire(b"b", 100, 0);
+        db.watch_key(b"b", &t, 0);
+        assert!(!db.watched_key_expired(b"b", &t, 99));
+        assert!(
+            db.watched_key_expired(b"b", &t, 100),
+            "EXEC sees the TTL passed"
+        );
+        let _ = db.get(b"b", 100);
+        assert!(is_dirty(&t), "expiry is a change");
+
+        // A key already expired at WATCH stays until something removes it, and its removal
+        // is no change for that watcher (it is for one that watched it alive).
+        let (t, alive) = (new_token(), new_token());
+        db.set(b"c", Value::from_bytes(b"1"));
+        db.set_expire(b"c", 100, 0);
+        db.watch_key(b"c", &alive, 0);
+        db.watch_key(b"c", &t, 200);
+        assert_eq!(db.len(), 1, "WATCH does not remove the expired key");
+        assert!(!db.watched_key_expired(b"c", &t, 200));
+        assert!(db.watched_key_expired(b"c", &alive, 200));
+        let _ = db.get(b"c", 200);
+        assert!(!is_dirty(&t));
+        assert!(is_dirty(&alive));
+        db.set(b"c", Value::from_bytes(b"2"));
+        assert!(is_dirty(&t), "created again after the removal: a change");
+
+        // Opened for writing inside a command that changed nothing: no change.
+        db.set(b"d", Value::from_bytes(b"1"));
+        let t = new_token();
+        db.watch_key(b"d", &t, 0);
+        assert!(db.watch_begin_command());
+        let _ = db.get_mut(b"d", 0);
+        db.watch_end_command(false);
+        assert!(!is_dirty(&t));
+        db.clear();
+        assert!(is_dirty(&t), "FLUSHDB of a present watched key is a change");
+
+        // SWAPDB: a watched absent key stays unchanged unless the other db has it live.
+        let mut dbs: Vec<Db> = (0..3).map(|i| Db::new().with_id(i)).collect();
+        let (t0, t1) = (new_token(), new_token());
+        dbs[0].watch_key(b"x", &t0, 0);
+        dbs[0].watch_key(b"y", &t1, 0);
+        dbs[1].set(b"y", Value::from_bytes(b"1"));
+        swap_dbs(&mut dbs, 0, 1, 0);
+        assert!(!is_dirty(&t0));
+        assert!(is_dirty(&t1));
+        assert_eq!((dbs[0].id, dbs[1].id), (0, 1));
+        assert!(dbs[0].get(b"y", 0).is_some());
+        dbs[0].set(b"x", Value::from_bytes(b"1"));
+        assert!(is_dirty(&t0), "the watch table stays with db 0");
     }
 
     #[test]

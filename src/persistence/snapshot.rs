@@ -662,8 +662,10 @@ pub async fn debug_reload(shard: &Rc<Shard>, held: usize) -> Result<(), String> 
         let dbs = slots
             .get(sh.id)
             .and_then(|m| m.lock().unwrap_or_else(|p| p.into_inner()).take());
-        if let Some(dbs) = dbs {
-            let old = std::mem::replace(&mut sh.data.borrow_mut().dbs, dbs);
+        if let Some(mut dbs) = dbs {
+            let mut data = sh.data.borrow_mut();
+            crate::shard::watch::carry_over(&mut data.dbs, &mut dbs);
+            let old = std::mem::replace(&mut data.dbs, dbs);
             drop(old);
         }
     })

@@ -218,6 +218,13 @@ impl Registry {
         }
     }
 
+    /// Marks every waited-for key of `dbs` ready (serving checks what each holds).
+    fn ready_dbs(&self, dbs: &[u32]) {
+        let q = self.queues.borrow();
+        let mut ready = self.ready.borrow_mut();
+        ready.extend(q.keys().filter(|(db, _)| dbs.contains(db)).cloned());
+    }
+
     fn has_queue(&self, db: u32, key: &[u8]) -> bool {
         self.queues
             .borrow()
@@ -279,6 +286,15 @@ pub fn signal(shard: &Shard, db: u32, key: &[u8]) {
     let r = &shard.blocking;
     if r.has_waiters() && r.has_queue(db, key) {
         r.ready.borrow_mut().push((db, key.into()));
+    }
+}
+
+/// Signals every key of `dbs` somebody waits on, then serves (SWAPDB: Redis's
+/// `scanDatabaseForReadyKeys`; the waiters are served from what the db holds now).
+pub fn signal_dbs(shard: &Shard, dbs: &[u32]) {
+    if shard.blocking.has_waiters() {
+        shard.blocking.ready_dbs(dbs);
+        serve_ready(shard);
     }
 }
 
@@ -443,6 +459,11 @@ mod tests {
                 .unwrap_or_default();
             assert_eq!(order, vec![1, 2]);
         }
+        // SWAPDB of dbs 0 and 1 readies the keys waited for there, not db 2's.
+        r.enqueue(2, b"x", &b);
+        r.ready_dbs(&[0, 1]);
+        assert_eq!(*r.ready.borrow(), vec![(0, Box::<[u8]>::from(&b"k"[..]))]);
+        r.remove(&b, &[(2, Bytes::from_static(b"x"))]);
         r.remove(&a, &[(0, Bytes::from_static(b"k"))]);
         r.remove(&b, &[(0, Bytes::from_static(b"k"))]);
         assert!(!r.has_waiters());

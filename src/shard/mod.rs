@@ -11,6 +11,7 @@ pub mod mesh;
 pub mod multi;
 pub mod route;
 pub mod runtime;
+pub mod watch;
 pub mod watchdog;
 
 pub use mesh::Mesh;

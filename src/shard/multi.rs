@@ -149,7 +149,14 @@ async fn run(
         };
         for (spec, f, argv) in &cmds {
             let before = ctx.dirty;
+            let marks: Vec<usize> = ctx.dbs.iter().map(Db::written_len).collect();
             f(&mut ctx, argv);
+            if ctx.dirty == before {
+                // Opened for writing, nothing changed: no write-back (WATCH would see one).
+                for (d, n) in ctx.dbs.iter_mut().zip(marks) {
+                    d.truncate_written(n);
+                }
+            }
             let st = ctx.stats.commands.entry(spec.name).or_default();
             st.calls += 1;
             ctx.stats.total_commands += 1;
