@@ -102,6 +102,7 @@ impl Shared {
         let nshards = config.shards.max(1);
         crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
         crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
+        journal::set_lazy_expire(config.get_one("lazyfree-lazy-expire").as_deref() == Some("yes"));
         let l = config.client_output_buffer_limit[2];
         crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {

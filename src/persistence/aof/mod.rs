@@ -460,6 +460,30 @@ impl Writer {
         Ok(())
     }
 
+    /// Makes a (non-enabling) rewrite's incr file the current one: it was added to the manifest
+    /// when the rewrite started and already holds what followed the cuts, so a rewrite that
+    /// fails later keeps it (Redis keeps the incr file opened by a failed rewrite too) and
+    /// every acknowledged write stays in the files the manifest loads, in order. Returns a
+    /// switch-on rewrite untouched (its temp incr only becomes an AOF file on success).
+    fn adopt_incr(&mut self, rw: Rewrite) -> Option<Rewrite> {
+        if rw.enabling {
+            return Some(rw);
+        }
+        if let Some(old) = &self.file {
+            if old.sync_data().is_err() {
+                tracing::warn!("Fail to fsync the AOF file");
+                self.shared
+                    .aof
+                    .last_write_ok
+                    .store(false, Ordering::Relaxed);
+            }
+        }
+        self.file = Some(rw.file);
+        self.enc = rw.enc;
+        self.incr_size = rw.size;
+        None
+    }
+
     fn finish_rewrite(&mut self, epoch: u64, base: Base) -> std::io::Result<()> {
         if let Base::Failed(why) = base {
             return Err(std::io::Error::other(why));
@@ -479,10 +503,19 @@ impl Writer {
         let Some(rw) = self.rw.take() else {
             return Err(std::io::Error::other("no rewrite in progress"));
         };
-        if rw.epoch != epoch || !rw.cut_seen.iter().all(|c| *c) {
+        let complete = rw.epoch == epoch && rw.cut_seen.iter().all(|c| *c);
+        // The new incr file is in the manifest since the rewrite started: it is the current
+        // incr file from now on, whatever happens to the base.
+        let enabling = rw.enabling.then(|| self.adopt_incr(rw)).flatten();
+        if !complete {
+            if let Some(rw) = enabling {
+                self.rw = Some(rw);
+            }
             return Err(std::io::Error::other("the rewrite's cut is incomplete"));
         }
-        rw.file.sync_data()?;
+        if let Some(rw) = &enabling {
+            rw.file.sync_data()?;
+        }
         let temp = rdb_temp_name();
         let rdb = matches!(base, Base::Rdb);
         let base_size = match base {
@@ -503,24 +536,22 @@ impl Writer {
         let base = m.new_base(&self.s.filename, rdb);
         std::fs::rename(self.s.dir.join(&temp), self.s.dir.join(&base))?;
         tracing::info!("Successfully renamed the temporary AOF base file {temp} into {base}");
-        let incr = if rw.enabling {
+        if let Some(rw) = &enabling {
             let name = m.new_incr(&self.s.filename);
             std::fs::rename(self.s.dir.join(&rw.name), self.s.dir.join(&name))?;
             tracing::info!(
                 "Successfully renamed the temporary AOF incr file {} into {name}",
                 rw.name
             );
-            name
-        } else {
-            rw.name.clone()
-        };
-        let _ = incr;
+        }
         m.mark_rewritten_incrs_as_history();
         persist_manifest(&self.s, &m)?;
         self.manifest = m;
-        self.file = Some(rw.file);
-        self.enc = rw.enc;
-        self.incr_size = rw.size;
+        if let Some(rw) = enabling {
+            self.file = Some(rw.file);
+            self.enc = rw.enc;
+            self.incr_size = rw.size;
+        }
         // Remove the history files, then record that they are gone.
         let history = std::mem::take(&mut self.manifest.history);
         for h in &history {
@@ -556,10 +587,11 @@ impl Writer {
                     }
                     Control::Base { epoch, base } => {
                         let res = self.finish_rewrite(epoch, base);
-                        let aof = &self.shared.aof;
+                        let shared = self.shared.clone();
+                        let aof = &shared.aof;
                         if let Err(e) = &res {
                             tracing::warn!("Background AOF rewrite failed: {e}");
-                            if let Some(r) = self.rw.take() {
+                            if let Some(r) = self.rw.take().and_then(|r| self.adopt_incr(r)) {
                                 let _ = std::fs::remove_file(self.s.dir.join(&r.name));
                             }
                             let _ = std::fs::remove_file(self.s.dir.join(rdb_temp_name()));
@@ -1097,6 +1129,9 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
                     .detach();
                 }
             }
+            "lazyfree-lazy-expire" => crate::shard::journal::set_lazy_expire(
+                shared.config().get_one(name).as_deref() == Some("yes"),
+            ),
             "appendfsync" => {
                 let f = Settings::from_config(&shared.config()).fsync;
                 shared.aof.send(shared, Control::SetFsync(f));
