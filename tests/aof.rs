@@ -948,3 +948,85 @@ fn expired_keys_propagate_as_del_or_unlink_like_redis() {
         }
     }
 }
+
+/// A Redis < 7 single `appendonly.aof` in `dir` (plain commands, or an RDB preamble followed by
+/// commands) is moved into `appenddirname` as the base of a new manifest, with Redis's log
+/// line, and loads; checked against redis-server too.
+#[test]
+fn an_old_style_appendonly_aof_is_upgraded_to_the_multi_part_layout() {
+    let _serial = serial();
+    for kind in [Kind::Ringkv(1), Kind::Ringkv(2), Kind::Redis] {
+        for preamble in [false, true] {
+            let dir = TestDir::new();
+            let mut legacy = Vec::new();
+            if preamble {
+                let p = Proc::must_start(kind, &dir, &[]);
+                let mut c = p.conn();
+                cmd(&mut c, &["SET", "r", "from-rdb"]);
+                cmd(&mut c, &["SADD", "s", "m1", "m2"]);
+                cmd(&mut c, &["SAVE"]);
+                drop(c);
+                p.stop();
+                let rdb = dir.join("dump.rdb");
+                legacy = std::fs::read(&rdb).unwrap_or_else(|e| panic!("read dump.rdb: {e}"));
+                let _ = std::fs::remove_file(&rdb);
+            }
+            for argv in [
+                &["SELECT", "0"][..],
+                &["SET", "a", "1"],
+                &["RPUSH", "l", "x", "y"],
+                &["SELECT", "1"],
+                &["SET", "b", "2"],
+            ] {
+                legacy.extend(encode_command(argv));
+            }
+            std::fs::write(dir.join("appendonly.aof"), &legacy)
+                .unwrap_or_else(|e| panic!("write appendonly.aof: {e}"));
+            let p = Proc::must_start(kind, &dir, &["--appendonly", "yes"]);
+            let log = p.log();
+            assert!(
+                log.contains("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."),
+                "{kind:?}: {log}"
+            );
+            assert!(!dir.join("appendonly.aof").exists());
+            assert_eq!(
+                std::fs::read(dir.join("appendonlydir/appendonly.aof")).ok(),
+                Some(legacy.clone())
+            );
+            assert_eq!(
+                manifest(&dir),
+                "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+                "{kind:?}"
+            );
+            let mut c = p.conn();
+            let check = |c: &mut RawConn, extra: bool| {
+                cmd(c, &["SELECT", "0"]);
+                assert_eq!(bulk(cmd(c, &["GET", "a"])), b"1".to_vec(), "{kind:?}");
+                assert_eq!(
+                    strings(cmd(c, &["LRANGE", "l", "0", "-1"])),
+                    vec![b"x".to_vec(), b"y".to_vec()]
+                );
+                if preamble {
+                    assert_eq!(bulk(cmd(c, &["GET", "r"])), b"from-rdb".to_vec());
+                    assert_eq!(int(cmd(c, &["SCARD", "s"])), 2);
+                }
+                if extra {
+                    assert_eq!(bulk(cmd(c, &["GET", "c"])), b"3".to_vec());
+                }
+                cmd(c, &["SELECT", "1"]);
+                assert_eq!(bulk(cmd(c, &["GET", "b"])), b"2".to_vec());
+            };
+            check(&mut c, false);
+            cmd(&mut c, &["SELECT", "0"]);
+            cmd(&mut c, &["SET", "c", "3"]);
+            drop(c);
+            p.stop();
+            let p = Proc::must_start(kind, &dir, &["--appendonly", "yes"]);
+            assert!(!p.log().contains("old-style"), "{kind:?}: {}", p.log());
+            let mut c = p.conn();
+            check(&mut c, true);
+            drop(c);
+            p.stop();
+        }
+    }
+}

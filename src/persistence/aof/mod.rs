@@ -636,6 +636,65 @@ fn spawn_writer(shared: &Arc<Shared>, w: Writer) -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// Where a Redis < 7 single-file AOF lives: `appendfilename` in `dir` (the parent of
+/// `appenddirname`).
+fn legacy_path(s: &Settings) -> PathBuf {
+    s.dir.with_file_name(&s.filename)
+}
+
+/// Redis 7.0's upgrade of an old-style single AOF file (`loadAppendOnlyFiles` +
+/// `aofUpgradePrepare`): when `dir/appendfilename` exists and the AOF directory is absent, or
+/// has no manifest, or names only that file as its base without holding it, the file becomes
+/// the base (seq 1) of a new manifest and moves into the directory. Each step can be redone
+/// after a crash; a failure is fatal, like Redis.
+fn upgrade_legacy(s: &Settings, m: &mut Manifest) -> Result<(), AofError> {
+    let legacy = legacy_path(s);
+    if !legacy.is_file() {
+        return Ok(());
+    }
+    let moved = s.dir.join(&s.filename);
+    let upgrade = !s.dir.is_dir()
+        || (m.base.is_none() && m.incrs.is_empty())
+        || (m.incrs.is_empty()
+            && m.base.as_ref().is_some_and(|b| b.name == s.filename)
+            && !moved.exists());
+    if !upgrade {
+        return Ok(());
+    }
+    let dirname = s
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Err(e) = std::fs::create_dir_all(&s.dir) {
+        tracing::warn!(
+            "Can't open or create append-only dir {dirname}: {}",
+            strerror(&e)
+        );
+        return Err(AofError::Io(strerror(&e)));
+    }
+    m.base = Some(manifest::AofInfo {
+        name: s.filename.clone(),
+        seq: 1,
+        kind: manifest::FileType::Base,
+    });
+    m.base_seq = 1;
+    persist_manifest(s, m).map_err(|e| AofError::Io(strerror(&e)))?;
+    if let Err(e) = std::fs::rename(&legacy, &moved) {
+        tracing::warn!(
+            "Error trying to move the old AOF file {} into dir {dirname}: {}",
+            s.filename,
+            strerror(&e)
+        );
+        return Err(AofError::Io(strerror(&e)));
+    }
+    tracing::info!(
+        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({dirname}).",
+        s.filename
+    );
+    Ok(())
+}
+
 /// Startup with `appendonly yes` (Redis's loadDataFromDisk + aofOpenIfNeededOnServerStart):
 /// loads the directory into `shared.preload`, opens (or creates) the files and starts the
 /// writer. An error means exit(1), like Redis.
@@ -652,6 +711,7 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
         )
     };
     let mut m = read_manifest(&s)?.unwrap_or_default();
+    upgrade_legacy(&s, &mut m)?;
     let start = Instant::now();
     let mut r = loader::Replayer::new(shared.nshards, ndbs);
     let (status, base_size) =
