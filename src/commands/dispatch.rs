@@ -5,7 +5,7 @@
 
 use super::errors;
 use super::introspect;
-use super::spec::{CommandSpec, BLOCKING, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
+use super::spec::{CommandSpec, BLOCKING, LOADING, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
@@ -170,6 +170,11 @@ async fn execute(
     if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
         transaction::flag(conn);
         conn.error(errors::MISCONF);
+        return;
+    }
+    if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
+        transaction::flag(conn);
+        conn.error(crate::persistence::loading::LOADING_ERR);
         return;
     }
     if transaction::queues(conn, spec) {

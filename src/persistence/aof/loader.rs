@@ -450,6 +450,7 @@ pub fn load_dir(
     load_truncated: bool,
     rdb: RdbBaseLoader,
     r: &mut Replayer,
+    progress: Option<&crate::persistence::loading::Loading>,
 ) -> (Status, u64) {
     let files = m.load_order();
     if files.is_empty() {
@@ -474,6 +475,9 @@ pub fn load_dir(
     if total == 0 {
         return (Status::Empty, 0);
     }
+    if let Some(l) = progress {
+        l.start_file(total);
+    }
     let base_size = m
         .base
         .as_ref()
@@ -486,6 +490,9 @@ pub fn load_dir(
         let is_base = m.base.as_ref().is_some_and(|b| b.name == f.name);
         let start = std::time::Instant::now();
         ret = load_file(dir, &f.name, load_truncated, rdb, r);
+        if let Some(l) = progress {
+            l.progress(std::fs::metadata(dir.join(&f.name)).map_or(0, |md| md.len()));
+        }
         if ret == Status::Ok || (ret == Status::Truncated && last) {
             tracing::info!(
                 "DB loaded from {} file {}: {:.3} seconds",

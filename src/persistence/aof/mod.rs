@@ -151,6 +151,7 @@ pub struct Aof {
     pub rewrite_in_progress: AtomicBool,
     pub rewrite_scheduled: AtomicBool,
     pub rewrites: AtomicU64,
+    /// Rewrites failed since the last one that succeeded (aof_rewrites_consecutive_failures).
     pub rewrite_failures: AtomicU64,
     /// Duration of the last rewrite in seconds (-1: none yet).
     pub last_rewrite_time_sec: AtomicI64,
@@ -218,7 +219,9 @@ impl Aof {
             o,
             "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\n\
              aof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\n\
-             aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
+             aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\n\
+             aof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n\
+             aof_last_cow_size:0\r\n",
             on as u8,
             running as u8,
             self.rewrite_scheduled.load(Ordering::Relaxed) as u8,
@@ -226,6 +229,7 @@ impl Aof {
             cur,
             ok(&self.last_bgrewrite_ok),
             self.rewrites.load(Ordering::Relaxed),
+            self.rewrite_failures.load(Ordering::Relaxed),
             ok(&self.last_write_ok),
         );
     }
@@ -599,6 +603,8 @@ impl Writer {
                         aof.last_bgrewrite_ok.store(res.is_ok(), Ordering::Relaxed);
                         if res.is_ok() {
                             aof.rewrites.fetch_add(1, Ordering::Relaxed);
+                            aof.rewrite_failures.store(0, Ordering::Relaxed);
+                            aof.rewrite_failures.store(0, Ordering::Relaxed);
                             if self.file.is_some() {
                                 aof.enabled.store(true, Ordering::Relaxed);
                             }
@@ -714,8 +720,14 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     upgrade_legacy(&s, &mut m)?;
     let start = Instant::now();
     let mut r = loader::Replayer::new(shared.nshards, ndbs);
-    let (status, base_size) =
-        loader::load_dir(&s.dir, &m, s.load_truncated, loader::rdb_reader, &mut r);
+    let (status, base_size) = loader::load_dir(
+        &s.dir,
+        &m,
+        s.load_truncated,
+        loader::rdb_reader,
+        &mut r,
+        Some(&shared.persistence.loading),
+    );
     match status {
         loader::Status::Failed | loader::Status::OpenErr => return Err(AofError::Load),
         loader::Status::NotExist => {}
