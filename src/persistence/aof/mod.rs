@@ -510,7 +510,7 @@ impl Writer {
         let complete = rw.epoch == epoch && rw.cut_seen.iter().all(|c| *c);
         // The new incr file is in the manifest since the rewrite started: it is the current
         // incr file from now on, whatever happens to the base.
-        let enabling = rw.enabling.then(|| self.adopt_incr(rw)).flatten();
+        let enabling = self.adopt_incr(rw);
         if !complete {
             if let Some(rw) = enabling {
                 self.rw = Some(rw);
@@ -1182,7 +1182,23 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
             "appendonly" => {
                 let on = shared.config().appendonly;
                 let running = shared.aof.ctl.lock().map(|c| c.is_some()).unwrap_or(false);
-                if on && !running {
+                if on && !running && shared.persistence.loading.active() {
+                    // The rewrite's base must hold the dataset being loaded: switch on after.
+                    let shard = shard.clone();
+                    glommio::spawn_local(async move {
+                        let loading = &shard.shared.persistence.loading;
+                        while loading.active() {
+                            glommio::timer::sleep(Duration::from_millis(10)).await;
+                        }
+                        let running = shard.shared.aof.ctl.lock().map(|c| c.is_some());
+                        if shard.shared.config().appendonly && !running.unwrap_or(true) {
+                            if let Err(e) = enable(&shard) {
+                                tracing::warn!("Can't enable the AOF: {e}");
+                            }
+                        }
+                    })
+                    .detach();
+                } else if on && !running {
                     enable(shard)?;
                 } else if !on && running {
                     // The reply does not wait for the final fsync (Redis's stopAppendOnly
