@@ -127,8 +127,15 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     tracing::info!("Server initialized");
     // Like Redis, clients are served while the dataset loads (commands without the `loading`
     // flag get -LOADING): the shards start with empty dbs and take the loaded ones at the end.
-    shared.persistence.loading.begin();
-    shared.shutdown.set_loading(true);
+    // With nothing on disk there is no load: the (new, empty) files are set up first, so no
+    // write is served before the AOF records it.
+    let on_disk = dataset_on_disk(&shared);
+    if on_disk {
+        shared.persistence.loading.begin();
+        shared.shutdown.set_loading(true);
+    } else if !load_from_disk(&shared) {
+        return 1;
+    }
     let _running = match runtime::start(shared.clone(), listeners, || DataEngine) {
         Ok(r) => r,
         Err(e) => {
@@ -136,10 +143,12 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
             return 1;
         }
     };
-    match load_while_serving(&shared) {
-        Loaded::Done => {}
-        Loaded::Failed => return 1,
-        Loaded::ShutDown => return exit_clean(&shared, supervised, pidfile.as_deref()),
+    if on_disk {
+        match load_while_serving(&shared) {
+            Loaded::Done => {}
+            Loaded::Failed => return 1,
+            Loaded::ShutDown => return exit_clean(&shared, supervised, pidfile.as_deref()),
+        }
     }
     tracing::info!("Ready to accept connections");
     if supervised == SupervisedMode::Systemd {
@@ -195,26 +204,40 @@ enum Loaded {
     ShutDown,
 }
 
-/// Like Redis's loadDataFromDisk (the AOF when it is enabled, else the RDB file), on a
-/// helper thread while the shards serve clients; then every shard takes its loaded dbs and
-/// the loading state ends. A shutdown requested meanwhile ends the process without waiting
-/// for the load.
+/// Whether there is a dataset to load: the AOF directory's manifest or an old-style AOF file
+/// with `appendonly yes`, else the RDB file.
+fn dataset_on_disk(shared: &Shared) -> bool {
+    let cfg = shared.config();
+    if cfg.appendonly {
+        crate::persistence::aof::files_exist(&cfg)
+    } else {
+        std::path::Path::new(&cfg.dbfilename).is_file()
+    }
+}
+
+/// Like Redis's loadDataFromDisk: the AOF when it is enabled (its files are opened and the
+/// writer started too), else the RDB file, into `shared.preload`. False: exit 1.
+fn load_from_disk(shared: &Arc<Shared>) -> bool {
+    if crate::persistence::aof::startup(shared).is_err() {
+        return false;
+    }
+    match load_dataset(shared) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("{e}");
+            false
+        }
+    }
+}
+
+/// [`load_from_disk`] on a helper thread while the shards serve clients; then every shard
+/// takes its loaded dbs and the loading state ends. A shutdown requested meanwhile ends the
+/// process without waiting for the load.
 fn load_while_serving(shared: &Arc<Shared>) -> Loaded {
     let sh = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("loader".into())
-        .spawn(move || {
-            if crate::persistence::aof::startup(&sh).is_err() {
-                return false;
-            }
-            match load_dataset(&sh) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    false
-                }
-            }
-        });
+        .spawn(move || load_from_disk(&sh));
     let loader = match spawned {
         Ok(h) => h,
         Err(e) => {

@@ -648,6 +648,13 @@ fn legacy_path(s: &Settings) -> PathBuf {
     s.dir.with_file_name(&s.filename)
 }
 
+/// Whether `appendonly yes` has files to load: the directory's manifest, or an old-style
+/// single AOF file to migrate.
+pub fn files_exist(cfg: &Config) -> bool {
+    let s = Settings::from_config(cfg);
+    s.dir.join(manifest::manifest_name(&s.filename)).is_file() || legacy_path(&s).is_file()
+}
+
 /// Redis 7.0's upgrade of an old-style single AOF file (`loadAppendOnlyFiles` +
 /// `aofUpgradePrepare`): when `dir/appendfilename` exists and the AOF directory is absent, or
 /// has no manifest, or names only that file as its base without holding it, the file becomes
