@@ -928,6 +928,11 @@ fn expired_keys_propagate_as_del_or_unlink_like_redis() {
             cmd(&mut c, &["UNLINK", "c"]);
             cmd(&mut c, &["SET", "d", "1"]);
             cmd(&mut c, &["GETEX", "d", "PXAT", "1"]);
+            // Switched at runtime, the other way round.
+            let other = if lazy == "yes" { "no" } else { "yes" };
+            cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-expire", other]);
+            cmd(&mut c, &["SET", "e", "1"]);
+            cmd(&mut c, &["EXPIRE", "e", "0"]);
             drop(c);
             p.stop();
             let text = String::from_utf8_lossy(
@@ -948,6 +953,9 @@ fn expired_keys_propagate_as_del_or_unlink_like_redis() {
                 !text.contains("\r\nDEL\r\n$1\r\nc\r\n"),
                 "{kind:?}: {text:?}"
             );
+            let other = if lazy == "yes" { "DEL" } else { "UNLINK" };
+            let want = format!("*2\r\n${}\r\n{other}\r\n$1\r\ne\r\n", other.len());
+            assert!(text.contains(&want), "{kind:?} runtime switch: {text:?}");
         }
     }
 }

@@ -1298,3 +1298,78 @@ fn bgrewriteaof<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(root: &Path) -> Settings {
+        Settings {
+            dir: root.join("appendonlydir"),
+            filename: "appendonly.aof".into(),
+            fsync: Fsync::EverySec,
+            load_truncated: true,
+            auto_percentage: 100,
+            auto_min_size: 64 << 20,
+        }
+    }
+
+    fn base_only() -> Manifest {
+        Manifest::parse(b"file appendonly.aof seq 1 type b\n").unwrap()
+    }
+
+    #[test]
+    fn legacy_file_moves_into_the_directory_as_the_base() {
+        let root = tempfile::tempdir().unwrap();
+        let s = settings(root.path());
+        std::fs::write(root.path().join("appendonly.aof"), b"*1\r\n$4\r\nPING\r\n").unwrap();
+        let mut m = Manifest::default();
+        upgrade_legacy(&s, &mut m).unwrap();
+        assert_eq!(m, base_only());
+        assert!(!root.path().join("appendonly.aof").exists());
+        assert_eq!(
+            std::fs::read(s.dir.join("appendonly.aof")).unwrap(),
+            b"*1\r\n$4\r\nPING\r\n"
+        );
+        assert_eq!(
+            read_manifest(&s).unwrap(),
+            Some(base_only()),
+            "the manifest is on disk"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_upgrade_is_redone() {
+        // A crash after the manifest was written but before the file moved.
+        let root = tempfile::tempdir().unwrap();
+        let s = settings(root.path());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        std::fs::write(root.path().join("appendonly.aof"), b"x").unwrap();
+        let mut m = base_only();
+        persist_manifest(&s, &m).unwrap();
+        upgrade_legacy(&s, &mut m).unwrap();
+        assert!(s.dir.join("appendonly.aof").exists());
+        assert!(!root.path().join("appendonly.aof").exists());
+    }
+
+    #[test]
+    fn a_directory_in_use_is_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let s = settings(root.path());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        std::fs::write(root.path().join("appendonly.aof"), b"old").unwrap();
+        let mut m = Manifest::parse(
+            b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let before = m.clone();
+        upgrade_legacy(&s, &mut m).unwrap();
+        assert_eq!(m, before);
+        assert!(root.path().join("appendonly.aof").exists());
+        // No file at all: nothing to do either.
+        let empty = tempfile::tempdir().unwrap();
+        let mut m = Manifest::default();
+        upgrade_legacy(&settings(empty.path()), &mut m).unwrap();
+        assert_eq!(m, Manifest::default());
+    }
+}
