@@ -69,7 +69,8 @@ pub struct Shared {
     pub hub: journal::Hub,
     /// The append-only file (INFO persistence, BGREWRITEAOF, CONFIG SET appendonly).
     pub aof: crate::persistence::aof::Aof,
-    /// Databases loaded at startup (from the AOF), taken by each shard as it starts.
+    /// Databases loaded at startup, taken by each shard as it starts (nothing on disk) or when
+    /// the load ends (`persistence::loading`).
     pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
 }
 

@@ -1,7 +1,8 @@
 //! Loading an AOF directory at startup (Redis's `loadAppendOnlyFiles` /
 //! `loadSingleAppendOnlyFile`): the manifest's base file, then its incr files, each a stream of
-//! RESP commands replayed through the command table into per-shard databases, before any
-//! executor starts. Truncated tails and garbage get Redis's outcome and log lines.
+//! RESP commands replayed through the command table into per-shard databases (on the
+//! loader thread; the shards take them in at the end). Truncated tails and garbage get Redis's
+//! outcome and log lines.
 //!
 //! A file that starts with `REDIS` (a `.base.rdb` base, or an old single-file AOF with an RDB
 //! preamble) is read by [`RdbBaseLoader`] (normally [`rdb_reader`]) first; any AOF commands

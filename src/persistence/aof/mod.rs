@@ -5,7 +5,9 @@
 //!   ([`crate::shard::journal`]): it merges them into one stream, appends it to the current incr
 //!   file and fsyncs per `appendfsync` (`always`: before the replies of those writes leave, one
 //!   fdatasync per batch; `everysec`: once a second; `no`: never). No file I/O on an executor.
-//! - Loading: at startup, before the executors start ([`loader`]).
+//! - Loading: at startup, on a helper thread while the executors answer `-LOADING`
+//!   ([`loader`], [`crate::persistence::loading`]); an old-style single AOF file is first
+//!   migrated into the directory ([`upgrade_legacy`]).
 //! - Rewriting without fork (BGREWRITEAOF, `CONFIG SET appendonly yes`, auto-aof-rewrite):
 //!   multi-shard units are held for a moment, each shard serializes its part of the dataset
 //!   and marks a cut in its journal in the same step, the writer opens a new incr file for
