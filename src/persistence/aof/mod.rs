@@ -7,7 +7,7 @@
 //!   fdatasync per batch; `everysec`: once a second; `no`: never). No file I/O on an executor.
 //! - Loading: at startup, on a helper thread while the executors answer `-LOADING`
 //!   ([`loader`], [`crate::persistence::loading`]); an old-style single AOF file is first
-//!   migrated into the directory ([`upgrade_legacy`]).
+//!   migrated into the directory (`upgrade_legacy`).
 //! - Rewriting without fork (BGREWRITEAOF, `CONFIG SET appendonly yes`, auto-aof-rewrite):
 //!   multi-shard units are held for a moment, each shard serializes its part of the dataset
 //!   and marks a cut in its journal in the same step, the writer opens a new incr file for
