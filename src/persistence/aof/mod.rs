@@ -729,6 +729,8 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     upgrade_legacy(&s, &mut m)?;
     let start = Instant::now();
     let mut r = loader::Replayer::new(shared.nshards, ndbs);
+    let sh = shared.clone();
+    r.on_progress = Some(Box::new(move |n| sh.persistence.loading.progress(n)));
     let (status, base_size) = loader::load_dir(
         &s.dir,
         &m,
