@@ -198,6 +198,10 @@ fn check_serving_during_load(kind: Kind, dir: &TestDir, args: &[&str], total: u6
             let v = field(&info, f).unwrap_or_default();
             assert!(v.parse::<u64>().is_ok(), "{f}: {info}");
         }
+        let counted: i64 = field(&info, "rdb_last_load_keys_loaded")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
+        assert!((0..=KEYS).contains(&counted), "{info}");
         let perc: f64 = field(&info, "loading_loaded_perc")
             .and_then(|v| v.parse().ok())
             .unwrap_or(-1.0);

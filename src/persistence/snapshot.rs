@@ -701,8 +701,9 @@ pub fn load_at_startup(
     path: &Path,
     nshards: usize,
     databases: usize,
-    progress: Option<&crate::persistence::loading::Loading>,
+    state: Option<&State>,
 ) -> Result<Option<Loaded>, String> {
+    let progress = state.map(|s| &s.loading);
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -714,8 +715,12 @@ pub fn load_at_startup(
         }
     };
     let started = Instant::now();
-    if let Some(l) = progress {
-        l.start_file(file.metadata().map_or(0, |m| m.len()));
+    if let Some(st) = state {
+        st.loading
+            .start_file(file.metadata().map_or(0, |m| m.len()));
+        // Like Redis's startLoading: the counts restart and grow during the load.
+        st.last_load_keys_loaded.store(0, Ordering::Relaxed);
+        st.last_load_keys_expired.store(0, Ordering::Relaxed);
     }
     let mut shards: Vec<Vec<Db>> = (0..nshards)
         .map(|_| (0..databases).map(|_| Db::new()).collect())
@@ -729,6 +734,7 @@ pub fn load_at_startup(
         expired: 0,
         loaded: 0,
         progress,
+        state,
     };
     let file = crate::persistence::loading::Counting {
         inner: file,
@@ -776,6 +782,28 @@ struct Loader<'a> {
     expired: u64,
     loaded: u64,
     progress: Option<&'a crate::persistence::loading::Loading>,
+    /// Where INFO reads the running counts (`rdb_last_load_keys_*`).
+    state: Option<&'a State>,
+}
+
+impl Loader<'_> {
+    /// Publishes the running counts every 1024 keys.
+    fn count(&mut self, expired: bool) {
+        if expired {
+            self.expired += 1;
+        } else {
+            self.loaded += 1;
+        }
+        if let Some(st) = self
+            .state
+            .filter(|_| (self.loaded + self.expired).is_multiple_of(1024))
+        {
+            st.last_load_keys_loaded
+                .store(self.loaded, Ordering::Relaxed);
+            st.last_load_keys_expired
+                .store(self.expired, Ordering::Relaxed);
+        }
+    }
 }
 
 impl rdb::Visitor for Loader<'_> {
@@ -818,7 +846,7 @@ impl rdb::Visitor for Loader<'_> {
     fn entry(&mut self, e: rdb::RdbEntry) -> Result<(), String> {
         if let Some(ms) = e.expire_ms {
             if ms < self.now {
-                self.expired += 1;
+                self.count(true);
                 return Ok(());
             }
         }
@@ -837,7 +865,7 @@ impl rdb::Visitor for Loader<'_> {
         let mut entry = Entry::new(e.value);
         entry.expire_at = e.expire_ms.unwrap_or(NO_EXPIRE);
         db.put_entry(&e.key, entry);
-        self.loaded += 1;
+        self.count(false);
         Ok(())
     }
 }

@@ -282,7 +282,7 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
         &file,
         shared.nshards,
         databases,
-        Some(&shared.persistence.loading),
+        Some(&shared.persistence),
     );
     if let Some(loaded) = loaded? {
         let dbs = loaded.record(&shared.persistence);
