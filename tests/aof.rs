@@ -835,3 +835,209 @@ fn concurrent_rewrites(args: &[&str]) {
     assert_eq!(before, dump(&mut p.conn()));
     p.stop();
 }
+
+/// A rewrite that fails after its cut (here: the temp base file can't be created because a
+/// directory holds its name) keeps the incr file it opened, so every acknowledged write, made
+/// before, during and after the failed rewrite, is loaded at the next start.
+#[test]
+fn a_failed_rewrite_loses_no_acknowledged_write() {
+    let _serial = serial();
+    for shards in [1, 2] {
+        for preamble in ["no", "yes"] {
+            let dir = TestDir::new();
+            let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+            let p = Proc::must_start(Kind::Ringkv(shards), &dir, &args);
+            let mut c = p.conn();
+            for i in 0..20 {
+                cmd(&mut c, &["SET", &format!("before{i}"), "1"]);
+            }
+            let blocker = dir.join(&format!("appendonlydir/temp-rewriteaof-bg-{}.aof", p.pid));
+            std::fs::create_dir_all(&blocker).unwrap_or_else(|e| panic!("mkdir: {e}"));
+            let r = cmd(&mut c, &["BGREWRITEAOF"]);
+            assert_eq!(
+                bulk(r),
+                b"Background append only file rewriting started".to_vec()
+            );
+            for i in 0..20 {
+                cmd(&mut c, &["SET", &format!("during{i}"), "1"]);
+            }
+            let done = wait_until(Duration::from_secs(20), || {
+                info_field(&mut c, "aof_rewrite_in_progress") == "0"
+            });
+            assert!(done, "the rewrite did not end");
+            assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "err");
+            for i in 0..20 {
+                cmd(&mut c, &["SET", &format!("after{i}"), "1"]);
+            }
+            cmd(&mut c, &["INCR", "before0"]);
+            let _ = std::fs::remove_dir(&blocker);
+            drop(c);
+            p.stop();
+            let p = Proc::must_start(Kind::Ringkv(shards), &dir, &args);
+            let mut c = p.conn();
+            assert_eq!(
+                int(cmd(&mut c, &["DBSIZE"])),
+                60,
+                "{shards} shards, preamble {preamble}"
+            );
+            assert_eq!(bulk(cmd(&mut c, &["GET", "before0"])), b"2".to_vec());
+            for prefix in ["before", "during", "after"] {
+                for i in 1..20 {
+                    let k = format!("{prefix}{i}");
+                    assert_eq!(bulk(cmd(&mut c, &["GET", &k])), b"1".to_vec(), "{k}");
+                }
+            }
+            // The next rewrite succeeds and keeps everything too.
+            cmd(&mut c, &["BGREWRITEAOF"]);
+            wait_rewrite_done(&mut c);
+            assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+            for i in 0..10 {
+                cmd(&mut c, &["SET", &format!("final{i}"), "1"]);
+            }
+            drop(c);
+            p.stop();
+            let p = Proc::must_start(Kind::Ringkv(shards), &dir, &args);
+            let mut c = p.conn();
+            assert_eq!(int(cmd(&mut c, &["DBSIZE"])), 70);
+            drop(c);
+            p.stop();
+        }
+    }
+}
+
+/// Expired keys reach the AOF as `DEL`, or `UNLINK` with `lazyfree-lazy-expire yes` (lazy
+/// expiry, EXPIRE and GETEX with a past deadline alike); a client's UNLINK stays UNLINK.
+/// Checked against redis-server too.
+#[test]
+fn expired_keys_propagate_as_del_or_unlink_like_redis() {
+    let _serial = serial();
+    for kind in [Kind::Ringkv(1), Kind::Ringkv(2), Kind::Redis] {
+        for lazy in ["no", "yes"] {
+            let dir = TestDir::new();
+            let args = ["--appendonly", "yes", "--lazyfree-lazy-expire", lazy];
+            let p = Proc::must_start(kind, &dir, &args);
+            let mut c = p.conn();
+            cmd(&mut c, &["SET", "a", "1", "PX", "1"]);
+            let gone = wait_until(Duration::from_secs(10), || {
+                cmd(&mut c, &["GET", "a"]) == Reply::Bulk(None)
+            });
+            assert!(gone);
+            cmd(&mut c, &["SET", "b", "1"]);
+            cmd(&mut c, &["EXPIRE", "b", "-1"]);
+            cmd(&mut c, &["SET", "c", "1"]);
+            cmd(&mut c, &["UNLINK", "c"]);
+            cmd(&mut c, &["SET", "d", "1"]);
+            cmd(&mut c, &["GETEX", "d", "PXAT", "1"]);
+            // Switched at runtime, the other way round.
+            let other = if lazy == "yes" { "no" } else { "yes" };
+            cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-expire", other]);
+            cmd(&mut c, &["SET", "e", "1"]);
+            cmd(&mut c, &["EXPIRE", "e", "0"]);
+            drop(c);
+            p.stop();
+            let text = String::from_utf8_lossy(
+                &std::fs::read(incr_file(&dir)).unwrap_or_else(|e| panic!("read incr: {e}")),
+            )
+            .into_owned();
+            let del = if lazy == "yes" { "UNLINK" } else { "DEL" };
+            for k in ["a", "b", "d"] {
+                let want = format!("*2\r\n${}\r\n{del}\r\n$1\r\n{k}\r\n", del.len());
+                assert!(text.contains(&want), "{kind:?} lazy {lazy}: {k}\n{text:?}");
+            }
+            assert!(
+                text.contains("*2\r\n$6\r\nunlink\r\n$1\r\nc\r\n")
+                    || text.contains("*2\r\n$6\r\nUNLINK\r\n$1\r\nc\r\n"),
+                "{kind:?}: {text:?}"
+            );
+            assert!(
+                !text.contains("\r\nDEL\r\n$1\r\nc\r\n"),
+                "{kind:?}: {text:?}"
+            );
+            let other = if lazy == "yes" { "DEL" } else { "UNLINK" };
+            let want = format!("*2\r\n${}\r\n{other}\r\n$1\r\ne\r\n", other.len());
+            assert!(text.contains(&want), "{kind:?} runtime switch: {text:?}");
+        }
+    }
+}
+
+/// A Redis < 7 single `appendonly.aof` in `dir` (plain commands, or an RDB preamble followed by
+/// commands) is moved into `appenddirname` as the base of a new manifest, with Redis's log
+/// line, and loads; checked against redis-server too.
+#[test]
+fn an_old_style_appendonly_aof_is_upgraded_to_the_multi_part_layout() {
+    let _serial = serial();
+    for kind in [Kind::Ringkv(1), Kind::Ringkv(2), Kind::Redis] {
+        for preamble in [false, true] {
+            let dir = TestDir::new();
+            let mut legacy = Vec::new();
+            if preamble {
+                let p = Proc::must_start(kind, &dir, &[]);
+                let mut c = p.conn();
+                cmd(&mut c, &["SET", "r", "from-rdb"]);
+                cmd(&mut c, &["SADD", "s", "m1", "m2"]);
+                cmd(&mut c, &["SAVE"]);
+                drop(c);
+                p.stop();
+                let rdb = dir.join("dump.rdb");
+                legacy = std::fs::read(&rdb).unwrap_or_else(|e| panic!("read dump.rdb: {e}"));
+                let _ = std::fs::remove_file(&rdb);
+            }
+            for argv in [
+                &["SELECT", "0"][..],
+                &["SET", "a", "1"],
+                &["RPUSH", "l", "x", "y"],
+                &["SELECT", "1"],
+                &["SET", "b", "2"],
+            ] {
+                legacy.extend(encode_command(argv));
+            }
+            std::fs::write(dir.join("appendonly.aof"), &legacy)
+                .unwrap_or_else(|e| panic!("write appendonly.aof: {e}"));
+            let p = Proc::must_start(kind, &dir, &["--appendonly", "yes"]);
+            let log = p.log();
+            assert!(
+                log.contains("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."),
+                "{kind:?}: {log}"
+            );
+            assert!(!dir.join("appendonly.aof").exists());
+            assert_eq!(
+                std::fs::read(dir.join("appendonlydir/appendonly.aof")).ok(),
+                Some(legacy.clone())
+            );
+            assert_eq!(
+                manifest(&dir),
+                "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+                "{kind:?}"
+            );
+            let mut c = p.conn();
+            let check = |c: &mut RawConn, extra: bool| {
+                cmd(c, &["SELECT", "0"]);
+                assert_eq!(bulk(cmd(c, &["GET", "a"])), b"1".to_vec(), "{kind:?}");
+                assert_eq!(
+                    strings(cmd(c, &["LRANGE", "l", "0", "-1"])),
+                    vec![b"x".to_vec(), b"y".to_vec()]
+                );
+                if preamble {
+                    assert_eq!(bulk(cmd(c, &["GET", "r"])), b"from-rdb".to_vec());
+                    assert_eq!(int(cmd(c, &["SCARD", "s"])), 2);
+                }
+                if extra {
+                    assert_eq!(bulk(cmd(c, &["GET", "c"])), b"3".to_vec());
+                }
+                cmd(c, &["SELECT", "1"]);
+                assert_eq!(bulk(cmd(c, &["GET", "b"])), b"2".to_vec());
+            };
+            check(&mut c, false);
+            cmd(&mut c, &["SELECT", "0"]);
+            cmd(&mut c, &["SET", "c", "3"]);
+            drop(c);
+            p.stop();
+            let p = Proc::must_start(kind, &dir, &["--appendonly", "yes"]);
+            assert!(!p.log().contains("old-style"), "{kind:?}: {}", p.log());
+            let mut c = p.conn();
+            check(&mut c, true);
+            drop(c);
+            p.stop();
+        }
+    }
+}

@@ -5,7 +5,9 @@
 
 use super::errors;
 use super::introspect;
-use super::spec::{CommandSpec, BLOCKING, DENYOOM, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE};
+use super::spec::{
+    CommandSpec, BLOCKING, DENYOOM, LOADING, MAY_REPLICATE, NO_AUTH, OWN_EFFECTS, WRITE,
+};
 use super::table::{lookup, lookup_sub};
 use super::transaction;
 use super::{Ctx, Handler};
@@ -189,6 +191,11 @@ async fn execute(
     if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
         transaction::flag(conn);
         conn.error(errors::MISCONF);
+        return;
+    }
+    if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
+        transaction::flag(conn);
+        conn.error(crate::persistence::loading::LOADING_ERR);
         return;
     }
     // Like Redis, a pause holds a write even when it would only be queued by MULTI.

@@ -306,9 +306,12 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], seconds: bool, absolute: bool, 
         ctx.dirty += 1;
         if ctx.propagating() {
             // Absolute, so a replay later sets the same deadline (Redis: PEXPIREAT with the
-            // flags kept, or DEL when the deadline had already passed).
+            // flags kept, or DEL/UNLINK when the deadline had already passed).
             let effect = if when <= now {
-                vec![Bytes::from_static(b"DEL"), argv[1].clone()]
+                vec![
+                    crate::shard::journal::expiry_delete_command(),
+                    argv[1].clone(),
+                ]
             } else {
                 let mut v = vec![
                     Bytes::from_static(b"PEXPIREAT"),

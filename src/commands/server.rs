@@ -374,6 +374,9 @@ fn shutdown<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         }
         tracing::warn!("User requested shutdown...");
         let shared = conn.shard.shared.clone();
+        // Like Redis: never save while loading (the file would lose what is not loaded yet).
+        let save = save && !shared.persistence.loading.active();
+        let nosave = nosave || shared.persistence.loading.active();
         if save || (!nosave && !shared.config().save_params.is_empty()) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
             let shard = conn.shard.clone();

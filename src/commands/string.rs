@@ -598,7 +598,10 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) {
         Some((Ok(at), ExpireKind::ExAt | ExpireKind::PxAt)) if at <= now => {
             db.remove(key, now);
             ctx.dirty += 1;
-            ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.rewrite(vec![
+                crate::shard::journal::expiry_delete_command(),
+                key.clone(),
+            ]);
             ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         Some((Ok(at), _)) => {

@@ -1,7 +1,8 @@
 //! Persistence: the RDB format ([`rdb`]: writer, reader, DUMP payloads), the append-only
 //! file ([`aof`]) and [`snapshot`] (SAVE/BGSAVE without fork, save points, the RDB load at
-//! startup).
+//! startup), [`loading`] (serving clients while the dataset loads).
 
 pub mod aof;
+pub mod loading;
 pub mod rdb;
 pub mod snapshot;

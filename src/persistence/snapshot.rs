@@ -53,6 +53,8 @@ pub struct State {
     pub shutdown_handled: AtomicBool,
     /// Exit code decided by the final save (-1: not decided yet).
     pub exit_code: AtomicI64,
+    /// The dataset load at startup (`-LOADING`, INFO's loading fields).
+    pub loading: crate::persistence::loading::Loading,
 }
 
 impl Default for State {
@@ -68,6 +70,7 @@ impl Default for State {
             last_load_keys_expired: AtomicU64::new(0),
             shutdown_handled: AtomicBool::new(false),
             exit_code: AtomicI64::new(-1),
+            loading: Default::default(),
         }
     }
 }
@@ -620,7 +623,8 @@ pub async fn on_shutdown(shard: Rc<Shard>) {
             break;
         }
         tracing::warn!("User requested shutdown...");
-        let save = !shared.config().save_params.is_empty();
+        // Never save while loading: that would overwrite the file with half of its data.
+        let save = !shared.config().save_params.is_empty() && !st.loading.active();
         if !save {
             break;
         }
@@ -648,7 +652,7 @@ pub async fn debug_reload(shard: &Rc<Shard>, held: usize) -> Result<(), String> 
     };
     let nshards = shard.nshards;
     let loaded = glommio::executor()
-        .spawn_blocking(move || load_at_startup(&file, nshards, databases))
+        .spawn_blocking(move || load_at_startup(&file, nshards, databases, None))
         .await?
         .map(|l| l.record(&shard.shared.persistence))
         .unwrap_or_else(|| {
@@ -699,7 +703,9 @@ pub fn load_at_startup(
     path: &Path,
     nshards: usize,
     databases: usize,
+    state: Option<&State>,
 ) -> Result<Option<Loaded>, String> {
+    let progress = state.map(|s| &s.loading);
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -711,6 +717,13 @@ pub fn load_at_startup(
         }
     };
     let started = Instant::now();
+    if let Some(st) = state {
+        st.loading
+            .start_file(file.metadata().map_or(0, |m| m.len()));
+        // Like Redis's startLoading: the counts restart and grow during the load.
+        st.last_load_keys_loaded.store(0, Ordering::Relaxed);
+        st.last_load_keys_expired.store(0, Ordering::Relaxed);
+    }
     let mut shards: Vec<Vec<Db>> = (0..nshards)
         .map(|_| (0..databases).map(|_| Db::new()).collect())
         .collect();
@@ -722,29 +735,17 @@ pub fn load_at_startup(
         now,
         expired: 0,
         loaded: 0,
+        progress,
+        state,
+    };
+    let file = crate::persistence::loading::Counting {
+        inner: file,
+        loading: progress,
     };
     let reader = io::BufReader::with_capacity(1 << 20, file);
     match rdb::load_with(reader, &mut loader) {
         Ok(sum) => {
             let (loaded, expired) = (loader.loaded, loader.expired);
-            if let Some(v) = sum.aux_field(b"redis-ver") {
-                tracing::info!(
-                    "Loading RDB produced by version {}",
-                    String::from_utf8_lossy(v)
-                );
-            }
-            if let Some(t) = sum
-                .aux_field(b"ctime")
-                .and_then(|c| std::str::from_utf8(c).ok()?.parse::<i64>().ok())
-            {
-                tracing::info!("RDB age {} seconds", (now / 1000 - t).max(0));
-            }
-            if let Some(m) = sum
-                .aux_field(b"used-mem")
-                .and_then(|c| std::str::from_utf8(c).ok()?.parse::<f64>().ok())
-            {
-                tracing::info!("RDB memory usage when created {:.2} Mb", m / 1048576.0);
-            }
             if sum.checksum == rdb::read::Checksum::Disabled {
                 tracing::info!("RDB file was saved with checksum disabled: no check performed.");
             }
@@ -782,9 +783,58 @@ struct Loader<'a> {
     now: i64,
     expired: u64,
     loaded: u64,
+    progress: Option<&'a crate::persistence::loading::Loading>,
+    /// Where INFO reads the running counts (`rdb_last_load_keys_*`).
+    state: Option<&'a State>,
+}
+
+impl Loader<'_> {
+    /// Publishes the running counts every 1024 keys.
+    fn count(&mut self, expired: bool) {
+        if expired {
+            self.expired += 1;
+        } else {
+            self.loaded += 1;
+        }
+        if let Some(st) = self
+            .state
+            .filter(|_| (self.loaded + self.expired).is_multiple_of(1024))
+        {
+            st.last_load_keys_loaded
+                .store(self.loaded, Ordering::Relaxed);
+            st.last_load_keys_expired
+                .store(self.expired, Ordering::Relaxed);
+        }
+    }
 }
 
 impl rdb::Visitor for Loader<'_> {
+    /// Logs the aux fields Redis logs, as they are read (rdbLoadRio).
+    fn aux(&mut self, _offset: u64, key: &[u8], val: &[u8]) {
+        let text = String::from_utf8_lossy(val);
+        let num = || text.trim().parse::<i64>().unwrap_or(0);
+        if key.first() == Some(&b'%') {
+            tracing::info!("RDB '{}': {text}", String::from_utf8_lossy(key));
+        } else if key.eq_ignore_ascii_case(b"redis-ver") {
+            tracing::info!("Loading RDB produced by version {text}");
+        } else if key.eq_ignore_ascii_case(b"ctime") {
+            tracing::info!("RDB age {} seconds", (self.now / 1000 - num()).max(0));
+        } else if key.eq_ignore_ascii_case(b"used-mem") {
+            let m = num();
+            tracing::info!(
+                "RDB memory usage when created {:.2} Mb",
+                m as f64 / 1048576.0
+            );
+            if let Some(l) = self.progress {
+                l.set_rdb_used_mem(m.max(0) as u64);
+            }
+        } else if key.eq_ignore_ascii_case(b"aof-preamble") && num() != 0 {
+            tracing::info!("RDB has an AOF tail");
+        } else if key.eq_ignore_ascii_case(b"aof-base") && num() != 0 {
+            tracing::info!("RDB is base AOF");
+        }
+    }
+
     fn select_db(&mut self, _offset: u64, db: u64) -> Result<(), String> {
         if db >= self.databases as u64 {
             return Err(format!(
@@ -798,7 +848,7 @@ impl rdb::Visitor for Loader<'_> {
     fn entry(&mut self, e: rdb::RdbEntry) -> Result<(), String> {
         if let Some(ms) = e.expire_ms {
             if ms < self.now {
-                self.expired += 1;
+                self.count(true);
                 return Ok(());
             }
         }
@@ -818,7 +868,7 @@ impl rdb::Visitor for Loader<'_> {
         entry.expire_at = e.expire_ms.unwrap_or(NO_EXPIRE);
         entry.lru = crate::keyspace::evict::loaded_access(e.idle_secs, e.freq);
         db.put_entry(&e.key, entry);
-        self.loaded += 1;
+        self.count(false);
         Ok(())
     }
 }
@@ -886,7 +936,7 @@ mod tests {
             entries: entries.iter().map(|(k, e)| (&k[..], &v, *e)).collect(),
         }];
         rdb::save_snapshot(&path, &AuxFields::default(), &dbs, WriteOptions::default()).unwrap();
-        let Ok(Some(loaded)) = load_at_startup(&path, 2, 16) else {
+        let Ok(Some(loaded)) = load_at_startup(&path, 2, 16, None) else {
             panic!("load failed")
         };
         assert_eq!((loaded.keys_loaded, loaded.keys_expired), (50, 1));
@@ -900,10 +950,10 @@ mod tests {
         }
         assert_eq!(total, 50);
         // Too few databases, truncation and a bad checksum are errors naming the file.
-        assert!(load_at_startup(&path, 1, 2).is_err());
+        assert!(load_at_startup(&path, 1, 2, None).is_err());
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
-        let Err(e) = load_at_startup(&path, 1, 16) else {
+        let Err(e) = load_at_startup(&path, 1, 16, None) else {
             panic!("loaded a bad file")
         };
         assert!(
@@ -914,11 +964,11 @@ mod tests {
         let n = bad.len();
         bad[n - 1] ^= 1;
         std::fs::write(&path, &bad).unwrap();
-        let Err(e) = load_at_startup(&path, 1, 16) else {
+        let Err(e) = load_at_startup(&path, 1, 16, None) else {
             panic!("loaded a bad file")
         };
         assert!(e.contains("CRC"), "{e}");
-        assert!(load_at_startup(&dir.path().join("none.rdb"), 1, 16)
+        assert!(load_at_startup(&dir.path().join("none.rdb"), 1, 16, None)
             .unwrap()
             .is_none());
     }

@@ -338,7 +338,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
         }
         "persistence" => {
             o.push_str("# Persistence\r\n");
-            field!(o, "loading:0");
+            field!(o, "loading:{}", sh.persistence.loading.active() as u8);
             field!(o, "async_loading:0");
             // No fork, so no copy-on-write to report.
             field!(o, "current_cow_peak:0");
@@ -393,7 +393,9 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             );
             sh.aof.info(o);
             field!(o, "module_fork_in_progress:0");
+            field!(o, "module_fork_last_cow_size:0");
             sh.aof.info_tail(o);
+            sh.persistence.loading.info(o);
         }
         "stats" => {
             o.push_str("# Stats\r\n");

@@ -124,12 +124,15 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
     let shared = Arc::new(Shared::new(config, exe, signal.clone()));
     banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
     tracing::info!("Server initialized");
-    // Like Redis's loadDataFromDisk: the AOF when it is enabled, else the RDB file.
-    if crate::persistence::aof::startup(&shared).is_err() {
-        return 1;
-    }
-    if let Err(e) = load_dataset(&shared) {
-        tracing::warn!("{e}");
+    // Like Redis, clients are served while the dataset loads (commands without the `loading`
+    // flag get -LOADING): the shards start with empty dbs and take the loaded ones at the end.
+    // With nothing on disk there is no load: the (new, empty) files are set up first, so no
+    // write is served before the AOF records it.
+    let on_disk = dataset_on_disk(&shared);
+    if on_disk {
+        shared.persistence.loading.begin();
+        shared.shutdown.set_loading(true);
+    } else if !load_from_disk(&shared) {
         return 1;
     }
     let _running = match runtime::start(shared.clone(), listeners, || DataEngine) {
@@ -139,6 +142,13 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
             return 1;
         }
     };
+    if on_disk {
+        match load_while_serving(&shared) {
+            Loaded::Done => {}
+            Loaded::Failed => return 1,
+            Loaded::ShutDown => return exit_clean(&shared, supervised, pidfile.as_deref()),
+        }
+    }
     tracing::info!("Ready to accept connections");
     if supervised == SupervisedMode::Systemd {
         notify::notify_ready(false);
@@ -163,21 +173,102 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    exit_clean(&shared, supervised, pidfile.as_deref())
+}
+
+/// The end of a clean shutdown: AOF flushed, pidfile removed, Redis's last line. Returns 0.
+fn exit_clean(
+    shared: &Arc<Shared>,
+    supervised: SupervisedMode,
+    pidfile: Option<&std::path::Path>,
+) -> i32 {
     shared.shutting_down.store(true, Ordering::Relaxed);
-    crate::persistence::aof::shutdown(&shared);
+    crate::persistence::aof::shutdown(shared);
     if supervised == SupervisedMode::Systemd {
         notify::notify_stopping();
     }
-    if let Some(p) = &pidfile {
+    if let Some(p) = pidfile {
         let _ = process::remove_pidfile(p);
     }
     tracing::warn!("Redis is now ready to exit, bye bye...");
     0
 }
 
-/// Loads `dir/dbfilename` (the working directory is `dir`) into the shards' dbs before they
-/// start. ringkv loads before serving: connections wait in the listen backlog instead of
-/// getting `-LOADING`.
+/// How the startup load ended.
+enum Loaded {
+    Done,
+    /// The files could not be loaded: exit 1, like Redis.
+    Failed,
+    /// A shutdown was carried out during the load (without saving, like Redis).
+    ShutDown,
+}
+
+/// Whether there is a dataset to load: the AOF directory's manifest or an old-style AOF file
+/// with `appendonly yes`, else the RDB file.
+fn dataset_on_disk(shared: &Shared) -> bool {
+    let cfg = shared.config();
+    if cfg.appendonly {
+        crate::persistence::aof::files_exist(&cfg)
+    } else {
+        std::path::Path::new(&cfg.dbfilename).is_file()
+    }
+}
+
+/// Like Redis's loadDataFromDisk: the AOF when it is enabled (its files are opened and the
+/// writer started too), else the RDB file, into `shared.preload`. False: exit 1.
+fn load_from_disk(shared: &Arc<Shared>) -> bool {
+    if crate::persistence::aof::startup(shared).is_err() {
+        return false;
+    }
+    match load_dataset(shared) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("{e}");
+            false
+        }
+    }
+}
+
+/// [`load_from_disk`] on a helper thread while the shards serve clients; then every shard
+/// takes its loaded dbs and the loading state ends. A shutdown requested meanwhile ends the
+/// process without waiting for the load.
+fn load_while_serving(shared: &Arc<Shared>) -> Loaded {
+    let sh = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || load_from_disk(&sh));
+    let loader = match spawned {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("Can't start the loading thread: {e}");
+            return Loaded::Failed;
+        }
+    };
+    let shut_down = || shared.persistence.exit_code.load(Ordering::Acquire) != -1;
+    while !loader.is_finished() {
+        if shut_down() {
+            return Loaded::ShutDown;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if !loader.join().unwrap_or(false) {
+        return Loaded::Failed;
+    }
+    let loading = &shared.persistence.loading;
+    loading.publish();
+    while !loading.all_installed(shared.nshards) {
+        if shut_down() {
+            return Loaded::ShutDown;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    loading.finish();
+    shared.shutdown.set_loading(false);
+    Loaded::Done
+}
+
+/// Loads `dir/dbfilename` (the working directory is `dir`) into `shared.preload` (the loader
+/// thread of [`load_while_serving`]).
 fn load_dataset(shared: &Shared) -> Result<(), String> {
     let (file, databases) = {
         let c = shared.config();
@@ -186,9 +277,12 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
         }
         (std::path::PathBuf::from(&c.dbfilename), c.databases)
     };
-    shared.shutdown.set_loading(true);
-    let loaded = crate::persistence::snapshot::load_at_startup(&file, shared.nshards, databases);
-    shared.shutdown.set_loading(false);
+    let loaded = crate::persistence::snapshot::load_at_startup(
+        &file,
+        shared.nshards,
+        databases,
+        Some(&shared.persistence),
+    );
     if let Some(loaded) = loaded? {
         let dbs = loaded.record(&shared.persistence);
         *shared.preload.lock().unwrap_or_else(|p| p.into_inner()) =

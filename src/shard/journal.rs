@@ -7,7 +7,8 @@
 //!   [`crate::commands::Ctx::also_propagate`] (an extra effect). Otherwise the dispatcher records
 //!   the argv as received (refcounted `Bytes`, no copy), and only when the command changed data
 //!   (`ctx.dirty` moved), like Redis's `call()`.
-//! - Keys removed by lazy or active expiry become `DEL key` (the db logs them while a consumer
+//! - Keys removed by lazy or active expiry become `DEL key`, or `UNLINK key` with
+//!   `lazyfree-lazy-expire yes` (Redis's propagateDeletion; the db logs them while a consumer
 //!   is attached).
 //! - The effects of one execution unit (a command, an EXEC block, a multi-shard command) leave
 //!   as one unit; the merger wraps a unit of several commands in `MULTI` ... `EXEC` and emits
@@ -28,6 +29,24 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
+
+/// `lazyfree-lazy-expire`, process-wide like the config it mirrors (CONFIG SET updates it).
+static LAZY_EXPIRE: AtomicBool = AtomicBool::new(false);
+
+/// Mirrors `lazyfree-lazy-expire` (at startup and on CONFIG SET).
+pub fn set_lazy_expire(on: bool) {
+    LAZY_EXPIRE.store(on, Ordering::Relaxed);
+}
+
+/// The command an expiry deletion propagates as: `UNLINK` with `lazyfree-lazy-expire yes`,
+/// else `DEL` (Redis 7.0's propagateDeletion and the EXPIRE/GETEX past-deadline rewrite).
+pub fn expiry_delete_command() -> Bytes {
+    if LAZY_EXPIRE.load(Ordering::Relaxed) {
+        Bytes::from_static(b"UNLINK")
+    } else {
+        Bytes::from_static(b"DEL")
+    }
+}
 
 /// One effect: the db it runs against and its argv.
 pub type Op = (u32, Vec<Bytes>);
@@ -135,7 +154,7 @@ impl Effects {
         for (i, d) in dbs.iter_mut().enumerate() {
             if let Some(log) = &mut d.expired_log {
                 for k in log.drain(..) {
-                    out.push((i as u32, vec![Bytes::from_static(b"DEL"), Bytes::from(k)]));
+                    out.push((i as u32, vec![expiry_delete_command(), Bytes::from(k)]));
                 }
             }
         }

@@ -75,7 +75,8 @@ pub struct Shared {
     pub hub: journal::Hub,
     /// The append-only file (INFO persistence, BGREWRITEAOF, CONFIG SET appendonly).
     pub aof: crate::persistence::aof::Aof,
-    /// Databases loaded at startup (from the AOF), taken by each shard as it starts.
+    /// Databases loaded at startup, taken by each shard as it starts (nothing on disk) or when
+    /// the load ends (`persistence::loading`).
     pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
 }
 
@@ -110,6 +111,7 @@ impl Shared {
         crate::keyspace::evict::apply_config(&config);
         crate::alloc::mark_startup();
         crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
+        journal::set_lazy_expire(config.get_one("lazyfree-lazy-expire").as_deref() == Some("yes"));
         let l = config.client_output_buffer_limit[2];
         crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
         let run_id: String = {

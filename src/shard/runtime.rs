@@ -89,6 +89,10 @@ where
         let spawned = builder.spawn(move || async move {
             let shard = Rc::new(Shard::new(i, shared));
             set_current(shard.clone());
+            glommio::spawn_local(crate::persistence::loading::install_when_loaded(
+                shard.clone(),
+            ))
+            .detach();
             glommio::spawn_local(watchdog::answer(bell)).detach();
             for (peer, rx) in my_receivers {
                 let shard = shard.clone();

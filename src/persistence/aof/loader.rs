@@ -1,7 +1,8 @@
 //! Loading an AOF directory at startup (Redis's `loadAppendOnlyFiles` /
 //! `loadSingleAppendOnlyFile`): the manifest's base file, then its incr files, each a stream of
-//! RESP commands replayed through the command table into per-shard databases, before any
-//! executor starts. Truncated tails and garbage get Redis's outcome and log lines.
+//! RESP commands replayed through the command table into per-shard databases (on the
+//! loader thread; the shards take them in at the end). Truncated tails and garbage get Redis's
+//! outcome and log lines.
 //!
 //! A file that starts with `REDIS` (a `.base.rdb` base, or an old single-file AOF with an RDB
 //! preamble) is read by [`RdbBaseLoader`] (normally [`rdb_reader`]) first; any AOF commands
@@ -66,6 +67,11 @@ pub struct Replayer {
     effects: Effects,
     now: i64,
     pub commands: u64,
+    /// Told how many more bytes of the files were read (INFO's loading progress), every 1024
+    /// commands like Redis.
+    pub on_progress: Option<Box<dyn Fn(u64)>>,
+    /// How much of the current file was reported.
+    reported: usize,
 }
 
 /// What a command did to the replay.
@@ -89,7 +95,17 @@ impl Replayer {
             effects: Effects::default(),
             now: crate::keyspace::now_ms(),
             commands: 0,
+            on_progress: None,
+            reported: 0,
         }
+    }
+
+    /// Reports the current file as read up to `upto`.
+    fn report(&mut self, upto: usize) {
+        if let Some(f) = &self.on_progress {
+            f(upto.saturating_sub(self.reported) as u64);
+        }
+        self.reported = self.reported.max(upto);
     }
 
     pub fn in_multi(&self) -> bool {
@@ -349,6 +365,9 @@ fn replay(data: &[u8], start: usize, r: &mut Replayer) -> (Stop, usize) {
             return (Stop::Unknown(name), valid_up_to);
         }
         valid_up_to = pos;
+        if r.commands.is_multiple_of(1024) {
+            r.report(pos);
+        }
     }
     if r.in_multi() {
         r.multi = None;
@@ -386,6 +405,7 @@ pub fn load_file(
     if data.is_empty() {
         return Status::Empty;
     }
+    r.reported = 0;
     let mut start = 0;
     if data.starts_with(b"REDIS") {
         tracing::info!("Reading RDB base file on AOF loading...");
@@ -398,7 +418,9 @@ pub fn load_file(
             }
         }
     }
+    r.report(start);
     let (stop, valid_up_to) = replay(&data, start, r);
+    r.report(data.len());
     match stop {
         Stop::Eof => Status::Ok,
         Stop::Unknown(cmd) => {
@@ -451,6 +473,7 @@ pub fn load_dir(
     load_truncated: bool,
     rdb: RdbBaseLoader,
     r: &mut Replayer,
+    progress: Option<&crate::persistence::loading::Loading>,
 ) -> (Status, u64) {
     let files = m.load_order();
     if files.is_empty() {
@@ -474,6 +497,9 @@ pub fn load_dir(
     }
     if total == 0 {
         return (Status::Empty, 0);
+    }
+    if let Some(l) = progress {
+        l.start_file(total);
     }
     let base_size = m
         .base
@@ -588,5 +614,31 @@ mod tests {
         assert!(matches!(stop, Stop::Format));
         let (_, stop, _) = run(b"*1\r\n$7\r\nNOTACMD\r\n");
         assert!(matches!(stop, Stop::Unknown(n) if n == "NOTACMD"));
+    }
+
+    #[test]
+    fn progress_is_reported_in_steps_and_adds_up_to_the_file_size() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = Vec::new();
+        for i in 0..3000 {
+            let k = format!("k{i}");
+            crate::shard::journal::encode(&mut data, &["SET", k.as_str(), "v"]);
+        }
+        std::fs::write(dir.path().join("a.aof"), &data).unwrap();
+        let total = Arc::new(AtomicU64::new(0));
+        let calls = Arc::new(AtomicU64::new(0));
+        let mut r = Replayer::new(2, 16);
+        let (t, c) = (total.clone(), calls.clone());
+        r.on_progress = Some(Box::new(move |n| {
+            t.fetch_add(n, Ordering::Relaxed);
+            c.fetch_add(1, Ordering::Relaxed);
+        }));
+        let st = load_file(dir.path(), "a.aof", true, rdb_reader, &mut r);
+        assert_eq!(st, Status::Ok);
+        assert_eq!(total.load(Ordering::Relaxed), data.len() as u64);
+        assert!(calls.load(Ordering::Relaxed) >= 3, "reported in steps");
+        assert_eq!(r.shards.iter().map(|s| s[0].len()).sum::<usize>(), 3000);
     }
 }

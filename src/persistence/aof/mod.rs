@@ -5,7 +5,9 @@
 //!   ([`crate::shard::journal`]): it merges them into one stream, appends it to the current incr
 //!   file and fsyncs per `appendfsync` (`always`: before the replies of those writes leave, one
 //!   fdatasync per batch; `everysec`: once a second; `no`: never). No file I/O on an executor.
-//! - Loading: at startup, before the executors start ([`loader`]).
+//! - Loading: at startup, on a helper thread while the executors answer `-LOADING`
+//!   ([`loader`], [`crate::persistence::loading`]); an old-style single AOF file is first
+//!   migrated into the directory (`upgrade_legacy`).
 //! - Rewriting without fork (BGREWRITEAOF, `CONFIG SET appendonly yes`, auto-aof-rewrite):
 //!   multi-shard units are held for a moment, each shard serializes its part of the dataset
 //!   and marks a cut in its journal in the same step, the writer opens a new incr file for
@@ -151,6 +153,7 @@ pub struct Aof {
     pub rewrite_in_progress: AtomicBool,
     pub rewrite_scheduled: AtomicBool,
     pub rewrites: AtomicU64,
+    /// Rewrites failed since the last one that succeeded (aof_rewrites_consecutive_failures).
     pub rewrite_failures: AtomicU64,
     /// Duration of the last rewrite in seconds (-1: none yet).
     pub last_rewrite_time_sec: AtomicI64,
@@ -218,7 +221,9 @@ impl Aof {
             o,
             "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\n\
              aof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\n\
-             aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
+             aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\n\
+             aof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n\
+             aof_last_cow_size:0\r\n",
             on as u8,
             running as u8,
             self.rewrite_scheduled.load(Ordering::Relaxed) as u8,
@@ -226,6 +231,7 @@ impl Aof {
             cur,
             ok(&self.last_bgrewrite_ok),
             self.rewrites.load(Ordering::Relaxed),
+            self.rewrite_failures.load(Ordering::Relaxed),
             ok(&self.last_write_ok),
         );
     }
@@ -460,6 +466,30 @@ impl Writer {
         Ok(())
     }
 
+    /// Makes a (non-enabling) rewrite's incr file the current one: it was added to the manifest
+    /// when the rewrite started and already holds what followed the cuts, so a rewrite that
+    /// fails later keeps it (Redis keeps the incr file opened by a failed rewrite too) and
+    /// every acknowledged write stays in the files the manifest loads, in order. Returns a
+    /// switch-on rewrite untouched (its temp incr only becomes an AOF file on success).
+    fn adopt_incr(&mut self, rw: Rewrite) -> Option<Rewrite> {
+        if rw.enabling {
+            return Some(rw);
+        }
+        if let Some(old) = &self.file {
+            if old.sync_data().is_err() {
+                tracing::warn!("Fail to fsync the AOF file");
+                self.shared
+                    .aof
+                    .last_write_ok
+                    .store(false, Ordering::Relaxed);
+            }
+        }
+        self.file = Some(rw.file);
+        self.enc = rw.enc;
+        self.incr_size = rw.size;
+        None
+    }
+
     fn finish_rewrite(&mut self, epoch: u64, base: Base) -> std::io::Result<()> {
         if let Base::Failed(why) = base {
             return Err(std::io::Error::other(why));
@@ -479,10 +509,19 @@ impl Writer {
         let Some(rw) = self.rw.take() else {
             return Err(std::io::Error::other("no rewrite in progress"));
         };
-        if rw.epoch != epoch || !rw.cut_seen.iter().all(|c| *c) {
+        let complete = rw.epoch == epoch && rw.cut_seen.iter().all(|c| *c);
+        // The new incr file is in the manifest since the rewrite started: it is the current
+        // incr file from now on, whatever happens to the base.
+        let enabling = self.adopt_incr(rw);
+        if !complete {
+            if let Some(rw) = enabling {
+                self.rw = Some(rw);
+            }
             return Err(std::io::Error::other("the rewrite's cut is incomplete"));
         }
-        rw.file.sync_data()?;
+        if let Some(rw) = &enabling {
+            rw.file.sync_data()?;
+        }
         let temp = rdb_temp_name();
         let rdb = matches!(base, Base::Rdb);
         let base_size = match base {
@@ -503,24 +542,22 @@ impl Writer {
         let base = m.new_base(&self.s.filename, rdb);
         std::fs::rename(self.s.dir.join(&temp), self.s.dir.join(&base))?;
         tracing::info!("Successfully renamed the temporary AOF base file {temp} into {base}");
-        let incr = if rw.enabling {
+        if let Some(rw) = &enabling {
             let name = m.new_incr(&self.s.filename);
             std::fs::rename(self.s.dir.join(&rw.name), self.s.dir.join(&name))?;
             tracing::info!(
                 "Successfully renamed the temporary AOF incr file {} into {name}",
                 rw.name
             );
-            name
-        } else {
-            rw.name.clone()
-        };
-        let _ = incr;
+        }
         m.mark_rewritten_incrs_as_history();
         persist_manifest(&self.s, &m)?;
         self.manifest = m;
-        self.file = Some(rw.file);
-        self.enc = rw.enc;
-        self.incr_size = rw.size;
+        if let Some(rw) = enabling {
+            self.file = Some(rw.file);
+            self.enc = rw.enc;
+            self.incr_size = rw.size;
+        }
         // Remove the history files, then record that they are gone.
         let history = std::mem::take(&mut self.manifest.history);
         for h in &history {
@@ -556,10 +593,11 @@ impl Writer {
                     }
                     Control::Base { epoch, base } => {
                         let res = self.finish_rewrite(epoch, base);
-                        let aof = &self.shared.aof;
+                        let shared = self.shared.clone();
+                        let aof = &shared.aof;
                         if let Err(e) = &res {
                             tracing::warn!("Background AOF rewrite failed: {e}");
-                            if let Some(r) = self.rw.take() {
+                            if let Some(r) = self.rw.take().and_then(|r| self.adopt_incr(r)) {
                                 let _ = std::fs::remove_file(self.s.dir.join(&r.name));
                             }
                             let _ = std::fs::remove_file(self.s.dir.join(rdb_temp_name()));
@@ -567,6 +605,8 @@ impl Writer {
                         aof.last_bgrewrite_ok.store(res.is_ok(), Ordering::Relaxed);
                         if res.is_ok() {
                             aof.rewrites.fetch_add(1, Ordering::Relaxed);
+                            aof.rewrite_failures.store(0, Ordering::Relaxed);
+                            aof.rewrite_failures.store(0, Ordering::Relaxed);
                             if self.file.is_some() {
                                 aof.enabled.store(true, Ordering::Relaxed);
                             }
@@ -604,6 +644,72 @@ fn spawn_writer(shared: &Arc<Shared>, w: Writer) -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// Where a Redis < 7 single-file AOF lives: `appendfilename` in `dir` (the parent of
+/// `appenddirname`).
+fn legacy_path(s: &Settings) -> PathBuf {
+    s.dir.with_file_name(&s.filename)
+}
+
+/// Whether `appendonly yes` has files to load: the directory's manifest, or an old-style
+/// single AOF file to migrate.
+pub fn files_exist(cfg: &Config) -> bool {
+    let s = Settings::from_config(cfg);
+    s.dir.join(manifest::manifest_name(&s.filename)).is_file() || legacy_path(&s).is_file()
+}
+
+/// Redis 7.0's upgrade of an old-style single AOF file (`loadAppendOnlyFiles` +
+/// `aofUpgradePrepare`): when `dir/appendfilename` exists and the AOF directory is absent, or
+/// has no manifest, or names only that file as its base without holding it, the file becomes
+/// the base (seq 1) of a new manifest and moves into the directory. Each step can be redone
+/// after a crash; a failure is fatal, like Redis.
+fn upgrade_legacy(s: &Settings, m: &mut Manifest) -> Result<(), AofError> {
+    let legacy = legacy_path(s);
+    if !legacy.is_file() {
+        return Ok(());
+    }
+    let moved = s.dir.join(&s.filename);
+    let upgrade = !s.dir.is_dir()
+        || (m.base.is_none() && m.incrs.is_empty())
+        || (m.incrs.is_empty()
+            && m.base.as_ref().is_some_and(|b| b.name == s.filename)
+            && !moved.exists());
+    if !upgrade {
+        return Ok(());
+    }
+    let dirname = s
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Err(e) = std::fs::create_dir_all(&s.dir) {
+        tracing::warn!(
+            "Can't open or create append-only dir {dirname}: {}",
+            strerror(&e)
+        );
+        return Err(AofError::Io(strerror(&e)));
+    }
+    m.base = Some(manifest::AofInfo {
+        name: s.filename.clone(),
+        seq: 1,
+        kind: manifest::FileType::Base,
+    });
+    m.base_seq = 1;
+    persist_manifest(s, m).map_err(|e| AofError::Io(strerror(&e)))?;
+    if let Err(e) = std::fs::rename(&legacy, &moved) {
+        tracing::warn!(
+            "Error trying to move the old AOF file {} into dir {dirname}: {}",
+            s.filename,
+            strerror(&e)
+        );
+        return Err(AofError::Io(strerror(&e)));
+    }
+    tracing::info!(
+        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({dirname}).",
+        s.filename
+    );
+    Ok(())
+}
+
 /// Startup with `appendonly yes` (Redis's loadDataFromDisk + aofOpenIfNeededOnServerStart):
 /// loads the directory into `shared.preload`, opens (or creates) the files and starts the
 /// writer. An error means exit(1), like Redis.
@@ -620,10 +726,19 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
         )
     };
     let mut m = read_manifest(&s)?.unwrap_or_default();
+    upgrade_legacy(&s, &mut m)?;
     let start = Instant::now();
     let mut r = loader::Replayer::new(shared.nshards, ndbs);
-    let (status, base_size) =
-        loader::load_dir(&s.dir, &m, s.load_truncated, loader::rdb_reader, &mut r);
+    let sh = shared.clone();
+    r.on_progress = Some(Box::new(move |n| sh.persistence.loading.progress(n)));
+    let (status, base_size) = loader::load_dir(
+        &s.dir,
+        &m,
+        s.load_truncated,
+        loader::rdb_reader,
+        &mut r,
+        Some(&shared.persistence.loading),
+    );
     match status {
         loader::Status::Failed | loader::Status::OpenErr => return Err(AofError::Load),
         loader::Status::NotExist => {}
@@ -1078,7 +1193,23 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
             "appendonly" => {
                 let on = shared.config().appendonly;
                 let running = shared.aof.ctl.lock().map(|c| c.is_some()).unwrap_or(false);
-                if on && !running {
+                if on && !running && shared.persistence.loading.active() {
+                    // The rewrite's base must hold the dataset being loaded: switch on after.
+                    let shard = shard.clone();
+                    glommio::spawn_local(async move {
+                        let loading = &shard.shared.persistence.loading;
+                        while loading.active() {
+                            glommio::timer::sleep(Duration::from_millis(10)).await;
+                        }
+                        let running = shard.shared.aof.ctl.lock().map(|c| c.is_some());
+                        if shard.shared.config().appendonly && !running.unwrap_or(true) {
+                            if let Err(e) = enable(&shard) {
+                                tracing::warn!("Can't enable the AOF: {e}");
+                            }
+                        }
+                    })
+                    .detach();
+                } else if on && !running {
                     enable(shard)?;
                 } else if !on && running {
                     // The reply does not wait for the final fsync (Redis's stopAppendOnly
@@ -1097,6 +1228,9 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
                     .detach();
                 }
             }
+            "lazyfree-lazy-expire" => crate::shard::journal::set_lazy_expire(
+                shared.config().get_one(name).as_deref() == Some("yes"),
+            ),
             "appendfsync" => {
                 let f = Settings::from_config(&shared.config()).fsync;
                 shared.aof.send(shared, Control::SetFsync(f));
@@ -1167,4 +1301,79 @@ fn bgrewriteaof<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
             conn.error(REWRITE_IN_PROGRESS);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(root: &Path) -> Settings {
+        Settings {
+            dir: root.join("appendonlydir"),
+            filename: "appendonly.aof".into(),
+            fsync: Fsync::EverySec,
+            load_truncated: true,
+            auto_percentage: 100,
+            auto_min_size: 64 << 20,
+        }
+    }
+
+    fn base_only() -> Manifest {
+        Manifest::parse(b"file appendonly.aof seq 1 type b\n").unwrap()
+    }
+
+    #[test]
+    fn legacy_file_moves_into_the_directory_as_the_base() {
+        let root = tempfile::tempdir().unwrap();
+        let s = settings(root.path());
+        std::fs::write(root.path().join("appendonly.aof"), b"*1\r\n$4\r\nPING\r\n").unwrap();
+        let mut m = Manifest::default();
+        upgrade_legacy(&s, &mut m).unwrap();
+        assert_eq!(m, base_only());
+        assert!(!root.path().join("appendonly.aof").exists());
+        assert_eq!(
+            std::fs::read(s.dir.join("appendonly.aof")).unwrap(),
+            b"*1\r\n$4\r\nPING\r\n"
+        );
+        assert_eq!(
+            read_manifest(&s).unwrap(),
+            Some(base_only()),
+            "the manifest is on disk"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_upgrade_is_redone() {
+        // A crash after the manifest was written but before the file moved.
+        let root = tempfile::tempdir().unwrap();
+        let s = settings(root.path());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        std::fs::write(root.path().join("appendonly.aof"), b"x").unwrap();
+        let mut m = base_only();
+        persist_manifest(&s, &m).unwrap();
+        upgrade_legacy(&s, &mut m).unwrap();
+        assert!(s.dir.join("appendonly.aof").exists());
+        assert!(!root.path().join("appendonly.aof").exists());
+    }
+
+    #[test]
+    fn a_directory_in_use_is_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let s = settings(root.path());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        std::fs::write(root.path().join("appendonly.aof"), b"old").unwrap();
+        let mut m = Manifest::parse(
+            b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let before = m.clone();
+        upgrade_legacy(&s, &mut m).unwrap();
+        assert_eq!(m, before);
+        assert!(root.path().join("appendonly.aof").exists());
+        // No file at all: nothing to do either.
+        let empty = tempfile::tempdir().unwrap();
+        let mut m = Manifest::default();
+        upgrade_legacy(&settings(empty.path()), &mut m).unwrap();
+        assert_eq!(m, Manifest::default());
+    }
 }
