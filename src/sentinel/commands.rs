@@ -2,7 +2,8 @@
 //! the data node's connection loop. Pub/sub, AUTH and CLIENT reuse the data node's handlers.
 
 use super::{
-    config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel, Shared,
+    acl, cmdtable, config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel,
+    Shared,
 };
 use crate::commands::{eq_ic, table, Handler};
 use crate::net::Conn;
@@ -215,8 +216,33 @@ impl SentinelEngine {
         if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
             return wrong_arity(conn, &name);
         }
+        // As Redis's processCommand: unknown subcommand and subcommand arity first, then
+        // authentication, then ACL.
+        let t = cmdtable::table();
+        let Some(id) = t.resolve(argv) else {
+            return conn.error(&crate::commands::errors::unknown_subcommand(
+                &argv[1],
+                &name.to_ascii_uppercase(),
+            ));
+        };
+        let spec = t.cmds[id].spec;
+        if t.cmds[id].parent.is_some()
+            && ((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity))
+        {
+            return wrong_arity(conn, spec.name);
+        }
         if !self.authed(conn) && name != "auth" && name != "hello" {
             return conn.error("NOAUTH Authentication required.");
+        }
+        let user = self.current_user(conn);
+        if let Err((why, _)) = self.acl.borrow().check_perm(user, id, argv) {
+            return conn.error(&match why {
+                acl::Denied::Cmd => format!(
+                    "NOPERM this user has no permissions to run the '{}' command",
+                    spec.name
+                ),
+                acl::Denied::Channel => "NOPERM this user has no permissions to access one of the channels used as arguments".to_string(),
+            });
         }
         if crate::commands::pubsub::in_resp2_context(conn)
             && !matches!(
@@ -276,6 +302,16 @@ impl SentinelEngine {
             || (conn.authenticated && acl.default_off_from.is_some_and(|w| id < w))
     }
 
+    /// The user `conn` runs as (the default user until it authenticates as another).
+    fn current_user(&self, conn: &Conn) -> &'static str {
+        self.acl
+            .borrow()
+            .conn_user
+            .get(&conn.handle.id)
+            .copied()
+            .unwrap_or("default")
+    }
+
     /// Records that `conn` runs as `user` (CLIENT LIST `user=`, ACL WHOAMI).
     fn login(&self, conn: &mut Conn, user: &'static str) {
         let mut acl = self.acl.borrow_mut();
@@ -310,18 +346,12 @@ impl SentinelEngine {
         let sub = text(&argv[1]).to_ascii_lowercase();
         match sub.as_str() {
             "whoami" if argv.len() == 2 => {
-                let who = self
-                    .acl
-                    .borrow()
-                    .conn_user
-                    .get(&conn.handle.id)
-                    .copied()
-                    .unwrap_or("default");
+                let who = self.current_user(conn);
                 conn.out.bulk(who.as_bytes());
             }
             "users" if argv.len() == 2 => {
-                let mut names: Vec<&str> = self.acl.borrow().users.iter().map(|u| u.name).collect();
-                names.sort_unstable();
+                let names: Vec<&str> =
+                    self.acl.borrow().sorted_users().iter().map(|u| u.name).collect();
                 conn.out.array(names.len());
                 for n in names {
                     conn.out.bulk(n.as_bytes());
@@ -368,27 +398,137 @@ impl SentinelEngine {
                 drop(acl);
                 conn.out.int(n);
             }
-            "whoami" | "users" | "setuser" | "deluser" => wrong_arity(conn, &format!("acl|{sub}")),
+            "getuser" if argv.len() == 3 => self.acl_getuser(conn, &argv[2]),
+            "list" if argv.len() == 2 => {
+                let acl = self.acl.borrow();
+                let t = cmdtable::table();
+                let lines: Vec<String> = acl
+                    .sorted_users()
+                    .iter()
+                    .map(|u| format!("user {} {}", u.name, u.describe(t)))
+                    .collect();
+                drop(acl);
+                conn.out.array(lines.len());
+                for l in lines {
+                    conn.out.bulk(l.as_bytes());
+                }
+            }
+            "load" | "save" => conn.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."),
+            "cat" if argv.len() <= 3 => acl_cat(conn, argv.get(2)),
+            "genpass" if argv.len() <= 3 => acl_genpass(conn, argv.get(2)),
+            "log" if argv.len() <= 3 => {
+                // Denials are not logged yet: the log is always empty.
+                match argv.get(2) {
+                    Some(a) if eq_ic(a, "reset") => conn.out.ok(),
+                    Some(a) if crate::commands::parse_i64(a).is_none() => {
+                        conn.error(crate::commands::errors::NOT_INTEGER)
+                    }
+                    _ => conn.out.array(0),
+                }
+            }
+            "dryrun" if argv.len() >= 4 => self.acl_dryrun(conn, argv),
+            "help" if argv.len() == 2 => {
+                crate::commands::client::reply_help(&mut conn.out, ACL_HELP)
+            }
             _ => conn.error(&format!(
-                "ERR unknown subcommand '{}'. Try ACL HELP.",
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
                 text(&argv[1])
             )),
         }
     }
 
+    fn acl_getuser(&self, conn: &mut Conn, name: &[u8]) {
+        let acl = self.acl.borrow();
+        let Some(u) = acl.user(name) else {
+            drop(acl);
+            return conn.out.null();
+        };
+        let t = cmdtable::table();
+        let out = &mut conn.out;
+        out.map(6);
+        out.bulk(b"flags");
+        let flags = u.flags();
+        out.set(flags.len());
+        for f in flags {
+            out.bulk(f.as_bytes());
+        }
+        out.bulk(b"passwords");
+        out.array(u.passwords.len());
+        for p in &u.passwords {
+            out.bulk(p.as_bytes());
+        }
+        for (k, v) in u.selector_fields(t, 0) {
+            out.bulk(k.as_bytes());
+            out.bulk(v.as_bytes());
+        }
+        out.bulk(b"selectors");
+        out.array(u.selectors.len() - 1);
+        for i in 1..u.selectors.len() {
+            out.map(3);
+            for (k, v) in u.selector_fields(t, i) {
+                out.bulk(k.as_bytes());
+                out.bulk(v.as_bytes());
+            }
+        }
+    }
+
+    fn acl_dryrun(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let t = cmdtable::table();
+        let acl = self.acl.borrow();
+        let Some(u) = acl.user(&argv[2]) else {
+            drop(acl);
+            return conn.error(&format!("ERR User '{}' not found", text(&argv[2])));
+        };
+        let cmd = &argv[3..];
+        let Some(id) = t.resolve(cmd) else {
+            drop(acl);
+            return conn.error(&format!("ERR Command '{}' not found", text(&argv[3])));
+        };
+        let spec = t.cmds[id].spec;
+        let n = cmd.len() as i32;
+        if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+            drop(acl);
+            return wrong_arity(conn, spec.name);
+        }
+        let r = u.check(t, id, cmd);
+        drop(acl);
+        match r {
+            Ok(()) => conn.out.ok(),
+            Err((acl::Denied::Cmd, _)) => conn.out.bulk(
+                format!(
+                    "This user has no permissions to run the '{}' command",
+                    spec.name
+                )
+                .as_bytes(),
+            ),
+            Err((acl::Denied::Channel, i)) => conn.out.bulk(
+                format!(
+                    "This user has no permissions to access the '{}' channel",
+                    text(&cmd[i])
+                )
+                .as_bytes(),
+            ),
+        }
+    }
+
     fn hello(&self, conn: &mut Conn, argv: &[Bytes]) {
-        // Sentinel knows only the default user, with `requirepass` as its password.
+        // HELLO ... AUTH user pass authenticates against the ACL users.
+        let who = std::cell::Cell::new(None);
         let accepted = crate::commands::connection::hello_options(
             conn,
             argv,
-            |c, user, pass| {
-                eq_ic(user, "default")
-                    && c.cfg.requirepass.as_ref().is_none_or(|p| p[..] == pass[..])
+            |_, user, pass| {
+                let u = self.acl.borrow().check(user, pass);
+                who.set(u);
+                u.is_some()
             },
             |c| self.authed(c),
         );
         if !accepted {
             return;
+        }
+        if let Some(u) = who.get() {
+            self.login(conn, u);
         }
         let id = conn.handle.id as i64;
         let out = &mut conn.out;
@@ -1217,15 +1357,33 @@ fn ping(conn: &mut Conn, argv: &[Bytes]) {
 }
 
 fn command(conn: &mut Conn, argv: &[Bytes]) {
+    let t = cmdtable::table();
     match argv.get(1) {
-        Some(s) if eq_ic(s, "count") => conn.out.int(TOP_LEVEL.len() as i64),
-        Some(s) if eq_ic(s, "list") => {
-            conn.out.array(ALL_NAMES.len());
-            for n in ALL_NAMES {
-                conn.out.bulk(n.as_bytes());
+        Some(s) if eq_ic(s, "count") => conn.out.int(t.top.len() as i64),
+        Some(s) if eq_ic(s, "list") => command_list(conn, argv),
+        Some(s) if eq_ic(s, "info") => {
+            if argv.len() == 2 {
+                return command_info_all(conn);
+            }
+            conn.out.array(argv.len() - 2);
+            for name in &argv[2..] {
+                match t.lookup_full(name) {
+                    Some(id) => command_info_one(conn, id),
+                    None => conn.out.null(),
+                }
             }
         }
-        None => conn.out.array(0),
+        Some(s) if eq_ic(s, "getkeys") || eq_ic(s, "getkeysandflags") => {
+            // No sentinel-mode command has key arguments.
+            match t.resolve(&argv[2..]) {
+                None => conn.error("ERR Invalid command specified"),
+                Some(_) => conn.error("ERR The command has no key arguments"),
+            }
+        }
+        Some(s) if eq_ic(s, "help") => {
+            crate::commands::client::reply_help(&mut conn.out, COMMAND_HELP)
+        }
+        None => command_info_all(conn),
         Some(s) => conn.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
             text(s)
@@ -1380,3 +1538,149 @@ fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
         conn.out.bulk(v.as_bytes());
     }
 }
+
+/// COMMAND INFO for one id of the sentinel-mode table.
+fn command_info_one(conn: &mut Conn, id: usize) {
+    let c = &cmdtable::table().cmds[id];
+    crate::commands::introspect::write_info_with(&mut conn.out, c.spec, c.sub_specs);
+}
+
+fn command_info_all(conn: &mut Conn) {
+    let t = cmdtable::table();
+    conn.out.array(t.top.len());
+    for &id in &t.top {
+        command_info_one(conn, id);
+    }
+}
+
+/// COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p].
+fn command_list(conn: &mut Conn, argv: &[Bytes]) {
+    let t = cmdtable::table();
+    let keep: Box<dyn Fn(usize) -> bool> = match argv.len() {
+        2 => Box::new(|_| true),
+        5 if eq_ic(&argv[2], "filterby") => {
+            if eq_ic(&argv[3], "module") {
+                Box::new(|_| false)
+            } else if eq_ic(&argv[3], "aclcat") {
+                let cat = format!("@{}", text(&argv[4]).to_ascii_lowercase());
+                Box::new(move |id| t.categories(id).contains(&cat.as_str()))
+            } else if eq_ic(&argv[3], "pattern") {
+                let p = argv[4].clone();
+                Box::new(move |id| {
+                    crate::glob::stringmatch(&p, t.cmds[id].spec.name.as_bytes(), true)
+                })
+            } else {
+                return conn.error(crate::commands::errors::SYNTAX);
+            }
+        }
+        _ => return conn.error(crate::commands::errors::SYNTAX),
+    };
+    let names: Vec<&str> = (0..t.len())
+        .filter(|&id| keep(id))
+        .map(|id| t.cmds[id].spec.name)
+        .collect();
+    conn.out.array(names.len());
+    for n in names {
+        conn.out.bulk(n.as_bytes());
+    }
+}
+
+/// ACL CAT [category]: the categories, or the commands and subcommands in one.
+fn acl_cat(conn: &mut Conn, cat: Option<&Bytes>) {
+    use crate::commands::spec::ACL_ORDER;
+    let Some(cat) = cat else {
+        conn.out.array(ACL_ORDER.len());
+        for c in ACL_ORDER {
+            conn.out.bulk(&c.as_bytes()[1..]);
+        }
+        return;
+    };
+    let want = format!("@{}", text(cat).to_ascii_lowercase());
+    if !ACL_ORDER.contains(&want.as_str()) {
+        return conn.error(&format!(
+            "ERR Unknown category '{}'",
+            String::from_utf8_lossy(&cat[..cat.len().min(128)])
+        ));
+    }
+    let t = cmdtable::table();
+    let names: Vec<&str> = (0..t.len())
+        .filter(|&id| t.categories(id).contains(&want.as_str()))
+        .map(|id| t.cmds[id].spec.name)
+        .collect();
+    conn.out.array(names.len());
+    for n in names {
+        conn.out.bulk(n.as_bytes());
+    }
+}
+
+/// ACL GENPASS [bits]: (bits+3)/4 random hex characters.
+fn acl_genpass(conn: &mut Conn, bits: Option<&Bytes>) {
+    use rand::Rng;
+    let bits = match bits {
+        None => 256,
+        Some(b) => match crate::commands::parse_i64(b) {
+            Some(v) => v,
+            None => return conn.error(crate::commands::errors::NOT_INTEGER),
+        },
+    };
+    if bits <= 0 || bits > 4096 {
+        return conn.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096");
+    }
+    let mut rng = rand::rng();
+    let pass: String = (0..(bits + 3) / 4)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect();
+    conn.out.bulk(pass.as_bytes());
+}
+
+const ACL_HELP: &[&str] = &[
+    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
+    "LIST",
+    "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
+];
+
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+];

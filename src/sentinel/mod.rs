@@ -14,6 +14,7 @@
 //! - [`run`]: process wiring.
 
 pub mod acl;
+pub mod cmdtable;
 pub mod commands;
 pub mod config;
 pub mod failover;
