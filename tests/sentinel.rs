@@ -1124,3 +1124,357 @@ fn redis_py_sentinel_client_follows_failover() {
         b"v-before\n".to_vec()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// ACL and COMMAND in sentinel mode, compared with redis-sentinel 7.0.15.
+
+/// A reply in a form where the order of aggregate elements does not count: Redis emits the
+/// command table (COMMAND LIST/INFO, ACL CAT <category>) in its randomly seeded dict order.
+fn unordered(r: &common::Reply) -> String {
+    use common::Reply;
+    let sorted = |items: &[Reply]| {
+        let mut v: Vec<String> = items.iter().map(unordered).collect();
+        v.sort();
+        v.join(",")
+    };
+    match r {
+        Reply::Array(Some(items)) => format!("*[{}]", sorted(items)),
+        Reply::Set(items) => format!("~[{}]", sorted(items)),
+        Reply::Push(items) => format!(">[{}]", sorted(items)),
+        Reply::Map(pairs) => {
+            let mut v: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", unordered(k), unordered(v)))
+                .collect();
+            v.sort();
+            format!("%[{}]", v.join(","))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn parse_one(bytes: &[u8]) -> common::Reply {
+    match common::parse_reply(bytes) {
+        Ok(Some((r, _))) => r,
+        other => panic!("not one reply: {other:?} in {}", common::show(bytes)),
+    }
+}
+
+/// How a case's replies are compared.
+#[derive(Clone, Copy, PartialEq)]
+enum Cmp {
+    Exact,
+    Unordered,
+}
+
+/// Runs `cases` on both sentinels over one connection each, in RESP2 then RESP3.
+fn same_replies(ours: &Sentinel, real: &Sentinel, cases: &[(Cmp, &[&str])]) {
+    for resp in ["2", "3"] {
+        let mut a = RawConn::connect(ours.port);
+        let mut b = RawConn::connect(real.port);
+        a.cmd(&["HELLO", resp]);
+        b.cmd(&["HELLO", resp]);
+        for (how, c) in cases {
+            let (x, y) = (a.cmd(c), b.cmd(c));
+            match how {
+                Cmp::Exact => assert_eq!(common::show(&x), common::show(&y), "RESP{resp} {c:?}"),
+                Cmp::Unordered => assert_eq!(
+                    unordered(&parse_one(&x)),
+                    unordered(&parse_one(&y)),
+                    "RESP{resp} {c:?}"
+                ),
+            }
+        }
+    }
+}
+
+/// Our sentinel and redis-sentinel, each monitoring an address where nothing listens.
+fn sentinel_pair() -> (Sentinel, Sentinel) {
+    let nobody = free_port();
+    (
+        Sentinel::start(SENTINEL_BIN, nobody, ""),
+        Sentinel::start("/usr/bin/redis-server", nobody, ""),
+    )
+}
+
+#[test]
+fn acl_command_table_replies_match_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["COMMAND", "COUNT"]),
+        (Unordered, &["COMMAND", "LIST"]),
+        (
+            Unordered,
+            &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin"],
+        ),
+        (
+            Unordered,
+            &["COMMAND", "LIST", "FILTERBY", "aclcat", "CONNECTION"],
+        ),
+        (Unordered, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "s*"]),
+        (Exact, &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"]),
+        (Exact, &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"]),
+        (Exact, &["COMMAND", "LIST", "FILTERBY", "bogus", "x"]),
+        (Exact, &["COMMAND", "LIST", "x"]),
+        (Unordered, &["COMMAND"]),
+        (Unordered, &["COMMAND", "INFO"]),
+        (
+            Unordered,
+            &["COMMAND", "INFO", "sentinel", "acl", "client", "command"],
+        ),
+        (
+            Exact,
+            &[
+                "COMMAND", "INFO", "ping", "info", "role", "publish", "auth", "hello",
+            ],
+        ),
+        (
+            Exact,
+            &[
+                "COMMAND",
+                "INFO",
+                "sentinel|masters",
+                "acl|getuser",
+                "client|list",
+            ],
+        ),
+        (
+            Exact,
+            &[
+                "COMMAND",
+                "INFO",
+                "get",
+                "nosuch|x",
+                "sentinel|nosuch",
+                "client|id",
+            ],
+        ),
+        (Exact, &["COMMAND", "GETKEYS", "sentinel", "masters"]),
+        (Exact, &["COMMAND", "GETKEYS", "sentinel", "nosuch"]),
+        (Exact, &["COMMAND", "GETKEYS", "get", "k"]),
+        (Exact, &["COMMAND", "GETKEYS", "ping"]),
+        (Exact, &["COMMAND", "GETKEYSANDFLAGS", "publish", "a", "b"]),
+        (Exact, &["COMMAND", "HELP"]),
+        (Exact, &["ACL", "CAT"]),
+        (Unordered, &["ACL", "CAT", "admin"]),
+        (Unordered, &["ACL", "CAT", "SLOW"]),
+        (Unordered, &["ACL", "CAT", "pubsub"]),
+        (Exact, &["ACL", "CAT", "nosuch"]),
+    ];
+    same_replies(&ours, &real, cases);
+}
+
+#[test]
+fn acl_user_lifecycle_matches_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    // Users whose rules need at most one single-command rule: Redis emits several in its
+    // randomly seeded dict order.
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["ACL", "WHOAMI"]),
+        (Exact, &["ACL", "USERS"]),
+        (Exact, &["ACL", "LIST"]),
+        (Exact, &["ACL", "GETUSER", "default"]),
+        (Exact, &["ACL", "GETUSER", "nosuch"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "alice",
+                "on",
+                ">secret",
+                "+sentinel|myid",
+                "&news.*",
+                "%R~k",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "alice"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "bob",
+                "on",
+                "nopass",
+                "+@all",
+                "-@dangerous",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "bob"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "carol",
+                "+@admin",
+                "-sentinel|set",
+                "+@connection",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "carol"]),
+        (
+            Exact,
+            &[
+                "ACL", "SETUSER", "dave", "-@all", "+ping|x", "(+ping", "&x", "~y)", "%W~w",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "dave"]),
+        (Exact, &["ACL", "SETUSER", "dave", "reset"]),
+        (Exact, &["ACL", "GETUSER", "dave"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "erin",
+                "#5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                "skip-sanitize-payload",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "erin"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "erin",
+                "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                "allkeys",
+                "allchannels",
+                "allcommands",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "erin"]),
+        (Exact, &["ACL", "LIST"]),
+        (Exact, &["ACL", "USERS"]),
+        // Rule errors, and the user left as it was.
+        (Exact, &["ACL", "SETUSER", "alice", "off", "+nosuch"]),
+        (Exact, &["ACL", "SETUSER", "alice", "+@nosuch"]),
+        (Exact, &["ACL", "SETUSER", "alice", "~*", "~k"]),
+        (Exact, &["ACL", "SETUSER", "alice", "&*", "&k"]),
+        (Exact, &["ACL", "SETUSER", "alice", "<notapassword"]),
+        (Exact, &["ACL", "SETUSER", "alice", "#abc"]),
+        (Exact, &["ACL", "SETUSER", "alice", "+sentinel|masters|x"]),
+        (Exact, &["ACL", "SETUSER", "alice", "+client|"]),
+        (Exact, &["ACL", "SETUSER", "alice", "%X~k"]),
+        (Exact, &["ACL", "SETUSER", "alice", "(+ping", "~x"]),
+        (Exact, &["ACL", "SETUSER", "alice", "bogus"]),
+        (Exact, &["ACL", "SETUSER", "a b"]),
+        (Exact, &["ACL", "GETUSER", "alice"]),
+        (Exact, &["ACL", "SETUSER", "nobody", "bogus"]),
+        (Exact, &["ACL", "GETUSER", "nobody"]),
+        // DRYRUN.
+        (Exact, &["ACL", "DRYRUN", "alice", "sentinel", "myid"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "sentinel", "masters"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "ping"]),
+        (Exact, &["ACL", "DRYRUN", "nosuch", "ping"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "get", "k"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "sentinel", "nosuch"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "ping", "a", "b"]),
+        (Exact, &["ACL", "DRYRUN", "bob", "publish", "ch", "x"]),
+        // The rest of ACL.
+        (Exact, &["ACL", "DELUSER", "bob", "nosuch"]),
+        (Exact, &["ACL", "DELUSER", "default"]),
+        (Exact, &["ACL", "USERS"]),
+        (Exact, &["ACL", "LOG"]),
+        (Exact, &["ACL", "LOG", "RESET"]),
+        (Exact, &["ACL", "LOG", "x"]),
+        (Exact, &["ACL", "GENPASS", "0"]),
+        (Exact, &["ACL", "GENPASS", "x"]),
+        (Exact, &["ACL", "LOAD"]),
+        (Exact, &["ACL", "SAVE"]),
+        (Exact, &["ACL", "HELP"]),
+        (Exact, &["ACL", "NOPE"]),
+        (Exact, &["ACL", "WHOAMI", "x"]),
+        (Exact, &["ACL", "SETUSER"]),
+    ];
+    same_replies(&ours, &real, cases);
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        let p = c.cmd(&["ACL", "GENPASS", "5"]);
+        assert!(
+            common::show(&p).starts_with("$2\\r\\n"),
+            "{}",
+            common::show(&p)
+        );
+    }
+}
+
+#[test]
+fn acl_restricted_user_gets_noperm_like_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    let setup: &[&str] = &[
+        "ACL",
+        "SETUSER",
+        "r",
+        "on",
+        ">pw",
+        "+ping",
+        "+sentinel|myid",
+        "+subscribe",
+        "+psubscribe",
+        "+publish",
+        "+acl|whoami",
+        "&news.*",
+        "&pat*",
+    ];
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        assert_eq!(common::show(&c.cmd(setup)), "+OK\\r\\n");
+    }
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["AUTH", "r", "wrong"]),
+        (Exact, &["AUTH", "nosuch", "pw"]),
+        (Exact, &["AUTH", "r", "pw"]),
+        (Exact, &["ACL", "WHOAMI"]),
+        (Exact, &["PING"]),
+        (Exact, &["SENTINEL", "MASTERS"]),
+        (Exact, &["SENTINEL", "MYID", "x"]),
+        (Exact, &["SENTINEL", "NOSUCH"]),
+        (Exact, &["SENTINEL", "MASTERS", "x"]),
+        (Exact, &["INFO"]),
+        (Exact, &["ROLE"]),
+        (Exact, &["ACL", "LIST"]),
+        (Exact, &["CLIENT", "ID"]),
+        (Exact, &["COMMAND", "COUNT"]),
+        (Exact, &["GET", "k"]),
+        (Exact, &["PUBLISH", "__sentinel__:hello", "x"]),
+        (Exact, &["PUBLISH", "news.1", "x"]),
+        (Exact, &["SUBSCRIBE", "other"]),
+        (Exact, &["PSUBSCRIBE", "pat"]),
+        (Exact, &["SUBSCRIBE", "news.1", "news.2"]),
+        (Exact, &["PSUBSCRIBE", "pat*"]),
+        (Exact, &["SUBSCRIBE", "news.3", "elsewhere"]),
+        (Exact, &["UNSUBSCRIBE", "elsewhere"]),
+        (Exact, &["PUNSUBSCRIBE"]),
+        (Exact, &["UNSUBSCRIBE"]),
+        (Exact, &["AUTH", "default", "x"]),
+        (Exact, &["SENTINEL", "MASTERS"]),
+    ];
+    same_replies(&ours, &real, cases);
+    // A disabled user can no longer authenticate; HELLO AUTH goes through the users too.
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        assert_eq!(
+            common::show(&c.cmd(&["ACL", "SETUSER", "r", "off"])),
+            "+OK\\r\\n"
+        );
+        assert_eq!(
+            common::show(&c.cmd(&["HELLO", "2", "AUTH", "r", "pw"])),
+            "-WRONGPASS invalid username-password pair or user is disabled.\\r\\n"
+        );
+        c.cmd(&["ACL", "SETUSER", "r", "on"]);
+        let hello = common::show(&c.cmd(&["HELLO", "2", "AUTH", "r", "pw"]));
+        assert!(hello.starts_with("*12\\r\\n"), "{hello}");
+        assert_eq!(common::show(&c.cmd(&["ACL", "WHOAMI"])), "$1\\r\\nr\\r\\n");
+        assert_eq!(
+            common::show(&c.cmd(&["ROLE"])),
+            "-NOPERM this user has no permissions to run the 'role' command\\r\\n"
+        );
+    }
+}

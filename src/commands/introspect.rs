@@ -486,7 +486,12 @@ pub fn write_info_with(out: &mut ReplyBuf, s: &CommandSpec, subs: &'static [Comm
         out.bulk(t.as_bytes());
     }
     write_key_specs(out, s);
-    out.array(subs.len());
+    // Redis: a set when there are no subcommands, an array otherwise (RESP3 shows it).
+    if subs.is_empty() {
+        out.set(0);
+    } else {
+        out.array(subs.len());
+    }
     for sub in subs {
         write_info(out, sub);
     }
@@ -521,11 +526,12 @@ const REPORTED_FLAGS: &[(Flags, &str)] = &[
 /// Key specs derived from the legacy range (ringkv keeps no richer key-spec data yet).
 fn write_key_specs(out: &mut ReplyBuf, s: &CommandSpec) {
     let (first, last, step) = s.legacy_keys;
+    // Key specs are a set in Redis's reply (`~` in RESP3).
     if first <= 0 {
-        out.array(0);
+        out.set(0);
         return;
     }
-    out.array(1);
+    out.set(1);
     out.map(3);
     out.bulk(b"flags");
     if s.flags & WRITE != 0 {

@@ -48,8 +48,28 @@ pub enum Denied {
     Channel,
 }
 
+/// One ACL LOG entry (`ACLLogEntry`).
+pub struct LogEntry {
+    pub count: u64,
+    /// `command`, `channel` or `auth`.
+    pub reason: &'static str,
+    pub object: String,
+    pub username: String,
+    /// ms since the epoch of the last occurrence.
+    pub ctime: i64,
+    /// CLIENT INFO line of the client that caused it.
+    pub client_info: String,
+}
+
+/// Entries are merged with a similar one at most this old (`ACL_LOG_GROUPING_MAX_TIME_DELTA`).
+const LOG_GROUPING_MS: i64 = 60_000;
+
 pub struct Acl {
     pub users: Vec<User>,
+    /// ACL LOG, newest first.
+    pub log: std::collections::VecDeque<LogEntry>,
+    /// `acllog-max-len`.
+    pub log_max_len: usize,
     /// The user each authenticated connection (client id) runs as.
     pub conn_user: HashMap<u64, &'static str>,
     /// User names handed out as `&'static str` (CLIENT LIST's `user=`): leaked once per name.
@@ -604,8 +624,6 @@ impl Acl {
         for r in ["+@all", "~*", "&*", "on", "nopass"] {
             let _ = d.apply(t, r, false);
         }
-        // Redis's default user also carries `sanitize-payload` (ACL LIST shows it).
-        d.sanitize = Some(true);
         if let Some(p) = requirepass {
             d.nopass = false;
             d.passwords = vec![sha256_hex(p)];
@@ -616,6 +634,8 @@ impl Acl {
             names: vec!["default"],
             default_off_from: None,
             pubsub_default_all: false,
+            log: std::collections::VecDeque::new(),
+            log_max_len: 128,
         }
     }
 
@@ -688,6 +708,80 @@ impl Acl {
             }
         }
         Ok(())
+    }
+
+    /// The `user` lines of the config file (`ACLLoadConfiguredUsers`): each user is reset,
+    /// then given its rules. The error is the log line Redis writes before exiting.
+    pub fn load_config_users(&mut self, users: &[Vec<Vec<u8>>]) -> Result<(), String> {
+        let t = table();
+        for line in users {
+            let Some((name, rules)) = line.split_first() else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(name).into_owned();
+            let rules: Vec<String> = rules
+                .iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .collect();
+            let rules = merge_selector_args(&rules)?;
+            let pubsub = self.pubsub_default_all;
+            // Only the default user exists already; it is reset first.
+            let mut user = match self.users.iter().find(|u| u.name == name) {
+                Some(u) => {
+                    let mut u = u.clone();
+                    let _ = u.apply(t, "reset", pubsub);
+                    u
+                }
+                None => User::new("", pubsub),
+            };
+            for r in &rules {
+                user.apply(t, r, pubsub).map_err(|why| {
+                    format!("Error loading ACL rule '{r}' for the user named '{name}': {why}")
+                })?;
+            }
+            match self.users.iter().position(|u| u.name == name) {
+                Some(i) => {
+                    user.name = self.users[i].name;
+                    self.users[i] = user;
+                }
+                None => {
+                    user.name = self.intern(&name);
+                    self.users.push(user);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `addACLLogEntry`: a similar entry among the 10 newest (same reason, object and user,
+    /// at most a minute old) is bumped and moved to the front; otherwise a new one is added.
+    pub fn log_denial(&mut self, mut e: LogEntry) {
+        let similar = self.log.iter().take(10).position(|x| {
+            x.reason == e.reason
+                && x.object == e.object
+                && x.username == e.username
+                && e.ctime - x.ctime <= LOG_GROUPING_MS
+        });
+        if let Some(i) = similar {
+            if let Some(mut x) = self.log.remove(i) {
+                x.count += 1;
+                x.ctime = e.ctime;
+                x.client_info = std::mem::take(&mut e.client_info);
+                self.log.push_front(x);
+            }
+            return;
+        }
+        self.log.push_front(e);
+        self.log.truncate(self.log_max_len);
+    }
+
+    /// `user ...` lines for the config rewrite, users sorted by name.
+    pub fn config_lines(&self) -> Vec<String> {
+        let t = table();
+        self.sorted_users()
+            .iter()
+            .map(|u| format!("user {} {}", u.name, u.describe(t)))
+            .collect()
     }
 
     /// Whether `user` may run command `id` with `argv`.
@@ -783,6 +877,26 @@ mod tests {
     }
 
     #[test]
+    fn log_groups_similar_denials() {
+        let mut a = Acl::new(None);
+        let e = |obj: &str, t: i64| LogEntry {
+            count: 1,
+            reason: "command",
+            object: obj.into(),
+            username: "u".into(),
+            ctime: t,
+            client_info: String::new(),
+        };
+        a.log_denial(e("ping", 0));
+        a.log_denial(e("role", 1));
+        a.log_denial(e("ping", 2));
+        assert_eq!(a.log.len(), 2);
+        assert_eq!((a.log[0].object.as_str(), a.log[0].count), ("ping", 2));
+        a.log_denial(e("ping", 2 + LOG_GROUPING_MS + 1));
+        assert_eq!(a.log.len(), 3);
+    }
+
+    #[test]
     fn sha256_matches_known_vectors() {
         assert_eq!(
             sha256_hex(b""),
@@ -854,7 +968,7 @@ mod tests {
         );
         assert_eq!(
             a.user(b"default").unwrap().describe(t),
-            "on nopass sanitize-payload ~* &* +@all"
+            "on nopass ~* &* +@all"
         );
     }
 

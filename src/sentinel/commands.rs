@@ -235,7 +235,13 @@ impl SentinelEngine {
             return conn.error("NOAUTH Authentication required.");
         }
         let user = self.current_user(conn);
-        if let Err((why, _)) = self.acl.borrow().check_perm(user, id, argv) {
+        let denied = self.acl.borrow().check_perm(user, id, argv);
+        if let Err((why, pos)) = denied {
+            let (reason, object) = match why {
+                acl::Denied::Cmd => ("command", spec.name.to_string()),
+                acl::Denied::Channel => ("channel", text(&argv[pos])),
+            };
+            self.log_denial(conn, reason, object, user.to_string());
             return conn.error(&match why {
                 acl::Denied::Cmd => format!(
                     "NOPERM this user has no permissions to run the '{}' command",
@@ -302,6 +308,25 @@ impl SentinelEngine {
             || (conn.authenticated && acl.default_off_from.is_some_and(|w| id < w))
     }
 
+    /// Adds an ACL LOG entry for `conn`.
+    fn log_denial(&self, conn: &Conn, reason: &'static str, object: String, username: String) {
+        let client_info = conn.handle.list_line(std::time::Instant::now());
+        self.acl.borrow_mut().log_denial(acl::LogEntry {
+            count: 1,
+            reason,
+            object,
+            username,
+            ctime: mstime(),
+            client_info,
+        });
+    }
+
+    /// Keeps the `user` lines the next config rewrite writes in step with the users.
+    fn sync_user_lines(&self) {
+        let lines = self.acl.borrow().config_lines();
+        self.st.borrow_mut().user_lines = lines;
+    }
+
     /// The user `conn` runs as (the default user until it authenticates as another).
     fn current_user(&self, conn: &Conn) -> &'static str {
         self.acl
@@ -338,7 +363,10 @@ impl SentinelEngine {
                 self.login(conn, u);
                 conn.out.ok();
             }
-            None => conn.error(super::acl::WRONGPASS),
+            None => {
+                self.log_denial(conn, "auth", text(&argv[0]), text(user));
+                conn.error(super::acl::WRONGPASS)
+            }
         }
     }
 
@@ -376,26 +404,42 @@ impl SentinelEngine {
                             acl.default_off_from = None;
                         }
                         drop(acl);
+                        self.sync_user_lines();
                         conn.out.ok();
                     }
                     Err(e) => conn.error(&e),
                 }
             }
             "deluser" if argv.len() >= 3 => {
+                if argv[2..].iter().any(|a| &a[..] == b"default") {
+                    return conn.error("ERR The 'default' user cannot be removed");
+                }
                 let mut acl = self.acl.borrow_mut();
                 let mut n = 0;
+                let mut victims = Vec::new();
                 for a in &argv[2..] {
-                    if &a[..] == b"default" {
-                        drop(acl);
-                        return conn.error("ERR The 'default' user cannot be removed");
-                    }
                     if let Some(i) = acl.users.iter().position(|u| u.name.as_bytes() == &a[..]) {
                         let name = acl.users.remove(i).name;
+                        victims.extend(
+                            acl.conn_user
+                                .iter()
+                                .filter(|(_, u)| **u == name)
+                                .map(|(id, _)| *id),
+                        );
                         acl.conn_user.retain(|_, u| *u != name);
                         n += 1;
                     }
                 }
                 drop(acl);
+                // Redis closes the deleted users' connections (the caller's after this reply).
+                for id in victims {
+                    if id == conn.handle.id {
+                        conn.close_after_reply = true;
+                    } else if let Some(h) = conn.shard.clients.borrow().get(&id) {
+                        h.kill();
+                    }
+                }
+                self.sync_user_lines();
                 conn.out.int(n);
             }
             "getuser" if argv.len() == 3 => self.acl_getuser(conn, &argv[2]),
@@ -416,16 +460,7 @@ impl SentinelEngine {
             "load" | "save" => conn.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."),
             "cat" if argv.len() <= 3 => acl_cat(conn, argv.get(2)),
             "genpass" if argv.len() <= 3 => acl_genpass(conn, argv.get(2)),
-            "log" if argv.len() <= 3 => {
-                // Denials are not logged yet: the log is always empty.
-                match argv.get(2) {
-                    Some(a) if eq_ic(a, "reset") => conn.out.ok(),
-                    Some(a) if crate::commands::parse_i64(a).is_none() => {
-                        conn.error(crate::commands::errors::NOT_INTEGER)
-                    }
-                    _ => conn.out.array(0),
-                }
-            }
+            "log" if argv.len() <= 3 => self.acl_log(conn, argv.get(2)),
             "dryrun" if argv.len() >= 4 => self.acl_dryrun(conn, argv),
             "help" if argv.len() == 2 => {
                 crate::commands::client::reply_help(&mut conn.out, ACL_HELP)
@@ -434,6 +469,43 @@ impl SentinelEngine {
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
                 text(&argv[1])
             )),
+        }
+    }
+
+    /// ACL LOG [count | RESET].
+    fn acl_log(&self, conn: &mut Conn, arg: Option<&Bytes>) {
+        let count = match arg {
+            None => 10,
+            Some(a) if eq_ic(a, "reset") => {
+                self.acl.borrow_mut().log.clear();
+                return conn.out.ok();
+            }
+            Some(a) => match crate::commands::parse_i64(a) {
+                Some(n) => n.max(0) as usize,
+                None => return conn.error(crate::commands::errors::NOT_INTEGER),
+            },
+        };
+        let now = mstime();
+        let acl = self.acl.borrow();
+        let n = count.min(acl.log.len());
+        let out = &mut conn.out;
+        out.array(n);
+        for e in acl.log.iter().take(n) {
+            out.map(7);
+            out.bulk(b"count");
+            out.int(e.count as i64);
+            out.bulk(b"reason");
+            out.bulk(e.reason.as_bytes());
+            out.bulk(b"context");
+            out.bulk(b"toplevel");
+            out.bulk(b"object");
+            out.bulk(e.object.as_bytes());
+            out.bulk(b"username");
+            out.bulk(e.username.as_bytes());
+            out.bulk(b"age-seconds");
+            out.double((now - e.ctime) as f64 / 1000.0);
+            out.bulk(b"client-info");
+            out.bulk(e.client_info.as_bytes());
         }
     }
 
@@ -517,8 +589,11 @@ impl SentinelEngine {
         let accepted = crate::commands::connection::hello_options(
             conn,
             argv,
-            |_, user, pass| {
+            |c, user, pass| {
                 let u = self.acl.borrow().check(user, pass);
+                if u.is_none() {
+                    self.log_denial(c, "auth", text(&argv[0]), text(user));
+                }
                 who.set(u);
                 u.is_some()
             },

@@ -390,6 +390,9 @@ pub struct Sentinel {
     /// Instances whose link tasks are to be started by the timer.
     pub spawn_queue: Vec<u64>,
     pub scripts: Vec<scripts::ScriptJob>,
+    /// `user <name> <rules>` lines the config rewrite writes (kept current by ACL SETUSER /
+    /// DELUSER), as redis-sentinel's `rewriteConfigUserOption`.
+    pub user_lines: Vec<String>,
 }
 
 pub type Shared = Rc<RefCell<Sentinel>>;
@@ -421,6 +424,7 @@ impl Sentinel {
             peer_link_gen: 0,
             spawn_queue: Vec::new(),
             scripts: Vec::new(),
+            user_lines: Vec::new(),
         }
     }
 

@@ -148,6 +148,21 @@ pub fn run_from(src: &ConfigSource) -> i32 {
         }
     };
     banner::log_logo_or_mode(cfg.always_show_logo, banner::Mode::Sentinel, cfg.port);
+    // ACLLoadUsersAtStartup: `requirepass` first, then the `user` lines.
+    let mut acl = super::acl::Acl::new(cfg.requirepass.as_deref());
+    for (name, value) in cfg.get(&[b"acl-pubsub-default", b"acllog-max-len"]) {
+        match name.as_str() {
+            "acl-pubsub-default" => acl.pubsub_default_all = value == "allchannels",
+            _ => acl.log_max_len = value.parse().unwrap_or(128),
+        }
+    }
+    if let Err(e) = acl.load_config_users(&cfg.users) {
+        tracing::warn!("{e}");
+        tracing::warn!("Critical error while loading ACLs. Exiting.");
+        return 1;
+    }
+    state.user_lines = acl.config_lines();
+    let acl = Arc::new(std::sync::Mutex::new(Some(acl)));
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -173,7 +188,11 @@ pub fn run_from(src: &ConfigSource) -> i32 {
             }
         });
         glommio::spawn_local(failover::timer(st.clone())).detach();
-        let acl = super::acl::Acl::new(st.borrow().config.requirepass.as_deref());
+        let acl = acl
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .unwrap_or_else(|| super::acl::Acl::new(st.borrow().config.requirepass.as_deref()));
         super::commands::SentinelEngine {
             st,
             acl: RefCell::new(acl),
