@@ -1457,6 +1457,28 @@ fn acl_restricted_user_gets_noperm_like_redis_sentinel() {
         (Exact, &["SENTINEL", "MASTERS"]),
     ];
     same_replies(&ours, &real, cases);
+    // The denials and failed AUTHs are in ACL LOG the same way (age and client info aside).
+    let log = |s: &Sentinel| -> Vec<Vec<String>> {
+        let mut c = RawConn::connect(s.port);
+        let common::Reply::Array(Some(entries)) = c.cmd_reply(&["ACL", "LOG", "100"]) else {
+            panic!("ACL LOG is not an array");
+        };
+        entries
+            .iter()
+            .map(|e| {
+                let common::Reply::Array(Some(f)) = e else {
+                    panic!("entry is not an array: {e:?}");
+                };
+                f.chunks(2)
+                    .filter(|kv| !matches!(&kv[0], common::Reply::Bulk(Some(k)) if k == b"age-seconds" || k == b"client-info"))
+                    .map(|kv| format!("{:?}={:?}", kv[0], kv[1]))
+                    .collect()
+            })
+            .collect()
+    };
+    let ours_log = log(&ours);
+    assert!(ours_log.len() > 5, "{ours_log:?}");
+    assert_eq!(ours_log, log(&real));
     // A disabled user can no longer authenticate; HELLO AUTH goes through the users too.
     for s in [&ours, &real] {
         let mut c = RawConn::connect(s.port);
@@ -1477,4 +1499,72 @@ fn acl_restricted_user_gets_noperm_like_redis_sentinel() {
             "-NOPERM this user has no permissions to run the 'role' command\\r\\n"
         );
     }
+}
+
+/// `user` lines of the config file: loaded at startup (the default user is reset first),
+/// written back by the config rewrite with the users' current rules; a bad rule stops startup.
+#[test]
+fn acl_users_in_config_file_like_redis_sentinel() {
+    let nobody = free_port();
+    let extra = "user alice on >pw +ping resetchannels &x*\nuser default on nopass ~* &* +@all\nacl-pubsub-default allchannels\n";
+    let ours = Sentinel::start(SENTINEL_BIN, nobody, extra);
+    let real = Sentinel::start("/usr/bin/redis-server", nobody, extra);
+    same_replies(
+        &ours,
+        &real,
+        &[
+            (Cmp::Exact, &["ACL", "LIST"]),
+            (Cmp::Exact, &["ACL", "SETUSER", "bob", "on", "nopass", "+@all", "-@admin"]),
+            (Cmp::Exact, &["ACL", "GETUSER", "bob"]),
+            (Cmp::Exact, &["ACL", "DELUSER", "bob"]),
+            (Cmp::Exact, &["ACL", "SETUSER", "carol", "reset"]),
+            (Cmp::Exact, &["ACL", "GETUSER", "carol"]),
+        ],
+    );
+    // A state change flushes the config: the user lines are the same on both.
+    let users = |s: &Sentinel| -> Vec<String> {
+        std::fs::read_to_string(&s.conf)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("user "))
+            .map(str::to_string)
+            .collect()
+    };
+    for s in [&ours, &real] {
+        assert_eq!(s.cli(&["SENTINEL", "SET", "mymaster", "quorum", "1"]), "OK\n");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || users(&ours) == users(&real)
+            && users(&ours).iter().any(|l| l.starts_with("user carol "))),
+        "{:?} vs {:?}",
+        users(&ours),
+        users(&real)
+    );
+    // After a restart the users come back from the file.
+    let before = ours.cli(&["ACL", "LIST"]);
+    let mut ours = ours;
+    ours.stop();
+    ours.spawn();
+    assert_eq!(ours.cli(&["ACL", "LIST"]), before);
+    // A rule Redis rejects stops startup with Redis's log lines.
+    let bad = TestDir::new();
+    let conf = bad.join("s.conf");
+    let log = bad.join("s.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {}\nlogfile {}\nuser bob on +nosuch\nsentinel monitor m 127.0.0.1 {nobody} 2\n",
+            free_port(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let out = common::run_bounded(10, SENTINEL_BIN, &[&conf.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("Error loading ACL rule '+nosuch' for the user named 'bob': Unknown command or category name in ACL")
+            && text.contains("Critical error while loading ACLs. Exiting."),
+        "{text}"
+    );
 }
