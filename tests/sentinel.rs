@@ -1514,7 +1514,10 @@ fn acl_users_in_config_file_like_redis_sentinel() {
         &real,
         &[
             (Cmp::Exact, &["ACL", "LIST"]),
-            (Cmp::Exact, &["ACL", "SETUSER", "bob", "on", "nopass", "+@all", "-@admin"]),
+            (
+                Cmp::Exact,
+                &["ACL", "SETUSER", "bob", "on", "nopass", "+@all", "-@admin"],
+            ),
             (Cmp::Exact, &["ACL", "GETUSER", "bob"]),
             (Cmp::Exact, &["ACL", "DELUSER", "bob"]),
             (Cmp::Exact, &["ACL", "SETUSER", "carol", "reset"]),
@@ -1531,7 +1534,10 @@ fn acl_users_in_config_file_like_redis_sentinel() {
             .collect()
     };
     for s in [&ours, &real] {
-        assert_eq!(s.cli(&["SENTINEL", "SET", "mymaster", "quorum", "1"]), "OK\n");
+        assert_eq!(
+            s.cli(&["SENTINEL", "SET", "mymaster", "quorum", "1"]),
+            "OK\n"
+        );
     }
     assert!(
         wait_until(Duration::from_secs(10), || users(&ours) == users(&real)
@@ -1567,4 +1573,45 @@ fn acl_users_in_config_file_like_redis_sentinel() {
             && text.contains("Critical error while loading ACLs. Exiting."),
         "{text}"
     );
+}
+
+/// Narrowing a user's channels closes its connections subscribed to what is no longer
+/// allowed (and only those); deleting a user closes its connections. Same on both.
+#[test]
+fn acl_revocation_closes_connections_like_redis_sentinel() {
+    let (ours, real) = sentinel_pair();
+    for s in [&ours, &real] {
+        let mut admin = RawConn::connect(s.port);
+        let ok = |r: Vec<u8>| assert_eq!(common::show(&r), "+OK\\r\\n");
+        ok(admin.cmd(&[
+            "ACL", "SETUSER", "k", "on", ">pw", "+@all", "&news.*", "&p*",
+        ]));
+        let mut chan = RawConn::connect(s.port);
+        ok(chan.cmd(&["AUTH", "k", "pw"]));
+        chan.cmd(&["SUBSCRIBE", "news.1"]);
+        let mut pat = RawConn::connect(s.port);
+        ok(pat.cmd(&["AUTH", "k", "pw"]));
+        pat.cmd(&["PSUBSCRIBE", "p*"]);
+        // Adding a channel revokes nothing.
+        ok(admin.cmd(&["ACL", "SETUSER", "k", "&q"]));
+        assert!(common::show(&chan.cmd(&["PING"])).starts_with("*2\\r\\n$4\\r\\npong"));
+        assert!(common::show(&pat.cmd(&["PING"])).starts_with("*2\\r\\n$4\\r\\npong"));
+        // Dropping p*: the pattern subscriber goes, the channel subscriber stays.
+        ok(admin.cmd(&["ACL", "SETUSER", "k", "resetchannels", "&news.*"]));
+        assert!(
+            pat.is_closed(Duration::from_secs(5)),
+            "pattern subscriber kept"
+        );
+        assert!(common::show(&chan.cmd(&["PING"])).starts_with("*2\\r\\n$4\\r\\npong"));
+        // Deleting the user closes the rest.
+        assert_eq!(
+            common::show(&admin.cmd(&["ACL", "DELUSER", "k"])),
+            ":1\\r\\n"
+        );
+        assert!(
+            chan.is_closed(Duration::from_secs(5)),
+            "deleted user's connection kept"
+        );
+        assert_eq!(common::show(&admin.cmd(&["PING"])), "+PONG\\r\\n");
+    }
 }

@@ -394,15 +394,7 @@ impl Selector {
             return Ok(());
         }
         for (idx, is_pattern) in channel_args(cmd.spec.name, argv) {
-            let ch = &argv[idx][..];
-            let ok = self.channels.iter().any(|p| {
-                if is_pattern {
-                    p.as_bytes() == ch
-                } else {
-                    crate::glob::stringmatch(p.as_bytes(), ch, false)
-                }
-            });
-            if !ok {
+            if !channel_allowed(&self.channels, &argv[idx], is_pattern) {
                 return Err((Denied::Channel, idx));
             }
         }
@@ -585,6 +577,36 @@ impl User {
     }
 }
 
+/// The new user's channel patterns when they are not a superset of the old user's (so some
+/// subscriptions may have lost their permission); None when nothing was revoked.
+fn channels_revoked(old: &User, new: &User) -> Option<Vec<String>> {
+    if new.selectors.iter().any(|s| s.allchannels) {
+        return None;
+    }
+    let upcoming: Vec<String> = new
+        .selectors
+        .iter()
+        .flat_map(|s| s.channels.iter().cloned())
+        .collect();
+    let superset = old
+        .selectors
+        .iter()
+        .all(|s| !s.allchannels && s.channels.iter().all(|c| upcoming.contains(c)));
+    (!superset).then_some(upcoming)
+}
+
+/// `ACLCheckChannelAgainstList`: a pattern subscription needs the same pattern literally, a
+/// channel needs a matching pattern.
+pub fn channel_allowed(allowed: &[String], channel: &[u8], is_pattern: bool) -> bool {
+    allowed.iter().any(|p| {
+        if is_pattern {
+            p.as_bytes() == channel
+        } else {
+            crate::glob::stringmatch(p.as_bytes(), channel, false)
+        }
+    })
+}
+
 /// `ACLMergeSelectorArguments`: `(` ... `)` spread over several arguments become one rule.
 fn merge_selector_args(args: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -681,8 +703,10 @@ impl Acl {
     }
 
     /// ACL SETUSER: applies the rules to a copy and keeps it only when all of them are valid;
-    /// the error is Redis's reply text.
-    pub fn setuser(&mut self, name: &str, rules: &[String]) -> Result<(), String> {
+    /// the error is Redis's reply text. `Ok(Some(channels))`: an existing user lost channel
+    /// permissions, and its subscribed connections must be checked against `channels` (the
+    /// patterns of all its new selectors), as `ACLKillPubsubClientsIfNeeded`.
+    pub fn setuser(&mut self, name: &str, rules: &[String]) -> Result<Option<Vec<String>>, String> {
         if has_spaces(name) {
             return Err("ERR Usernames can't contain spaces or null characters".into());
         }
@@ -697,8 +721,10 @@ impl Acl {
             user.apply(t, r, self.pubsub_default_all)
                 .map_err(|why| err_text(r, why))?;
         }
+        let mut revoked = None;
         match existing {
             Some(i) => {
+                revoked = channels_revoked(&self.users[i], &user);
                 user.name = self.users[i].name;
                 self.users[i] = user;
             }
@@ -707,7 +733,7 @@ impl Acl {
                 self.users.push(user);
             }
         }
-        Ok(())
+        Ok(revoked)
     }
 
     /// The `user` lines of the config file (`ACLLoadConfiguredUsers`): each user is reset,
@@ -919,6 +945,22 @@ mod tests {
         assert!(!a.default_open());
         assert!(a.setuser("v", &rules(&["bogus"])).is_err());
         assert!(a.users.iter().all(|u| u.name != "v"));
+    }
+
+    #[test]
+    fn narrowing_channels_reports_revocation() {
+        let mut a = Acl::new(None);
+        assert_eq!(a.setuser("u", &rules(&["&a*", "&b"])).unwrap(), None);
+        assert_eq!(a.setuser("u", &rules(&["&c"])).unwrap(), None, "a superset");
+        let up = a.setuser("u", &rules(&["resetchannels", "&a*"])).unwrap();
+        assert_eq!(up, Some(vec!["a*".to_string()]));
+        assert!(channel_allowed(&["a*".into()], b"ab", false));
+        assert!(!channel_allowed(&["a*".into()], b"ab", true));
+        assert_eq!(a.setuser("u", &rules(&["allchannels"])).unwrap(), None);
+        assert!(a
+            .setuser("u", &rules(&["resetchannels"]))
+            .unwrap()
+            .is_some());
     }
 
     #[test]

@@ -15,6 +15,10 @@ use std::future::Future;
 pub struct SentinelEngine {
     pub st: Shared,
     pub acl: std::cell::RefCell<super::acl::Acl>,
+    /// Connections that subscribed, by client id (for ACL channel revocation).
+    pub subscribers: std::cell::RefCell<
+        std::collections::HashMap<u64, std::rc::Rc<crate::net::pubsub::Subscriber>>,
+    >,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -134,6 +138,19 @@ impl crate::net::Engine for SentinelEngine {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// An ACL rule as text. Passwords are binary-safe in Redis: a `>pass`/`<pass` that is not
+/// UTF-8 becomes the equivalent `#hash`/`!hash` of its bytes.
+fn rule_text(a: &[u8]) -> String {
+    match a.first() {
+        Some(&c @ (b'>' | b'<')) if std::str::from_utf8(&a[1..]).is_err() => format!(
+            "{}{}",
+            if c == b'>' { '#' } else { '!' },
+            acl::sha256_hex(&a[1..])
+        ),
+        _ => text(a),
+    }
 }
 
 fn unknown_command(conn: &mut Conn, argv: &[Bytes]) {
@@ -260,8 +277,13 @@ impl SentinelEngine {
         }
         match name.as_str() {
             "ping" => ping(conn, argv),
-            "client" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" => {
-                delegate(conn, argv).await
+            "client" | "unsubscribe" | "punsubscribe" => delegate(conn, argv).await,
+            "subscribe" | "psubscribe" => {
+                delegate(conn, argv).await;
+                // Remembered so that ACL SETUSER can close it if its channels are revoked.
+                if let Some(sub) = conn.pubsub.clone() {
+                    self.subscribers.borrow_mut().insert(conn.handle.id, sub);
+                }
             }
             "auth" => self.auth(conn, argv),
             "hello" => self.hello(conn, argv),
@@ -319,6 +341,38 @@ impl SentinelEngine {
             ctime: mstime(),
             client_info,
         });
+    }
+
+    /// Closes the subscribed connections of `user` holding a subscription `allowed` no longer
+    /// permits (`ACLKillPubsubClientsIfNeeded`).
+    fn kill_unpermitted_subscribers(&self, conn: &mut Conn, user: &str, allowed: &[String]) {
+        use crate::net::pubsub::Kind;
+        let live = conn.shard.clients.borrow();
+        let mut subs = self.subscribers.borrow_mut();
+        subs.retain(|id, _| live.contains_key(id));
+        let acl = self.acl.borrow();
+        for (id, sub) in subs.iter() {
+            if acl.conn_user.get(id).copied().unwrap_or("default") != user || !sub.active() {
+                continue;
+            }
+            let revoked = sub
+                .subscriptions(Kind::Pattern)
+                .iter()
+                .any(|p| !acl::channel_allowed(allowed, p, true))
+                || [Kind::Channel, Kind::Shard].iter().any(|k| {
+                    sub.subscriptions(*k)
+                        .iter()
+                        .any(|c| !acl::channel_allowed(allowed, c, false))
+                });
+            if !revoked {
+                continue;
+            }
+            if *id == conn.handle.id {
+                conn.close_after_reply = true;
+            } else if let Some(h) = live.get(id) {
+                h.kill();
+            }
+        }
     }
 
     /// Keeps the `user` lines the next config rewrite writes in step with the users.
@@ -386,11 +440,15 @@ impl SentinelEngine {
                 }
             }
             "setuser" if argv.len() >= 3 => {
-                let rules: Vec<String> = argv[3..].iter().map(|a| text(a)).collect();
+                let rules: Vec<String> = argv[3..].iter().map(|a| rule_text(a)).collect();
                 let was_open = self.acl.borrow().default_open();
-                let r = self.acl.borrow_mut().setuser(&text(&argv[2]), &rules);
+                let name = text(&argv[2]);
+                let r = self.acl.borrow_mut().setuser(&name, &rules);
                 match r {
-                    Ok(()) => {
+                    Ok(revoked) => {
+                        if let Some(allowed) = revoked {
+                            self.kill_unpermitted_subscribers(conn, &name, &allowed);
+                        }
                         let mut acl = self.acl.borrow_mut();
                         let open = acl.default_open();
                         if was_open && !open {
@@ -1759,3 +1817,21 @@ const COMMAND_HELP: &[&str] = &[
     "GETKEYSANDFLAGS <full-command>",
     "    Return the keys and the access flags from a full Redis command.",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_passwords_become_hash_rules() {
+        assert_eq!(rule_text(b">pw"), ">pw");
+        assert_eq!(
+            rule_text(b">\xff"),
+            format!("#{}", acl::sha256_hex(b"\xff"))
+        );
+        assert_eq!(
+            rule_text(b"<\xff"),
+            format!("!{}", acl::sha256_hex(b"\xff"))
+        );
+    }
+}

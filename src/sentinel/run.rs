@@ -196,6 +196,7 @@ pub fn run_from(src: &ConfigSource) -> i32 {
         super::commands::SentinelEngine {
             st,
             acl: RefCell::new(acl),
+            subscribers: RefCell::default(),
         }
     };
     let _running = match runtime::start(shared.clone(), listeners, factory) {
