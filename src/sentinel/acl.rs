@@ -191,6 +191,10 @@ impl Selector {
                         }
                         i += 1;
                     }
+                    // redis-sentinel 7.0.15 answers `%~k` and `%` with a syntax error.
+                    if flags == 0 {
+                        return Err(E_SYNTAX);
+                    }
                     (flags, i)
                 } else {
                     (KEY_ALL, 1)
@@ -977,6 +981,8 @@ mod tests {
         assert!(e.ends_with(E_NOPASS));
         let e = a.setuser("u", &rules(&["~*", "~foo"])).unwrap_err();
         assert!(e.ends_with(E_KEYS));
+        let e = a.setuser("u", &rules(&["%~k"])).unwrap_err();
+        assert!(e.ends_with(E_SYNTAX));
         let e = a.setuser("u", &rules(&["#abc"])).unwrap_err();
         assert!(e.ends_with(E_HASH));
         let e = a
