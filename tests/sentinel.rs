@@ -1261,6 +1261,13 @@ fn acl_command_table_replies_match_redis_sentinel() {
         (Unordered, &["ACL", "CAT", "SLOW"]),
         (Unordered, &["ACL", "CAT", "pubsub"]),
         (Exact, &["ACL", "CAT", "nosuch"]),
+        // In a RESP2 subscribed context the refusal names the subcommand.
+        (Exact, &["SUBSCRIBE", "x"]),
+        (Exact, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope"]),
+        (Exact, &["CLIENT", "GETNAME"]),
+        (Exact, &["ACL", "WHOAMI"]),
+        (Exact, &["PING"]),
+        (Exact, &["UNSUBSCRIBE"]),
     ];
     same_replies(&ours, &real, cases);
 }

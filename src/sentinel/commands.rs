@@ -21,100 +21,6 @@ pub struct SentinelEngine {
     >,
 }
 
-const TOP_LEVEL: &[&str] = &[
-    "auth",
-    "client",
-    "hello",
-    "ping",
-    "psubscribe",
-    "publish",
-    "punsubscribe",
-    "subscribe",
-    "unsubscribe",
-    "sentinel",
-    "acl",
-    "command",
-    "info",
-    "role",
-    "shutdown",
-];
-
-/// Every command and subcommand name of sentinel mode (`COMMAND LIST`).
-const ALL_NAMES: &[&str] = &[
-    "acl",
-    "acl|cat",
-    "acl|deluser",
-    "acl|dryrun",
-    "acl|genpass",
-    "acl|getuser",
-    "acl|help",
-    "acl|list",
-    "acl|load",
-    "acl|log",
-    "acl|save",
-    "acl|setuser",
-    "acl|users",
-    "acl|whoami",
-    "auth",
-    "client",
-    "client|caching",
-    "client|getname",
-    "client|getredir",
-    "client|help",
-    "client|id",
-    "client|info",
-    "client|kill",
-    "client|list",
-    "client|no-evict",
-    "client|pause",
-    "client|reply",
-    "client|setname",
-    "client|tracking",
-    "client|trackinginfo",
-    "client|unblock",
-    "client|unpause",
-    "command",
-    "command|count",
-    "command|docs",
-    "command|getkeys",
-    "command|getkeysandflags",
-    "command|help",
-    "command|info",
-    "command|list",
-    "hello",
-    "info",
-    "ping",
-    "psubscribe",
-    "publish",
-    "punsubscribe",
-    "role",
-    "sentinel",
-    "sentinel|ckquorum",
-    "sentinel|config",
-    "sentinel|debug",
-    "sentinel|failover",
-    "sentinel|flushconfig",
-    "sentinel|get-master-addr-by-name",
-    "sentinel|help",
-    "sentinel|info-cache",
-    "sentinel|is-master-down-by-addr",
-    "sentinel|master",
-    "sentinel|masters",
-    "sentinel|monitor",
-    "sentinel|myid",
-    "sentinel|pending-scripts",
-    "sentinel|remove",
-    "sentinel|replicas",
-    "sentinel|reset",
-    "sentinel|sentinels",
-    "sentinel|set",
-    "sentinel|simulate-failure",
-    "sentinel|slaves",
-    "shutdown",
-    "subscribe",
-    "unsubscribe",
-];
-
 impl crate::net::Engine for SentinelEngine {
     #[allow(clippy::manual_async_fn)] // the trait declares `-> impl Future`
     fn run<'a>(
@@ -205,47 +111,27 @@ async fn delegate(conn: &mut Conn, argv: &[Bytes]) {
 
 impl SentinelEngine {
     async fn exec(&self, conn: &mut Conn, argv: &[Bytes]) {
-        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
-        // CLIENT LIST's cmd= names the subcommand too (`client|list`), as Redis 7 does.
-        let full = argv.get(1).map(|sub| {
-            format!(
-                "{name}|{}",
-                String::from_utf8_lossy(sub).to_ascii_lowercase()
-            )
-        });
-        conn.handle.info.borrow_mut().last_cmd = ALL_NAMES
-            .iter()
-            .find(|n| Some(**n) == full.as_deref())
-            .or_else(|| ALL_NAMES.iter().find(|n| **n == name))
-            .copied()
-            .unwrap_or("NULL");
-        if !TOP_LEVEL.contains(&name.as_str()) {
-            return unknown_command(conn, argv);
-        }
-        // Arity as in Redis's sentinel command table (negative: at least).
-        let arity: i32 = match name.as_str() {
-            "auth" | "client" | "psubscribe" | "subscribe" | "sentinel" | "acl" => -2,
-            "publish" => 3,
-            "role" => 1,
-            _ => -1,
-        };
-        let n = argv.len() as i32;
-        if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-            return wrong_arity(conn, &name);
-        }
-        // As Redis's processCommand: unknown subcommand and subcommand arity first, then
-        // authentication, then ACL.
+        // As Redis's processCommand: command lookup (a container resolves to its
+        // subcommand), arity, then authentication, then ACL.
         let t = cmdtable::table();
-        let Some(id) = t.resolve(argv) else {
+        let top = t.lookup(&argv[0]);
+        let resolved = t.resolve(argv);
+        // CLIENT LIST's cmd= names the subcommand too (`client|list`), as Redis 7 does.
+        conn.handle.info.borrow_mut().last_cmd =
+            resolved.or(top).map_or("NULL", |id| t.cmds[id].spec.name);
+        let Some(top) = top else {
+            return unknown_command(conn, argv);
+        };
+        let name = t.cmds[top].spec.name;
+        let Some(id) = resolved else {
             return conn.error(&crate::commands::errors::unknown_subcommand(
                 &argv[1],
                 &name.to_ascii_uppercase(),
             ));
         };
         let spec = t.cmds[id].spec;
-        if t.cmds[id].parent.is_some()
-            && ((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity))
-        {
+        let n = argv.len() as i32;
+        if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
             return wrong_arity(conn, spec.name);
         }
         if !self.authed(conn) && name != "auth" && name != "hello" {
@@ -269,13 +155,13 @@ impl SentinelEngine {
         }
         if crate::commands::pubsub::in_resp2_context(conn)
             && !matches!(
-                name.as_str(),
+                name,
                 "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping"
             )
         {
-            return conn.error(&format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"));
+            return conn.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name));
         }
-        match name.as_str() {
+        match name {
             "ping" => ping(conn, argv),
             "client" | "unsubscribe" | "punsubscribe" => delegate(conn, argv).await,
             "subscribe" | "psubscribe" => {
