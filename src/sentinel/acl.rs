@@ -293,7 +293,7 @@ impl Selector {
             bits: self.bits,
             ..Selector::default()
         };
-        let mut applied = [false; 21];
+        let mut applied = [false; ACL_ORDER.len()];
         loop {
             let mut best = None;
             let (mut mindiff, mut maxsame) = (usize::MAX, 0);
