@@ -1,5 +1,7 @@
 //! The sentinel-mode server: its 15 top-level commands, executed by [`SentinelEngine`] through
 //! the data node's connection loop. Pub/sub, AUTH and CLIENT reuse the data node's handlers.
+//! Every command is looked up in the sentinel-mode table ([`cmdtable`]), then checked
+//! against the connection's ACL user ([`acl`]) before it runs, as Redis's processCommand.
 
 use super::{
     acl, cmdtable, config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel,
@@ -168,7 +170,10 @@ impl SentinelEngine {
                 delegate(conn, argv).await;
                 // Remembered so that ACL SETUSER can close it if its channels are revoked.
                 if let Some(sub) = conn.pubsub.clone() {
-                    self.subscribers.borrow_mut().insert(conn.handle.id, sub);
+                    let live = conn.shard.clients.borrow();
+                    let mut subs = self.subscribers.borrow_mut();
+                    subs.retain(|id, _| live.contains_key(id));
+                    subs.insert(conn.handle.id, sub);
                 }
             }
             "auth" => self.auth(conn, argv),
