@@ -1622,3 +1622,74 @@ fn acl_revocation_closes_connections_like_redis_sentinel() {
         assert_eq!(common::show(&admin.cmd(&["PING"])), "+PONG\\r\\n");
     }
 }
+
+/// CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO: option checks, state and replies.
+#[test]
+fn client_tracking_replies_match_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "GETREDIR"]),
+        (Exact, &["CLIENT", "CACHING", "yes"]),
+        (Exact, &["CLIENT", "TRACKING"]),
+        (Exact, &["CLIENT", "TRACKING", "maybe"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "prefix", "x"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "bcast", "optin"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optin", "optout"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "redirect", "x"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "redirect"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "redirect", "987654"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "bcast"]),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "bcast", "prefix", "a"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optin"]),
+        (Exact, &["CLIENT", "TRACKING", "off"]),
+        (
+            Exact,
+            &[
+                "CLIENT", "TRACKING", "on", "bcast", "prefix", "a", "prefix", "ab",
+            ],
+        ),
+        (
+            Exact,
+            &[
+                "CLIENT", "TRACKING", "on", "bcast", "prefix", "a", "prefix", "b", "prefix", "bc",
+            ],
+        ),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "TRACKING", "off"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optin", "noloop"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optout"]),
+        (Exact, &["CLIENT", "CACHING", "no"]),
+        (Exact, &["CLIENT", "CACHING", "maybe"]),
+        (Exact, &["CLIENT", "CACHING", "yes"]),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["PING"]),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "GETREDIR"]),
+        (Exact, &["CLIENT", "TRACKING", "off"]),
+        (Exact, &["CLIENT", "GETREDIR"]),
+    ];
+    same_replies(&ours, &real, cases);
+    // REDIRECT to a connected client (ids differ between the two servers).
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        let id = match c.cmd_reply(&["CLIENT", "ID"]) {
+            common::Reply::Integer(n) => n.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            common::show(&c.cmd(&["CLIENT", "TRACKING", "on", "redirect", &id])),
+            "+OK\\r\\n"
+        );
+        assert_eq!(
+            common::show(&c.cmd(&["CLIENT", "TRACKING", "on", "redirect", &id, "redirect", &id])),
+            "-ERR A client can only redirect to a single other client\\r\\n"
+        );
+        assert_eq!(
+            common::show(&c.cmd(&["CLIENT", "GETREDIR"])),
+            format!(":{id}\\r\\n")
+        );
+    }
+}

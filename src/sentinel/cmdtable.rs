@@ -192,8 +192,8 @@ static ACL_SUBS: &[CommandSpec] = &[
         "O(1)", NOT_DISPATCHED),
 ];
 
-/// CLIENT subcommands of 7.0 the data node does not have: described for COMMAND and ACL; they
-/// answer as unknown subcommands when run.
+/// CLIENT subcommands of 7.0 the data node does not have (client-side caching); the sentinel
+/// runs them itself ([`super::tracking`]).
 #[rustfmt::skip]
 static CLIENT_EXTRA: &[CommandSpec] = &[
     spec("client|caching", 3, NOSCRIPT | LOADING | STALE | SENTINEL, Keys::None, "connection", "6.0.0",

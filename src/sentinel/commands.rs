@@ -4,8 +4,8 @@
 //! against the connection's ACL user ([`acl`]) before it runs, as Redis's processCommand.
 
 use super::{
-    acl, cmdtable, config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel,
-    Shared,
+    acl, cmdtable, config, failover, links, mstime, tracking, with_state, FailoverState, Kind, Loc,
+    Sentinel, Shared,
 };
 use crate::commands::{eq_ic, table, Handler};
 use crate::net::Conn;
@@ -21,6 +21,8 @@ pub struct SentinelEngine {
     pub subscribers: std::cell::RefCell<
         std::collections::HashMap<u64, std::rc::Rc<crate::net::pubsub::Subscriber>>,
     >,
+    /// CLIENT TRACKING state of the connections that used it, by client id.
+    pub tracking: std::cell::RefCell<std::collections::HashMap<u64, tracking::Tracking>>,
 }
 
 impl crate::net::Engine for SentinelEngine {
@@ -36,6 +38,12 @@ impl crate::net::Engine for SentinelEngine {
                     continue;
                 }
                 self.exec(conn, &argv).await;
+                // CLIENT CACHING applies to the next command only (resetClient).
+                if !eq_ic(&argv[0], "client") {
+                    if let Some(t) = self.tracking.borrow_mut().get_mut(&conn.handle.id) {
+                        t.caching = false;
+                    }
+                }
                 if conn.close_after_reply {
                     queue.clear();
                 }
@@ -165,6 +173,13 @@ impl SentinelEngine {
         }
         match name {
             "ping" => ping(conn, argv),
+            "client"
+                if ["tracking", "caching", "getredir", "trackinginfo"]
+                    .iter()
+                    .any(|n| eq_ic(&argv[1], n)) =>
+            {
+                self.client_tracking(conn, argv)
+            }
             "client" | "unsubscribe" | "punsubscribe" => delegate(conn, argv).await,
             "subscribe" | "psubscribe" => {
                 delegate(conn, argv).await;
@@ -263,6 +278,39 @@ impl SentinelEngine {
             } else if let Some(h) = live.get(id) {
                 h.kill();
             }
+        }
+    }
+
+    /// CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO (arity already checked).
+    fn client_tracking(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let id = conn.handle.id;
+        let mut all = self.tracking.borrow_mut();
+        {
+            let live = conn.shard.clients.borrow();
+            all.retain(|c, _| live.contains_key(c));
+        }
+        let t = all.entry(id).or_default();
+        let reply = if eq_ic(&argv[1], "tracking") {
+            let clients = conn.shard.clients.borrow();
+            t.tracking(argv, |c| {
+                u64::try_from(c).is_ok_and(|c| clients.contains_key(&c))
+            })
+        } else if eq_ic(&argv[1], "caching") {
+            t.caching(&argv[2])
+        } else if eq_ic(&argv[1], "getredir") {
+            tracking::Reply::Int(t.getredir())
+        } else {
+            tracking::Reply::Info
+        };
+        match reply {
+            tracking::Reply::Ok => conn.out.ok(),
+            tracking::Reply::Error(e) => conn.error(&e),
+            tracking::Reply::ErrorThenOk(e) => {
+                conn.error(&e);
+                conn.out.ok();
+            }
+            tracking::Reply::Int(n) => conn.out.int(n),
+            tracking::Reply::Info => t.write_info(&mut conn.out),
         }
     }
 

@@ -197,6 +197,7 @@ pub fn run_from(src: &ConfigSource) -> i32 {
             st,
             acl: RefCell::new(acl),
             subscribers: RefCell::default(),
+            tracking: RefCell::default(),
         }
     };
     let _running = match runtime::start(shared.clone(), listeners, factory) {
