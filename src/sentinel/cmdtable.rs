@@ -230,6 +230,8 @@ pub struct Cmd {
     pub subs: std::ops::Range<usize>,
     /// The subcommand specs, in id order (what COMMAND INFO nests).
     pub sub_specs: &'static [CommandSpec],
+    /// ACL categories (computed once: ACL rules and descriptions ask for them often).
+    pub categories: Vec<&'static str>,
 }
 
 pub struct Table {
@@ -285,6 +287,7 @@ fn build() -> Table {
             parent: None,
             subs: first..first + subs.len(),
             sub_specs: subs,
+            categories: spec.reported_acl_categories(),
         });
         for s in subs {
             cmds.push(Cmd {
@@ -292,6 +295,7 @@ fn build() -> Table {
                 parent: Some(id),
                 subs: 0..0,
                 sub_specs: &[],
+                categories: s.reported_acl_categories(),
             });
         }
     }
@@ -350,8 +354,8 @@ impl Table {
     }
 
     /// The ACL categories of a command (as COMMAND INFO shows them).
-    pub fn categories(&self, id: usize) -> Vec<&'static str> {
-        self.cmds[id].spec.reported_acl_categories()
+    pub fn categories(&self, id: usize) -> &[&'static str] {
+        &self.cmds[id].categories
     }
 
     /// Every id in Redis's iteration shape: each command followed by its subcommands.
