@@ -637,6 +637,12 @@ fn config_errors_stop_startup_like_redis_sentinel() {
         "sentinel bogus x",
         "sentinel down-after-milliseconds nope 100",
         "sentinel myid 123",
+        // ACL user lines, checked while the file is read (Redis's quirky argument quoting).
+        "user bob on\nuser bob off",
+        "user bob on bogus",
+        "user bob on +nosuch %X~k",
+        "user bob on >x ~* ~y",
+        "user bob (~x",
     ]
     .iter()
     .enumerate()

@@ -612,7 +612,8 @@ pub fn channel_allowed(allowed: &[String], channel: &[u8], is_pattern: bool) -> 
 }
 
 /// `ACLMergeSelectorArguments`: `(` ... `)` spread over several arguments become one rule.
-fn merge_selector_args(args: &[String]) -> Result<Vec<String>, String> {
+/// The error is the index of the argument opening the unclosed selector.
+fn merge_selector_args(args: &[String]) -> Result<Vec<String>, usize> {
     let mut out = Vec::new();
     let mut open: Option<(usize, String)> = None;
     for (j, a) in args.iter().enumerate() {
@@ -633,12 +634,56 @@ fn merge_selector_args(args: &[String]) -> Result<Vec<String>, String> {
         out.push(a.clone());
     }
     match open {
-        Some((start, _)) => Err(format!(
-            "ERR Unmatched parenthesis in acl selector starting at '{}'.",
-            args[start]
-        )),
+        Some((start, _)) => Err(start),
         None => Ok(out),
     }
+}
+
+fn unmatched(args: &[String], start: usize) -> String {
+    format!(
+        "ERR Unmatched parenthesis in acl selector starting at '{}'.",
+        args[start]
+    )
+}
+
+/// `ACLAppendUserForLoading`: the checks Redis makes on a `user` line while reading the config
+/// file (`earlier`: the user lines before it). Unknown commands/categories are left to the
+/// loading at startup. The error is the config-file error text; like Redis, it quotes the
+/// line's argument at the index of the failing rule (Redis indexes the rules but prints
+/// from the whole line).
+pub fn check_config_user(
+    argv: &[Vec<u8>],
+    earlier: &[Vec<Vec<u8>>],
+    pubsub_default_all: bool,
+) -> Result<(), String> {
+    let shown = |i: usize| String::from_utf8_lossy(argv.get(i).map_or(&[][..], |v| v)).into_owned();
+    let fail =
+        |i: usize, why: &str| Err(format!("Error in user declaration '{}': {why}", shown(i)));
+    if earlier.iter().any(|u| u.first() == argv.get(1)) {
+        return fail(
+            1,
+            "Duplicate user found. A user can only be defined once in config files",
+        );
+    }
+    let rules: Vec<String> = argv
+        .iter()
+        .skip(2)
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    // Redis reports whatever errno was left over here: a failed command lookup.
+    let merged = match merge_selector_args(&rules) {
+        Ok(m) => m,
+        Err(start) => return fail(start, E_UNKNOWN),
+    };
+    let t = table();
+    let mut fake = User::new("", pubsub_default_all);
+    for (j, r) in merged.iter().enumerate() {
+        match fake.apply(t, r, pubsub_default_all) {
+            Err(why) if why != E_UNKNOWN => return fail(j, why),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Acl {
@@ -715,7 +760,7 @@ impl Acl {
             return Err("ERR Usernames can't contain spaces or null characters".into());
         }
         let t = table();
-        let rules = merge_selector_args(rules)?;
+        let rules = merge_selector_args(rules).map_err(|i| unmatched(rules, i))?;
         let existing = self.users.iter().position(|u| u.name == name);
         let mut user = match existing {
             Some(i) => self.users[i].clone(),
@@ -753,7 +798,7 @@ impl Acl {
                 .iter()
                 .map(|r| String::from_utf8_lossy(r).into_owned())
                 .collect();
-            let rules = merge_selector_args(&rules)?;
+            let rules = merge_selector_args(&rules).map_err(|i| unmatched(&rules, i))?;
             let pubsub = self.pubsub_default_all;
             // Only the default user exists already; it is reset first.
             let mut user = match self.users.iter().find(|u| u.name == name) {
@@ -904,6 +949,35 @@ mod tests {
         a.iter()
             .map(|s| Bytes::copy_from_slice(s.as_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn config_user_lines_are_checked_like_redis() {
+        let line =
+            |l: &str| -> Vec<Vec<u8>> { l.split(' ').map(|w| w.as_bytes().to_vec()).collect() };
+        let check = |l: &str| check_config_user(&line(l), &[line("alice on")], false);
+        assert_eq!(check("user bob on +ping"), Ok(()));
+        assert_eq!(
+            check("user bob on +nosuch"),
+            Ok(()),
+            "left to the startup load"
+        );
+        assert_eq!(
+            check("user alice off"),
+            Err("Error in user declaration 'alice': Duplicate user found. A user can only be defined once in config files".into())
+        );
+        assert_eq!(
+            check("user bob on bogus"),
+            Err("Error in user declaration 'bob': Syntax error".into())
+        );
+        assert_eq!(
+            check("user bob on +nosuch bogus"),
+            Err("Error in user declaration 'on': Syntax error".into())
+        );
+        assert_eq!(
+            check("user bob (~x"),
+            Err("Error in user declaration 'user': Unknown command or category name in ACL".into())
+        );
     }
 
     #[test]
