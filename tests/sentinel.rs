@@ -1699,3 +1699,67 @@ fn client_tracking_replies_match_redis_sentinel() {
         );
     }
 }
+
+/// `aclfile`: users loaded from it at startup, ACL SAVE writes it, ACL LOAD replaces every
+/// user (closing their connections) or changes nothing and reports the errors.
+#[test]
+fn acl_file_load_and_save_like_redis_sentinel() {
+    use Cmp::*;
+    let nobody = free_port();
+    let files = TestDir::new();
+    let start = |bin: &str, name: &str| {
+        let path = files.join(name);
+        std::fs::write(&path, "user alice on >pw +ping +acl|whoami\n").unwrap();
+        (
+            Sentinel::start(bin, nobody, &format!("aclfile {}\n", path.display())),
+            path,
+        )
+    };
+    let (ours, ours_file) = start(SENTINEL_BIN, "ours.acl");
+    let (real, real_file) = start("/usr/bin/redis-server", "real.acl");
+    same_replies(
+        &ours,
+        &real,
+        &[
+            (Exact, &["ACL", "LIST"]),
+            (
+                Exact,
+                &["ACL", "SETUSER", "bob", "on", "nopass", "-@all", "+ping"],
+            ),
+            (Exact, &["ACL", "SAVE"]),
+            (Exact, &["ACL", "SETUSER", "carol", "on"]),
+            (Exact, &["ACL", "LOAD"]),
+            (Exact, &["ACL", "LIST"]),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ours_file).unwrap(),
+        std::fs::read_to_string(&real_file).unwrap()
+    );
+    for (s, file) in [(&ours, &ours_file), (&real, &real_file)] {
+        // A connection authenticated as a file user is closed by a successful ACL LOAD.
+        let mut alice = RawConn::connect(s.port);
+        assert_eq!(
+            common::show(&alice.cmd(&["AUTH", "alice", "pw"])),
+            "+OK\\r\\n"
+        );
+        let mut admin = RawConn::connect(s.port);
+        assert_eq!(common::show(&admin.cmd(&["ACL", "LOAD"])), "+OK\\r\\n");
+        assert!(
+            alice.is_closed(Duration::from_secs(5)),
+            "alice's connection kept"
+        );
+        // A bad file changes nothing.
+        std::fs::write(file, "user x bogus\nfoo\n").unwrap();
+        let e = common::show(&admin.cmd(&["ACL", "LOAD"]));
+        let name = file.display().to_string();
+        assert_eq!(
+            e,
+            format!("-ERR {name}:1: Syntax error. {name}:2 should start with user keyword followed by the username. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\\r\\n")
+        );
+        assert_eq!(
+            common::show(&admin.cmd(&["ACL", "USERS"])),
+            "*3\\r\\n$5\\r\\nalice\\r\\n$3\\r\\nbob\\r\\n$7\\r\\ndefault\\r\\n"
+        );
+    }
+}

@@ -79,6 +79,8 @@ pub struct Acl {
     pub default_off_from: Option<u64>,
     /// `acl-pubsub-default allchannels` (7.0's default is `resetchannels`).
     pub pubsub_default_all: bool,
+    /// `aclfile`: where ACL LOAD / ACL SAVE read and write the users.
+    pub aclfile: Option<String>,
 }
 
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -707,6 +709,7 @@ impl Acl {
             pubsub_default_all: false,
             log: std::collections::VecDeque::new(),
             log_max_len: 128,
+            aclfile: None,
         }
     }
 
@@ -850,6 +853,122 @@ impl Acl {
         self.log.truncate(self.log_max_len);
     }
 
+    /// `ACLLoadFromFile`: replaces every user with those of the ACL file, or changes nothing
+    /// and returns Redis's error text. On success returns the names of the users that were
+    /// replaced: their connections must be closed (Redis frees the old user objects).
+    pub fn load_file(&mut self) -> Result<Vec<&'static str>, String> {
+        let Some(path) = self.aclfile.clone() else {
+            return Err(String::new());
+        };
+        let text = std::fs::read(&path).map_err(|e| {
+            let why = e.to_string();
+            let why = why.split(" (os error").next().unwrap_or_default();
+            format!("Error loading ACLs, opening file '{path}': {why}")
+        })?;
+        let t = table();
+        let pubsub = self.pubsub_default_all;
+        let mut errors = String::new();
+        let mut loaded: Vec<(String, User)> = Vec::new();
+        for (i, raw) in text.split(|&c| c == b'\n').enumerate() {
+            let n = i + 1;
+            let line = String::from_utf8_lossy(raw);
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
+            if line.is_empty() {
+                continue;
+            }
+            let argv: Vec<&str> = line.split(' ').collect();
+            if argv[0] != "user" || argv.len() < 2 {
+                errors.push_str(&format!(
+                    "{path}:{n} should start with user keyword followed by the username. "
+                ));
+                continue;
+            }
+            let name = argv[1];
+            if has_spaces(name) {
+                errors.push_str(&format!(
+                    "'{path}:{n}: username '{name}' contains invalid characters. "
+                ));
+                continue;
+            }
+            if loaded.iter().any(|(u, _)| u == name) {
+                errors.push_str(&format!(
+                    "WARNING: Duplicate user '{name}' found on line {n}. "
+                ));
+                continue;
+            }
+            let rules: Vec<String> = argv[2..].iter().map(|r| r.to_string()).collect();
+            let merged = merge_selector_args(&rules).unwrap_or_else(|_| {
+                errors.push_str(&format!(
+                    "{path}:{n}: Unmatched parenthesis in selector definition."
+                ));
+                Vec::new()
+            });
+            let mut user = User::new("", pubsub);
+            let mut syntax_error = false;
+            for r in &merged {
+                let r = r.trim_matches(['\t', '\r', '\n']);
+                if let Err(why) = user.apply(t, r, pubsub) {
+                    if why == E_UNKNOWN {
+                        errors.push_str(&format!(
+                            "{path}:{n}: Error in applying operation '{r}': {why}. "
+                        ));
+                    } else if !syntax_error {
+                        errors.push_str(&format!("{path}:{n}: {why}. "));
+                        syntax_error = true;
+                    }
+                }
+            }
+            if errors.is_empty() {
+                loaded.push((name.to_string(), user));
+            }
+        }
+        if !errors.is_empty() {
+            errors.push_str("WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
+            return Err(errors);
+        }
+        let replaced: Vec<&'static str> = self
+            .users
+            .iter()
+            .map(|u| u.name)
+            .filter(|n| *n != "default")
+            .collect();
+        let mut users = Vec::new();
+        let mut has_default = false;
+        for (name, mut u) in loaded {
+            has_default |= name == "default";
+            u.name = self.intern(&name);
+            users.push(u);
+        }
+        if !has_default {
+            let mut d = User::new("default", pubsub);
+            for r in ["+@all", "~*", "&*", "on", "nopass"] {
+                let _ = d.apply(t, r, pubsub);
+            }
+            users.push(d);
+        }
+        self.users = users;
+        Ok(replaced)
+    }
+
+    /// `ACLSaveToFile`: every user in config-file form, written to a temporary file renamed
+    /// over the ACL file.
+    pub fn save_file(&self) -> std::io::Result<()> {
+        let Some(path) = &self.aclfile else {
+            return Err(std::io::Error::other("no aclfile"));
+        };
+        let mut text = String::new();
+        for l in self.config_lines() {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        let tmp = format!("{path}.tmp-{}", std::process::id());
+        let r = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        r
+    }
+
     /// `user ...` lines for the config rewrite, users sorted by name.
     pub fn config_lines(&self) -> Vec<String> {
         let t = table();
@@ -978,6 +1097,37 @@ mod tests {
             check("user bob (~x"),
             Err("Error in user declaration 'user': Unknown command or category name in ACL".into())
         );
+    }
+
+    #[test]
+    fn acl_file_load_and_save() {
+        let dir = std::env::temp_dir().join(format!("ringkv-aclfile-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("users.acl").display().to_string();
+        let mut a = Acl::new(None);
+        a.aclfile = Some(path.clone());
+        assert!(a
+            .load_file()
+            .unwrap_err()
+            .starts_with("Error loading ACLs, opening file"));
+        std::fs::write(&path, "user alice on >pw +ping\n\nuser bob bogus\nfoo\n").unwrap();
+        assert_eq!(
+            a.load_file().unwrap_err(),
+            format!("{path}:3: Syntax error. {path}:4 should start with user keyword followed by the username. WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
+        );
+        std::fs::write(&path, "user alice on >pw +ping\n").unwrap();
+        a.setuser("carol", &rules(&["on"])).unwrap();
+        assert_eq!(a.load_file().unwrap(), vec!["carol"]);
+        assert!(a.user(b"carol").is_none());
+        assert_eq!(a.check(b"alice", b"pw"), Some("alice"));
+        assert!(
+            a.default_open(),
+            "a default user is created when the file has none"
+        );
+        a.save_file().unwrap();
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert!(saved.starts_with("user alice on #"), "{saved}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

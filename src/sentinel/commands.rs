@@ -314,9 +314,37 @@ impl SentinelEngine {
         }
     }
 
+    /// Closes the connections authenticated as one of `users` (the caller's after its reply),
+    /// as Redis does when it frees a user.
+    fn close_connections_of(&self, conn: &mut Conn, users: &[&'static str]) {
+        let mut acl = self.acl.borrow_mut();
+        let victims: Vec<u64> = acl
+            .conn_user
+            .iter()
+            .filter(|(_, u)| users.contains(u))
+            .map(|(id, _)| *id)
+            .collect();
+        acl.conn_user.retain(|_, u| !users.contains(u));
+        drop(acl);
+        for id in victims {
+            if id == conn.handle.id {
+                conn.close_after_reply = true;
+            } else if let Some(h) = conn.shard.clients.borrow().get(&id) {
+                h.kill();
+            }
+        }
+    }
+
     /// Keeps the `user` lines the next config rewrite writes in step with the users.
     fn sync_user_lines(&self) {
-        let lines = self.acl.borrow().config_lines();
+        let acl = self.acl.borrow();
+        // With an ACL file the users live there, not in the config file.
+        let lines = if acl.aclfile.is_some() {
+            Vec::new()
+        } else {
+            acl.config_lines()
+        };
+        drop(acl);
         self.st.borrow_mut().user_lines = lines;
     }
 
@@ -412,32 +440,16 @@ impl SentinelEngine {
                     return conn.error("ERR The 'default' user cannot be removed");
                 }
                 let mut acl = self.acl.borrow_mut();
-                let mut n = 0;
-                let mut victims = Vec::new();
+                let mut deleted = Vec::new();
                 for a in &argv[2..] {
                     if let Some(i) = acl.users.iter().position(|u| u.name.as_bytes() == &a[..]) {
-                        let name = acl.users.remove(i).name;
-                        victims.extend(
-                            acl.conn_user
-                                .iter()
-                                .filter(|(_, u)| **u == name)
-                                .map(|(id, _)| *id),
-                        );
-                        acl.conn_user.retain(|_, u| *u != name);
-                        n += 1;
+                        deleted.push(acl.users.remove(i).name);
                     }
                 }
                 drop(acl);
-                // Redis closes the deleted users' connections (the caller's after this reply).
-                for id in victims {
-                    if id == conn.handle.id {
-                        conn.close_after_reply = true;
-                    } else if let Some(h) = conn.shard.clients.borrow().get(&id) {
-                        h.kill();
-                    }
-                }
+                self.close_connections_of(conn, &deleted);
                 self.sync_user_lines();
-                conn.out.int(n);
+                conn.out.int(deleted.len() as i64);
             }
             "getuser" if argv.len() == 3 => self.acl_getuser(conn, &argv[2]),
             "list" if argv.len() == 2 => {
@@ -452,6 +464,28 @@ impl SentinelEngine {
                 conn.out.array(lines.len());
                 for l in lines {
                     conn.out.bulk(l.as_bytes());
+                }
+            }
+            "load" | "save" if self.acl.borrow().aclfile.is_some() => {
+                if sub == "save" {
+                    let r = self.acl.borrow().save_file();
+                    match r {
+                        Ok(()) => conn.out.ok(),
+                        Err(e) => {
+                            tracing::warn!("Saving ACL file for ACL SAVE: {e}");
+                            conn.error("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+                        }
+                    }
+                    return;
+                }
+                let r = self.acl.borrow_mut().load_file();
+                match r {
+                    Ok(replaced) => {
+                        self.close_connections_of(conn, &replaced);
+                        self.sync_user_lines();
+                        conn.out.ok();
+                    }
+                    Err(e) => conn.error(&format!("ERR {e}")),
                 }
             }
             "load" | "save" => conn.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."),
