@@ -637,6 +637,12 @@ fn config_errors_stop_startup_like_redis_sentinel() {
         "sentinel bogus x",
         "sentinel down-after-milliseconds nope 100",
         "sentinel myid 123",
+        // ACL user lines, checked while the file is read (Redis's quirky argument quoting).
+        "user bob on\nuser bob off",
+        "user bob on bogus",
+        "user bob on +nosuch %X~k",
+        "user bob on >x ~* ~y",
+        "user bob (~x",
     ]
     .iter()
     .enumerate()
@@ -1123,4 +1129,637 @@ fn redis_py_sentinel_client_follows_failover() {
         redis_cli(new_port, &["GET", "before"]).stdout,
         b"v-before\n".to_vec()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ACL and COMMAND in sentinel mode, compared with redis-sentinel 7.0.15.
+
+/// A reply in a form where the order of aggregate elements does not count: Redis emits the
+/// command table (COMMAND LIST/INFO, ACL CAT <category>) in its randomly seeded dict order.
+fn unordered(r: &common::Reply) -> String {
+    use common::Reply;
+    let sorted = |items: &[Reply]| {
+        let mut v: Vec<String> = items.iter().map(unordered).collect();
+        v.sort();
+        v.join(",")
+    };
+    match r {
+        Reply::Array(Some(items)) => format!("*[{}]", sorted(items)),
+        Reply::Set(items) => format!("~[{}]", sorted(items)),
+        Reply::Push(items) => format!(">[{}]", sorted(items)),
+        Reply::Map(pairs) => {
+            let mut v: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", unordered(k), unordered(v)))
+                .collect();
+            v.sort();
+            format!("%[{}]", v.join(","))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn parse_one(bytes: &[u8]) -> common::Reply {
+    match common::parse_reply(bytes) {
+        Ok(Some((r, _))) => r,
+        other => panic!("not one reply: {other:?} in {}", common::show(bytes)),
+    }
+}
+
+/// How a case's replies are compared.
+#[derive(Clone, Copy, PartialEq)]
+enum Cmp {
+    Exact,
+    Unordered,
+}
+
+/// Runs `cases` on both sentinels over one connection each, in RESP2 then RESP3.
+fn same_replies(ours: &Sentinel, real: &Sentinel, cases: &[(Cmp, &[&str])]) {
+    for resp in ["2", "3"] {
+        let mut a = RawConn::connect(ours.port);
+        let mut b = RawConn::connect(real.port);
+        a.cmd(&["HELLO", resp]);
+        b.cmd(&["HELLO", resp]);
+        for (how, c) in cases {
+            let (x, y) = (a.cmd(c), b.cmd(c));
+            match how {
+                Cmp::Exact => assert_eq!(common::show(&x), common::show(&y), "RESP{resp} {c:?}"),
+                Cmp::Unordered => assert_eq!(
+                    unordered(&parse_one(&x)),
+                    unordered(&parse_one(&y)),
+                    "RESP{resp} {c:?}"
+                ),
+            }
+        }
+    }
+}
+
+/// Our sentinel and redis-sentinel, each monitoring an address where nothing listens.
+fn sentinel_pair() -> (Sentinel, Sentinel) {
+    let nobody = free_port();
+    (
+        Sentinel::start(SENTINEL_BIN, nobody, ""),
+        Sentinel::start("/usr/bin/redis-server", nobody, ""),
+    )
+}
+
+#[test]
+fn acl_command_table_replies_match_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["COMMAND", "COUNT"]),
+        (Unordered, &["COMMAND", "LIST"]),
+        (
+            Unordered,
+            &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin"],
+        ),
+        (
+            Unordered,
+            &["COMMAND", "LIST", "FILTERBY", "aclcat", "CONNECTION"],
+        ),
+        (Unordered, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "s*"]),
+        (Exact, &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"]),
+        (Exact, &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"]),
+        (Exact, &["COMMAND", "LIST", "FILTERBY", "bogus", "x"]),
+        (Exact, &["COMMAND", "LIST", "x"]),
+        (Unordered, &["COMMAND"]),
+        (Unordered, &["COMMAND", "INFO"]),
+        (
+            Unordered,
+            &["COMMAND", "INFO", "sentinel", "acl", "client", "command"],
+        ),
+        (
+            Exact,
+            &[
+                "COMMAND", "INFO", "ping", "info", "role", "publish", "auth", "hello",
+            ],
+        ),
+        (
+            Exact,
+            &[
+                "COMMAND",
+                "INFO",
+                "sentinel|masters",
+                "acl|getuser",
+                "client|list",
+            ],
+        ),
+        (
+            Exact,
+            &[
+                "COMMAND",
+                "INFO",
+                "get",
+                "nosuch|x",
+                "sentinel|nosuch",
+                "client|id",
+            ],
+        ),
+        (Exact, &["COMMAND", "GETKEYS", "sentinel", "masters"]),
+        (Exact, &["COMMAND", "GETKEYS", "sentinel", "nosuch"]),
+        (Exact, &["COMMAND", "GETKEYS", "get", "k"]),
+        (Exact, &["COMMAND", "GETKEYS", "ping"]),
+        (Exact, &["COMMAND", "GETKEYSANDFLAGS", "publish", "a", "b"]),
+        (Exact, &["COMMAND", "HELP"]),
+        (Exact, &["ACL", "CAT"]),
+        (Unordered, &["ACL", "CAT", "admin"]),
+        (Unordered, &["ACL", "CAT", "SLOW"]),
+        (Unordered, &["ACL", "CAT", "pubsub"]),
+        (Exact, &["ACL", "CAT", "nosuch"]),
+        // In a RESP2 subscribed context the refusal names the subcommand.
+        (Exact, &["SUBSCRIBE", "x"]),
+        (Exact, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope"]),
+        (Exact, &["CLIENT", "GETNAME"]),
+        (Exact, &["ACL", "WHOAMI"]),
+        (Exact, &["PING"]),
+        (Exact, &["UNSUBSCRIBE"]),
+    ];
+    same_replies(&ours, &real, cases);
+}
+
+#[test]
+fn acl_user_lifecycle_matches_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    // Users whose rules need at most one single-command rule: Redis emits several in its
+    // randomly seeded dict order.
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["ACL", "WHOAMI"]),
+        (Exact, &["ACL", "USERS"]),
+        (Exact, &["ACL", "LIST"]),
+        (Exact, &["ACL", "GETUSER", "default"]),
+        (Exact, &["ACL", "GETUSER", "nosuch"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "alice",
+                "on",
+                ">secret",
+                "+sentinel|myid",
+                "&news.*",
+                "%R~k",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "alice"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "bob",
+                "on",
+                "nopass",
+                "+@all",
+                "-@dangerous",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "bob"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "carol",
+                "+@admin",
+                "-sentinel|set",
+                "+@connection",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "carol"]),
+        (
+            Exact,
+            &[
+                "ACL", "SETUSER", "dave", "-@all", "+ping|x", "(+ping", "&x", "~y)", "%W~w",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "dave"]),
+        (Exact, &["ACL", "SETUSER", "dave", "reset"]),
+        (Exact, &["ACL", "GETUSER", "dave"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "erin",
+                "#5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                "skip-sanitize-payload",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "erin"]),
+        (
+            Exact,
+            &[
+                "ACL",
+                "SETUSER",
+                "erin",
+                "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                "allkeys",
+                "allchannels",
+                "allcommands",
+            ],
+        ),
+        (Exact, &["ACL", "GETUSER", "erin"]),
+        (Exact, &["ACL", "LIST"]),
+        (Exact, &["ACL", "USERS"]),
+        // Rule errors, and the user left as it was.
+        (Exact, &["ACL", "SETUSER", "alice", "off", "+nosuch"]),
+        (Exact, &["ACL", "SETUSER", "alice", "+@nosuch"]),
+        (Exact, &["ACL", "SETUSER", "alice", "~*", "~k"]),
+        (Exact, &["ACL", "SETUSER", "alice", "&*", "&k"]),
+        (Exact, &["ACL", "SETUSER", "alice", "<notapassword"]),
+        (Exact, &["ACL", "SETUSER", "alice", "#abc"]),
+        (Exact, &["ACL", "SETUSER", "alice", "+sentinel|masters|x"]),
+        (Exact, &["ACL", "SETUSER", "alice", "+client|"]),
+        (Exact, &["ACL", "SETUSER", "alice", "%X~k"]),
+        (Exact, &["ACL", "SETUSER", "alice", "(+ping", "~x"]),
+        (Exact, &["ACL", "SETUSER", "alice", "bogus"]),
+        (Exact, &["ACL", "SETUSER", "a b"]),
+        (Exact, &["ACL", "GETUSER", "alice"]),
+        (Exact, &["ACL", "SETUSER", "nobody", "bogus"]),
+        (Exact, &["ACL", "GETUSER", "nobody"]),
+        // DRYRUN.
+        (Exact, &["ACL", "DRYRUN", "alice", "sentinel", "myid"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "sentinel", "masters"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "ping"]),
+        (Exact, &["ACL", "DRYRUN", "nosuch", "ping"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "get", "k"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "sentinel", "nosuch"]),
+        (Exact, &["ACL", "DRYRUN", "alice", "ping", "a", "b"]),
+        (Exact, &["ACL", "DRYRUN", "bob", "publish", "ch", "x"]),
+        // The rest of ACL.
+        (Exact, &["ACL", "DELUSER", "bob", "nosuch"]),
+        (Exact, &["ACL", "DELUSER", "default"]),
+        (Exact, &["ACL", "USERS"]),
+        (Exact, &["ACL", "LOG"]),
+        (Exact, &["ACL", "LOG", "RESET"]),
+        (Exact, &["ACL", "LOG", "x"]),
+        (Exact, &["ACL", "GENPASS", "0"]),
+        (Exact, &["ACL", "GENPASS", "x"]),
+        (Exact, &["ACL", "LOAD"]),
+        (Exact, &["ACL", "SAVE"]),
+        (Exact, &["ACL", "HELP"]),
+        (Exact, &["ACL", "NOPE"]),
+        (Exact, &["ACL", "WHOAMI", "x"]),
+        (Exact, &["ACL", "SETUSER"]),
+    ];
+    same_replies(&ours, &real, cases);
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        let p = c.cmd(&["ACL", "GENPASS", "5"]);
+        assert!(
+            common::show(&p).starts_with("$2\\r\\n"),
+            "{}",
+            common::show(&p)
+        );
+    }
+}
+
+#[test]
+fn acl_restricted_user_gets_noperm_like_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    let setup: &[&str] = &[
+        "ACL",
+        "SETUSER",
+        "r",
+        "on",
+        ">pw",
+        "+ping",
+        "+sentinel|myid",
+        "+subscribe",
+        "+psubscribe",
+        "+publish",
+        "+acl|whoami",
+        "&news.*",
+        "&pat*",
+    ];
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        assert_eq!(common::show(&c.cmd(setup)), "+OK\\r\\n");
+    }
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["AUTH", "r", "wrong"]),
+        (Exact, &["AUTH", "nosuch", "pw"]),
+        (Exact, &["AUTH", "r", "pw"]),
+        (Exact, &["ACL", "WHOAMI"]),
+        (Exact, &["PING"]),
+        (Exact, &["SENTINEL", "MASTERS"]),
+        (Exact, &["SENTINEL", "MYID", "x"]),
+        (Exact, &["SENTINEL", "NOSUCH"]),
+        (Exact, &["SENTINEL", "MASTERS", "x"]),
+        (Exact, &["INFO"]),
+        (Exact, &["ROLE"]),
+        (Exact, &["ACL", "LIST"]),
+        (Exact, &["CLIENT", "ID"]),
+        (Exact, &["COMMAND", "COUNT"]),
+        (Exact, &["GET", "k"]),
+        (Exact, &["PUBLISH", "__sentinel__:hello", "x"]),
+        (Exact, &["PUBLISH", "news.1", "x"]),
+        (Exact, &["SUBSCRIBE", "other"]),
+        (Exact, &["PSUBSCRIBE", "pat"]),
+        (Exact, &["SUBSCRIBE", "news.1", "news.2"]),
+        (Exact, &["PSUBSCRIBE", "pat*"]),
+        (Exact, &["SUBSCRIBE", "news.3", "elsewhere"]),
+        (Exact, &["UNSUBSCRIBE", "elsewhere"]),
+        (Exact, &["PUNSUBSCRIBE"]),
+        (Exact, &["UNSUBSCRIBE"]),
+        (Exact, &["AUTH", "default", "x"]),
+        (Exact, &["SENTINEL", "MASTERS"]),
+    ];
+    same_replies(&ours, &real, cases);
+    // The denials and failed AUTHs are in ACL LOG the same way (age and client info aside).
+    let log = |s: &Sentinel| -> Vec<Vec<String>> {
+        let mut c = RawConn::connect(s.port);
+        let common::Reply::Array(Some(entries)) = c.cmd_reply(&["ACL", "LOG", "100"]) else {
+            panic!("ACL LOG is not an array");
+        };
+        entries
+            .iter()
+            .map(|e| {
+                let common::Reply::Array(Some(f)) = e else {
+                    panic!("entry is not an array: {e:?}");
+                };
+                f.chunks(2)
+                    .filter(|kv| !matches!(&kv[0], common::Reply::Bulk(Some(k)) if k == b"age-seconds" || k == b"client-info"))
+                    .map(|kv| format!("{:?}={:?}", kv[0], kv[1]))
+                    .collect()
+            })
+            .collect()
+    };
+    let ours_log = log(&ours);
+    assert!(ours_log.len() > 5, "{ours_log:?}");
+    assert_eq!(ours_log, log(&real));
+    // A disabled user can no longer authenticate; HELLO AUTH goes through the users too.
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        assert_eq!(
+            common::show(&c.cmd(&["ACL", "SETUSER", "r", "off"])),
+            "+OK\\r\\n"
+        );
+        assert_eq!(
+            common::show(&c.cmd(&["HELLO", "2", "AUTH", "r", "pw"])),
+            "-WRONGPASS invalid username-password pair or user is disabled.\\r\\n"
+        );
+        c.cmd(&["ACL", "SETUSER", "r", "on"]);
+        let hello = common::show(&c.cmd(&["HELLO", "2", "AUTH", "r", "pw"]));
+        assert!(hello.starts_with("*12\\r\\n"), "{hello}");
+        assert_eq!(common::show(&c.cmd(&["ACL", "WHOAMI"])), "$1\\r\\nr\\r\\n");
+        assert_eq!(
+            common::show(&c.cmd(&["ROLE"])),
+            "-NOPERM this user has no permissions to run the 'role' command\\r\\n"
+        );
+    }
+}
+
+/// `user` lines of the config file: loaded at startup (the default user is reset first),
+/// written back by the config rewrite with the users' current rules; a bad rule stops startup.
+#[test]
+fn acl_users_in_config_file_like_redis_sentinel() {
+    let nobody = free_port();
+    let extra = "user alice on >pw +ping resetchannels &x*\nuser default on nopass ~* &* +@all\nacl-pubsub-default allchannels\n";
+    let ours = Sentinel::start(SENTINEL_BIN, nobody, extra);
+    let real = Sentinel::start("/usr/bin/redis-server", nobody, extra);
+    same_replies(
+        &ours,
+        &real,
+        &[
+            (Cmp::Exact, &["ACL", "LIST"]),
+            (
+                Cmp::Exact,
+                &["ACL", "SETUSER", "bob", "on", "nopass", "+@all", "-@admin"],
+            ),
+            (Cmp::Exact, &["ACL", "GETUSER", "bob"]),
+            (Cmp::Exact, &["ACL", "DELUSER", "bob"]),
+            (Cmp::Exact, &["ACL", "SETUSER", "carol", "reset"]),
+            (Cmp::Exact, &["ACL", "GETUSER", "carol"]),
+        ],
+    );
+    // A state change flushes the config: the user lines are the same on both.
+    let users = |s: &Sentinel| -> Vec<String> {
+        std::fs::read_to_string(&s.conf)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("user "))
+            .map(str::to_string)
+            .collect()
+    };
+    for s in [&ours, &real] {
+        assert_eq!(
+            s.cli(&["SENTINEL", "SET", "mymaster", "quorum", "1"]),
+            "OK\n"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || users(&ours) == users(&real)
+            && users(&ours).iter().any(|l| l.starts_with("user carol "))),
+        "{:?} vs {:?}",
+        users(&ours),
+        users(&real)
+    );
+    // After a restart the users come back from the file.
+    let before = ours.cli(&["ACL", "LIST"]);
+    let mut ours = ours;
+    ours.stop();
+    ours.spawn();
+    assert_eq!(ours.cli(&["ACL", "LIST"]), before);
+    // A rule Redis rejects stops startup with Redis's log lines.
+    let bad = TestDir::new();
+    let conf = bad.join("s.conf");
+    let log = bad.join("s.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {}\nlogfile {}\nuser bob on +nosuch\nsentinel monitor m 127.0.0.1 {nobody} 2\n",
+            free_port(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let out = common::run_bounded(10, SENTINEL_BIN, &[&conf.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("Error loading ACL rule '+nosuch' for the user named 'bob': Unknown command or category name in ACL")
+            && text.contains("Critical error while loading ACLs. Exiting."),
+        "{text}"
+    );
+}
+
+/// Narrowing a user's channels closes its connections subscribed to what is no longer
+/// allowed (and only those); deleting a user closes its connections. Same on both.
+#[test]
+fn acl_revocation_closes_connections_like_redis_sentinel() {
+    let (ours, real) = sentinel_pair();
+    for s in [&ours, &real] {
+        let mut admin = RawConn::connect(s.port);
+        let ok = |r: Vec<u8>| assert_eq!(common::show(&r), "+OK\\r\\n");
+        ok(admin.cmd(&[
+            "ACL", "SETUSER", "k", "on", ">pw", "+@all", "&news.*", "&p*",
+        ]));
+        let mut chan = RawConn::connect(s.port);
+        ok(chan.cmd(&["AUTH", "k", "pw"]));
+        chan.cmd(&["SUBSCRIBE", "news.1"]);
+        let mut pat = RawConn::connect(s.port);
+        ok(pat.cmd(&["AUTH", "k", "pw"]));
+        pat.cmd(&["PSUBSCRIBE", "p*"]);
+        // Adding a channel revokes nothing.
+        ok(admin.cmd(&["ACL", "SETUSER", "k", "&q"]));
+        assert!(common::show(&chan.cmd(&["PING"])).starts_with("*2\\r\\n$4\\r\\npong"));
+        assert!(common::show(&pat.cmd(&["PING"])).starts_with("*2\\r\\n$4\\r\\npong"));
+        // Dropping p*: the pattern subscriber goes, the channel subscriber stays.
+        ok(admin.cmd(&["ACL", "SETUSER", "k", "resetchannels", "&news.*"]));
+        assert!(
+            pat.is_closed(Duration::from_secs(5)),
+            "pattern subscriber kept"
+        );
+        assert!(common::show(&chan.cmd(&["PING"])).starts_with("*2\\r\\n$4\\r\\npong"));
+        // Deleting the user closes the rest.
+        assert_eq!(
+            common::show(&admin.cmd(&["ACL", "DELUSER", "k"])),
+            ":1\\r\\n"
+        );
+        assert!(
+            chan.is_closed(Duration::from_secs(5)),
+            "deleted user's connection kept"
+        );
+        assert_eq!(common::show(&admin.cmd(&["PING"])), "+PONG\\r\\n");
+    }
+}
+
+/// CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO: option checks, state and replies.
+#[test]
+fn client_tracking_replies_match_redis_sentinel() {
+    use Cmp::*;
+    let (ours, real) = sentinel_pair();
+    let cases: &[(Cmp, &[&str])] = &[
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "GETREDIR"]),
+        (Exact, &["CLIENT", "CACHING", "yes"]),
+        (Exact, &["CLIENT", "TRACKING"]),
+        (Exact, &["CLIENT", "TRACKING", "maybe"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "prefix", "x"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "bcast", "optin"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optin", "optout"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "redirect", "x"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "redirect"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "redirect", "987654"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "bcast"]),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "bcast", "prefix", "a"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optin"]),
+        (Exact, &["CLIENT", "TRACKING", "off"]),
+        (
+            Exact,
+            &[
+                "CLIENT", "TRACKING", "on", "bcast", "prefix", "a", "prefix", "ab",
+            ],
+        ),
+        (
+            Exact,
+            &[
+                "CLIENT", "TRACKING", "on", "bcast", "prefix", "a", "prefix", "b", "prefix", "bc",
+            ],
+        ),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "TRACKING", "off"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optin", "noloop"]),
+        (Exact, &["CLIENT", "TRACKING", "on", "optout"]),
+        (Exact, &["CLIENT", "CACHING", "no"]),
+        (Exact, &["CLIENT", "CACHING", "maybe"]),
+        (Exact, &["CLIENT", "CACHING", "yes"]),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["PING"]),
+        (Exact, &["CLIENT", "TRACKINGINFO"]),
+        (Exact, &["CLIENT", "GETREDIR"]),
+        (Exact, &["CLIENT", "TRACKING", "off"]),
+        (Exact, &["CLIENT", "GETREDIR"]),
+    ];
+    same_replies(&ours, &real, cases);
+    // REDIRECT to a connected client (ids differ between the two servers).
+    for s in [&ours, &real] {
+        let mut c = RawConn::connect(s.port);
+        let id = match c.cmd_reply(&["CLIENT", "ID"]) {
+            common::Reply::Integer(n) => n.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            common::show(&c.cmd(&["CLIENT", "TRACKING", "on", "redirect", &id])),
+            "+OK\\r\\n"
+        );
+        assert_eq!(
+            common::show(&c.cmd(&["CLIENT", "TRACKING", "on", "redirect", &id, "redirect", &id])),
+            "-ERR A client can only redirect to a single other client\\r\\n"
+        );
+        assert_eq!(
+            common::show(&c.cmd(&["CLIENT", "GETREDIR"])),
+            format!(":{id}\\r\\n")
+        );
+    }
+}
+
+/// `aclfile`: users loaded from it at startup, ACL SAVE writes it, ACL LOAD replaces every
+/// user (closing their connections) or changes nothing and reports the errors.
+#[test]
+fn acl_file_load_and_save_like_redis_sentinel() {
+    use Cmp::*;
+    let nobody = free_port();
+    let files = TestDir::new();
+    let start = |bin: &str, name: &str| {
+        let path = files.join(name);
+        std::fs::write(&path, "user alice on >pw +ping +acl|whoami\n").unwrap();
+        (
+            Sentinel::start(bin, nobody, &format!("aclfile {}\n", path.display())),
+            path,
+        )
+    };
+    let (ours, ours_file) = start(SENTINEL_BIN, "ours.acl");
+    let (real, real_file) = start("/usr/bin/redis-server", "real.acl");
+    same_replies(
+        &ours,
+        &real,
+        &[
+            (Exact, &["ACL", "LIST"]),
+            (
+                Exact,
+                &["ACL", "SETUSER", "bob", "on", "nopass", "-@all", "+ping"],
+            ),
+            (Exact, &["ACL", "SAVE"]),
+            (Exact, &["ACL", "SETUSER", "carol", "on"]),
+            (Exact, &["ACL", "LOAD"]),
+            (Exact, &["ACL", "LIST"]),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ours_file).unwrap(),
+        std::fs::read_to_string(&real_file).unwrap()
+    );
+    for (s, file) in [(&ours, &ours_file), (&real, &real_file)] {
+        // A connection authenticated as a file user is closed by a successful ACL LOAD.
+        let mut alice = RawConn::connect(s.port);
+        assert_eq!(
+            common::show(&alice.cmd(&["AUTH", "alice", "pw"])),
+            "+OK\\r\\n"
+        );
+        let mut admin = RawConn::connect(s.port);
+        assert_eq!(common::show(&admin.cmd(&["ACL", "LOAD"])), "+OK\\r\\n");
+        assert!(
+            alice.is_closed(Duration::from_secs(5)),
+            "alice's connection kept"
+        );
+        // A bad file changes nothing.
+        std::fs::write(file, "user x bogus\nfoo\n").unwrap();
+        let e = common::show(&admin.cmd(&["ACL", "LOAD"]));
+        let name = file.display().to_string();
+        assert_eq!(
+            e,
+            format!("-ERR {name}:1: Syntax error. {name}:2 should start with user keyword followed by the username. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\\r\\n")
+        );
+        assert_eq!(
+            common::show(&admin.cmd(&["ACL", "USERS"])),
+            "*3\\r\\n$5\\r\\nalice\\r\\n$3\\r\\nbob\\r\\n$7\\r\\ndefault\\r\\n"
+        );
+    }
 }

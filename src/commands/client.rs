@@ -30,10 +30,11 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     spec("client|id", 2, CONN_FLAGS, Keys::None, "connection", "5.0.0",
         "Returns the client ID for the current connection", "O(1)", Handler::Conn(id)),
     spec("client|info", 2, CONN_FLAGS, Keys::None, "connection", "6.2.0",
-        "Returns information about the current client connection.", "O(1)", Handler::Conn(info)),
+        "Returns information about the current client connection.", "O(1)", Handler::Conn(info))
+        .with_tips(&["nondeterministic_output"]),
     spec("client|list", -2, ADMIN_FLAGS, Keys::None, "connection", "2.4.0",
         "Get the list of client connections", "O(N) where N is the number of client connections",
-        Handler::Coord(list)),
+        Handler::Coord(list)).with_tips(&["nondeterministic_output"]),
     spec("client|setname", 3, CONN_FLAGS, Keys::None, "connection", "2.6.9",
         "Set the current connection name", "O(1)", Handler::Conn(setname)),
     spec("client|getname", 2, CONN_FLAGS, Keys::None, "connection", "2.6.9",

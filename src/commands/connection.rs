@@ -22,7 +22,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Ping the server",
         "O(1)",
         Handler::Local(ping),
-    ),
+    )
+    .with_tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
     spec(
         "echo",
         2,

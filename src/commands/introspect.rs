@@ -33,7 +33,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get array of Redis command details",
         "O(N) where N is the total number of Redis commands",
         Handler::Conn(command_all),
-    ),
+    )
+    .with_tips(&["nondeterministic_output_order"])
+    .with_acl(&["@connection"]),
     container(
         "slowlog",
         "server",
@@ -94,7 +96,8 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
         "Get total number of Redis commands",
         "O(1)",
         Handler::Conn(command_count),
-    ),
+    )
+    .with_acl(&["@connection"]),
     spec(
         "command|info",
         -2,
@@ -105,7 +108,9 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
         "Get array of specific Redis command details, or all when no argument is given.",
         "O(N) where N is the number of commands to look up",
         Handler::Conn(command_info),
-    ),
+    )
+    .with_tips(&["nondeterministic_output_order"])
+    .with_acl(&["@connection"]),
     spec(
         "command|docs",
         -2,
@@ -116,7 +121,9 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
         "Get array of specific Redis command documentation",
         "O(N) where N is the number of commands to look up",
         Handler::Conn(command_docs),
-    ),
+    )
+    .with_tips(&["nondeterministic_output_order"])
+    .with_acl(&["@connection"]),
     spec(
         "command|list",
         -2,
@@ -127,7 +134,9 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
         "Get an array of Redis command names",
         "O(N) where N is the total number of Redis commands",
         Handler::Conn(command_list),
-    ),
+    )
+    .with_tips(&["nondeterministic_output_order"])
+    .with_acl(&["@connection"]),
     spec(
         "command|getkeys",
         -4,
@@ -138,7 +147,8 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
         "Extract keys given a full Redis command",
         "O(N) where N is the number of arguments to the command",
         Handler::Conn(command_getkeys),
-    ),
+    )
+    .with_acl(&["@connection"]),
     spec(
         "command|help",
         2,
@@ -149,7 +159,8 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
         "Show helpful text about the different subcommands",
         "O(1)",
         Handler::Conn(command_help),
-    ),
+    )
+    .with_acl(&["@connection"]),
 ];
 
 /// COMMAND is both a command (no arguments) and a container; the table keeps it as a plain
@@ -441,6 +452,11 @@ fn command_info(conn: &mut Conn, argv: &[Bytes]) {
 /// One COMMAND INFO entry: name, arity, flags, first/last/step, ACL categories, tips, key
 /// specs, subcommands.
 fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
+    write_info_with(out, s, subcommands_of(s));
+}
+
+/// One COMMAND INFO entry with the given subcommands (sentinel mode has its own set).
+pub fn write_info_with(out: &mut ReplyBuf, s: &CommandSpec, subs: &'static [CommandSpec]) {
     out.array(10);
     out.bulk(s.name.as_bytes());
     out.int(s.arity as i64);
@@ -462,26 +478,22 @@ fn write_info(out: &mut ReplyBuf, s: &'static CommandSpec) {
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
-    let mut cats = if matches!(s.handler, Handler::Container) {
-        vec!["@slow"]
-    } else {
-        s.acl_categories()
-    };
-    // Redis lists categories in the order of its ACL category table.
-    cats.sort_by_key(|c| {
-        ACL_ORDER
-            .iter()
-            .position(|o| o == c)
-            .unwrap_or(ACL_ORDER.len())
-    });
+    let cats = s.reported_acl_categories();
     out.set(cats.len());
     for c in cats {
         out.simple(c);
     }
-    out.set(0);
+    out.set(s.tips.len());
+    for t in s.tips {
+        out.bulk(t.as_bytes());
+    }
     write_key_specs(out, s);
-    let subs = subcommands_of(s);
-    out.array(subs.len());
+    // Redis: a set when there are no subcommands, an array otherwise (RESP3 shows it).
+    if subs.is_empty() {
+        out.set(0);
+    } else {
+        out.array(subs.len());
+    }
     for sub in subs {
         write_info(out, sub);
     }
@@ -513,39 +525,15 @@ const REPORTED_FLAGS: &[(Flags, &str)] = &[
     (ALLOW_BUSY, "allow_busy"),
 ];
 
-/// Redis's ACL category table order (`ACLCommandCategories`).
-const ACL_ORDER: &[&str] = &[
-    "@keyspace",
-    "@read",
-    "@write",
-    "@set",
-    "@sortedset",
-    "@list",
-    "@hash",
-    "@string",
-    "@bitmap",
-    "@hyperloglog",
-    "@geo",
-    "@stream",
-    "@pubsub",
-    "@admin",
-    "@fast",
-    "@slow",
-    "@blocking",
-    "@dangerous",
-    "@connection",
-    "@transaction",
-    "@scripting",
-];
-
 /// Key specs derived from the legacy range (ringkv keeps no richer key-spec data yet).
 fn write_key_specs(out: &mut ReplyBuf, s: &CommandSpec) {
     let (first, last, step) = s.legacy_keys;
+    // Key specs are a set in Redis's reply (`~` in RESP3).
     if first <= 0 {
-        out.array(0);
+        out.set(0);
         return;
     }
-    out.array(1);
+    out.set(1);
     out.map(3);
     out.bulk(b"flags");
     if s.flags & WRITE != 0 {

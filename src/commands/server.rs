@@ -41,7 +41,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get information and statistics about the server",
         "O(1)",
         Handler::Coord(info_cmd),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ]),
     spec(
         "shutdown",
         -1,
@@ -74,7 +79,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return the role of the instance in the context of replication",
         "O(1)",
         Handler::Conn(role),
-    ),
+    )
+    .with_acl(&["@admin", "@dangerous"]),
     container(
         "module",
         "server",

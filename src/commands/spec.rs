@@ -44,6 +44,7 @@ pub enum Keys {
 /// database `marker - IN_DB`, not the connection's.
 pub const IN_DB: usize = usize::MAX / 2;
 
+#[derive(Clone, Copy)]
 pub struct CommandSpec {
     /// Lower case.
     pub name: &'static str,
@@ -60,6 +61,12 @@ pub struct CommandSpec {
     pub complexity: &'static str,
     pub handler: Handler,
     pub subcommands: &'static [CommandSpec],
+    /// COMMAND INFO's tips (`nondeterministic_output`, `request_policy:...`), as in Redis's
+    /// command JSON.
+    pub tips: &'static [&'static str],
+    /// ACL categories Redis's command JSON names explicitly (beyond those derived from flags
+    /// and group), e.g. ROLE's `@admin @dangerous`.
+    pub acl_extra: &'static [&'static str],
 }
 
 /// Shorthand for table literals: `spec("get", 2, READONLY | FAST, Keys::Range(1, 1, 1), ...)`.
@@ -91,6 +98,8 @@ pub const fn spec(
         complexity,
         handler,
         subcommands: &[],
+        tips: &[],
+        acl_extra: &[],
     }
 }
 
@@ -114,12 +123,24 @@ pub const fn container(
         complexity: "Depends on subcommand.",
         handler: Handler::Container,
         subcommands,
+        tips: &[],
+        acl_extra: &[],
     }
 }
 
 impl CommandSpec {
     pub const fn with_legacy_keys(mut self, first: i32, last: i32, step: i32) -> Self {
         self.legacy_keys = (first, last, step);
+        self
+    }
+
+    pub const fn with_tips(mut self, tips: &'static [&'static str]) -> Self {
+        self.tips = tips;
+        self
+    }
+
+    pub const fn with_acl(mut self, categories: &'static [&'static str]) -> Self {
+        self.acl_extra = categories;
         self
     }
 
@@ -188,6 +209,23 @@ impl CommandSpec {
         }
     }
 
+    /// The categories COMMAND INFO and ACL see, in Redis's category-table order: a container
+    /// is only `@slow`.
+    pub fn reported_acl_categories(&self) -> Vec<&'static str> {
+        let mut cats = if matches!(self.handler, super::Handler::Container) {
+            vec!["@slow"]
+        } else {
+            self.acl_categories()
+        };
+        cats.sort_by_key(|c| {
+            ACL_ORDER
+                .iter()
+                .position(|o| o == c)
+                .unwrap_or(ACL_ORDER.len())
+        });
+        cats
+    }
+
     /// ACL categories, derived like Redis does from flags and group.
     pub fn acl_categories(&self) -> Vec<&'static str> {
         let mut c = Vec::new();
@@ -224,6 +262,36 @@ impl CommandSpec {
         if self.flags & BLOCKING != 0 {
             c.push("@blocking");
         }
+        for e in self.acl_extra {
+            if !c.contains(e) {
+                c.push(e);
+            }
+        }
         c
     }
 }
+
+/// Redis's ACL category table (`ACLCommandCategories`), in its order.
+pub const ACL_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];

@@ -354,6 +354,12 @@ impl Config {
                     self.note_ineffective("rename-command");
                 }
                 "user" if argc >= 2 => {
+                    // Sentinel enforces ACL users: their lines are checked as Redis does.
+                    if self.sentinel_mode {
+                        let all = self.enum_of("acl-pubsub-default") == 1;
+                        crate::sentinel::acl::check_config_user(&argv, &self.users, all)
+                            .map_err(|e| ConfigError::at(linenum, line, e))?;
+                    }
                     self.users.push(argv[1..].to_vec());
                     self.note_ineffective("user");
                 }

@@ -1,8 +1,11 @@
 //! The sentinel-mode server: its 15 top-level commands, executed by [`SentinelEngine`] through
 //! the data node's connection loop. Pub/sub, AUTH and CLIENT reuse the data node's handlers.
+//! Every command is looked up in the sentinel-mode table ([`cmdtable`]), then checked
+//! against the connection's ACL user ([`acl`]) before it runs, as Redis's processCommand.
 
 use super::{
-    config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel, Shared,
+    acl, cmdtable, config, failover, links, mstime, tracking, with_state, FailoverState, Kind, Loc,
+    Sentinel, Shared,
 };
 use crate::commands::{eq_ic, table, Handler};
 use crate::net::Conn;
@@ -14,101 +17,13 @@ use std::future::Future;
 pub struct SentinelEngine {
     pub st: Shared,
     pub acl: std::cell::RefCell<super::acl::Acl>,
+    /// Connections that subscribed, by client id (for ACL channel revocation).
+    pub subscribers: std::cell::RefCell<
+        std::collections::HashMap<u64, std::rc::Rc<crate::net::pubsub::Subscriber>>,
+    >,
+    /// CLIENT TRACKING state of the connections that used it, by client id.
+    pub tracking: std::cell::RefCell<std::collections::HashMap<u64, tracking::Tracking>>,
 }
-
-const TOP_LEVEL: &[&str] = &[
-    "auth",
-    "client",
-    "hello",
-    "ping",
-    "psubscribe",
-    "publish",
-    "punsubscribe",
-    "subscribe",
-    "unsubscribe",
-    "sentinel",
-    "acl",
-    "command",
-    "info",
-    "role",
-    "shutdown",
-];
-
-/// Every command and subcommand name of sentinel mode (`COMMAND LIST`).
-const ALL_NAMES: &[&str] = &[
-    "acl",
-    "acl|cat",
-    "acl|deluser",
-    "acl|dryrun",
-    "acl|genpass",
-    "acl|getuser",
-    "acl|help",
-    "acl|list",
-    "acl|load",
-    "acl|log",
-    "acl|save",
-    "acl|setuser",
-    "acl|users",
-    "acl|whoami",
-    "auth",
-    "client",
-    "client|caching",
-    "client|getname",
-    "client|getredir",
-    "client|help",
-    "client|id",
-    "client|info",
-    "client|kill",
-    "client|list",
-    "client|no-evict",
-    "client|pause",
-    "client|reply",
-    "client|setname",
-    "client|tracking",
-    "client|trackinginfo",
-    "client|unblock",
-    "client|unpause",
-    "command",
-    "command|count",
-    "command|docs",
-    "command|getkeys",
-    "command|getkeysandflags",
-    "command|help",
-    "command|info",
-    "command|list",
-    "hello",
-    "info",
-    "ping",
-    "psubscribe",
-    "publish",
-    "punsubscribe",
-    "role",
-    "sentinel",
-    "sentinel|ckquorum",
-    "sentinel|config",
-    "sentinel|debug",
-    "sentinel|failover",
-    "sentinel|flushconfig",
-    "sentinel|get-master-addr-by-name",
-    "sentinel|help",
-    "sentinel|info-cache",
-    "sentinel|is-master-down-by-addr",
-    "sentinel|master",
-    "sentinel|masters",
-    "sentinel|monitor",
-    "sentinel|myid",
-    "sentinel|pending-scripts",
-    "sentinel|remove",
-    "sentinel|replicas",
-    "sentinel|reset",
-    "sentinel|sentinels",
-    "sentinel|set",
-    "sentinel|simulate-failure",
-    "sentinel|slaves",
-    "shutdown",
-    "subscribe",
-    "unsubscribe",
-];
 
 impl crate::net::Engine for SentinelEngine {
     #[allow(clippy::manual_async_fn)] // the trait declares `-> impl Future`
@@ -123,6 +38,12 @@ impl crate::net::Engine for SentinelEngine {
                     continue;
                 }
                 self.exec(conn, &argv).await;
+                // CLIENT CACHING applies to the next command only (resetClient).
+                if !eq_ic(&argv[0], "client") {
+                    if let Some(t) = self.tracking.borrow_mut().get_mut(&conn.handle.id) {
+                        t.caching = false;
+                    }
+                }
                 if conn.close_after_reply {
                     queue.clear();
                 }
@@ -133,6 +54,19 @@ impl crate::net::Engine for SentinelEngine {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// An ACL rule as text. Passwords are binary-safe in Redis: a `>pass`/`<pass` that is not
+/// UTF-8 becomes the equivalent `#hash`/`!hash` of its bytes.
+fn rule_text(a: &[u8]) -> String {
+    match a.first() {
+        Some(&c @ (b'>' | b'<')) if std::str::from_utf8(&a[1..]).is_err() => format!(
+            "{}{}",
+            if c == b'>' { '#' } else { '!' },
+            acl::sha256_hex(&a[1..])
+        ),
+        _ => text(a),
+    }
 }
 
 fn unknown_command(conn: &mut Conn, argv: &[Bytes]) {
@@ -187,49 +121,75 @@ async fn delegate(conn: &mut Conn, argv: &[Bytes]) {
 
 impl SentinelEngine {
     async fn exec(&self, conn: &mut Conn, argv: &[Bytes]) {
-        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+        // As Redis's processCommand: command lookup (a container resolves to its
+        // subcommand), arity, then authentication, then ACL.
+        let t = cmdtable::table();
+        let top = t.lookup(&argv[0]);
+        let resolved = t.resolve(argv);
         // CLIENT LIST's cmd= names the subcommand too (`client|list`), as Redis 7 does.
-        let full = argv.get(1).map(|sub| {
-            format!(
-                "{name}|{}",
-                String::from_utf8_lossy(sub).to_ascii_lowercase()
-            )
-        });
-        conn.handle.info.borrow_mut().last_cmd = ALL_NAMES
-            .iter()
-            .find(|n| Some(**n) == full.as_deref())
-            .or_else(|| ALL_NAMES.iter().find(|n| **n == name))
-            .copied()
-            .unwrap_or("NULL");
-        if !TOP_LEVEL.contains(&name.as_str()) {
+        conn.handle.info.borrow_mut().last_cmd =
+            resolved.or(top).map_or("NULL", |id| t.cmds[id].spec.name);
+        let Some(top) = top else {
             return unknown_command(conn, argv);
-        }
-        // Arity as in Redis's sentinel command table (negative: at least).
-        let arity: i32 = match name.as_str() {
-            "auth" | "client" | "psubscribe" | "subscribe" | "sentinel" | "acl" => -2,
-            "publish" => 3,
-            "role" => 1,
-            _ => -1,
         };
+        let name = t.cmds[top].spec.name;
+        let Some(id) = resolved else {
+            return conn.error(&crate::commands::errors::unknown_subcommand(
+                &argv[1],
+                &name.to_ascii_uppercase(),
+            ));
+        };
+        let spec = t.cmds[id].spec;
         let n = argv.len() as i32;
-        if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-            return wrong_arity(conn, &name);
+        if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+            return wrong_arity(conn, spec.name);
         }
         if !self.authed(conn) && name != "auth" && name != "hello" {
             return conn.error("NOAUTH Authentication required.");
         }
+        let user = self.current_user(conn);
+        let denied = self.acl.borrow().check_perm(user, id, argv);
+        if let Err((why, pos)) = denied {
+            let (reason, object) = match why {
+                acl::Denied::Cmd => ("command", spec.name.to_string()),
+                acl::Denied::Channel => ("channel", text(&argv[pos])),
+            };
+            self.log_denial(conn, reason, object, user.to_string());
+            return conn.error(&match why {
+                acl::Denied::Cmd => format!(
+                    "NOPERM this user has no permissions to run the '{}' command",
+                    spec.name
+                ),
+                acl::Denied::Channel => "NOPERM this user has no permissions to access one of the channels used as arguments".to_string(),
+            });
+        }
         if crate::commands::pubsub::in_resp2_context(conn)
             && !matches!(
-                name.as_str(),
+                name,
                 "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping"
             )
         {
-            return conn.error(&format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"));
+            return conn.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name));
         }
-        match name.as_str() {
+        match name {
             "ping" => ping(conn, argv),
-            "client" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" => {
-                delegate(conn, argv).await
+            "client"
+                if ["tracking", "caching", "getredir", "trackinginfo"]
+                    .iter()
+                    .any(|n| eq_ic(&argv[1], n)) =>
+            {
+                self.client_tracking(conn, argv)
+            }
+            "client" | "unsubscribe" | "punsubscribe" => delegate(conn, argv).await,
+            "subscribe" | "psubscribe" => {
+                delegate(conn, argv).await;
+                // Remembered so that ACL SETUSER can close it if its channels are revoked.
+                if let Some(sub) = conn.pubsub.clone() {
+                    let live = conn.shard.clients.borrow();
+                    let mut subs = self.subscribers.borrow_mut();
+                    subs.retain(|id, _| live.contains_key(id));
+                    subs.insert(conn.handle.id, sub);
+                }
             }
             "auth" => self.auth(conn, argv),
             "hello" => self.hello(conn, argv),
@@ -276,6 +236,128 @@ impl SentinelEngine {
             || (conn.authenticated && acl.default_off_from.is_some_and(|w| id < w))
     }
 
+    /// Adds an ACL LOG entry for `conn`.
+    fn log_denial(&self, conn: &Conn, reason: &'static str, object: String, username: String) {
+        let client_info = conn.handle.list_line(std::time::Instant::now());
+        self.acl.borrow_mut().log_denial(acl::LogEntry {
+            count: 1,
+            reason,
+            object,
+            username,
+            ctime: mstime(),
+            client_info,
+        });
+    }
+
+    /// Closes the subscribed connections of `user` holding a subscription `allowed` no longer
+    /// permits (`ACLKillPubsubClientsIfNeeded`).
+    fn kill_unpermitted_subscribers(&self, conn: &mut Conn, user: &str, allowed: &[String]) {
+        use crate::net::pubsub::Kind;
+        let live = conn.shard.clients.borrow();
+        let mut subs = self.subscribers.borrow_mut();
+        subs.retain(|id, _| live.contains_key(id));
+        let acl = self.acl.borrow();
+        for (id, sub) in subs.iter() {
+            if acl.conn_user.get(id).copied().unwrap_or("default") != user || !sub.active() {
+                continue;
+            }
+            let revoked = sub
+                .subscriptions(Kind::Pattern)
+                .iter()
+                .any(|p| !acl::channel_allowed(allowed, p, true))
+                || [Kind::Channel, Kind::Shard].iter().any(|k| {
+                    sub.subscriptions(*k)
+                        .iter()
+                        .any(|c| !acl::channel_allowed(allowed, c, false))
+                });
+            if !revoked {
+                continue;
+            }
+            if *id == conn.handle.id {
+                conn.close_after_reply = true;
+            } else if let Some(h) = live.get(id) {
+                h.kill();
+            }
+        }
+    }
+
+    /// CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO (arity already checked).
+    fn client_tracking(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let id = conn.handle.id;
+        let mut all = self.tracking.borrow_mut();
+        {
+            let live = conn.shard.clients.borrow();
+            all.retain(|c, _| live.contains_key(c));
+        }
+        let t = all.entry(id).or_default();
+        let reply = if eq_ic(&argv[1], "tracking") {
+            let clients = conn.shard.clients.borrow();
+            t.tracking(argv, |c| {
+                u64::try_from(c).is_ok_and(|c| clients.contains_key(&c))
+            })
+        } else if eq_ic(&argv[1], "caching") {
+            t.caching(&argv[2])
+        } else if eq_ic(&argv[1], "getredir") {
+            tracking::Reply::Int(t.getredir())
+        } else {
+            tracking::Reply::Info
+        };
+        match reply {
+            tracking::Reply::Ok => conn.out.ok(),
+            tracking::Reply::Error(e) => conn.error(&e),
+            tracking::Reply::ErrorThenOk(e) => {
+                conn.error(&e);
+                conn.out.ok();
+            }
+            tracking::Reply::Int(n) => conn.out.int(n),
+            tracking::Reply::Info => t.write_info(&mut conn.out),
+        }
+    }
+
+    /// Closes the connections authenticated as one of `users` (the caller's after its reply),
+    /// as Redis does when it frees a user.
+    fn close_connections_of(&self, conn: &mut Conn, users: &[&'static str]) {
+        let mut acl = self.acl.borrow_mut();
+        let victims: Vec<u64> = acl
+            .conn_user
+            .iter()
+            .filter(|(_, u)| users.contains(u))
+            .map(|(id, _)| *id)
+            .collect();
+        acl.conn_user.retain(|_, u| !users.contains(u));
+        drop(acl);
+        for id in victims {
+            if id == conn.handle.id {
+                conn.close_after_reply = true;
+            } else if let Some(h) = conn.shard.clients.borrow().get(&id) {
+                h.kill();
+            }
+        }
+    }
+
+    /// Keeps the `user` lines the next config rewrite writes in step with the users.
+    fn sync_user_lines(&self) {
+        let acl = self.acl.borrow();
+        // With an ACL file the users live there, not in the config file.
+        let lines = if acl.aclfile.is_some() {
+            Vec::new()
+        } else {
+            acl.config_lines()
+        };
+        drop(acl);
+        self.st.borrow_mut().user_lines = lines;
+    }
+
+    /// The user `conn` runs as (the default user until it authenticates as another).
+    fn current_user(&self, conn: &Conn) -> &'static str {
+        self.acl
+            .borrow()
+            .conn_user
+            .get(&conn.handle.id)
+            .copied()
+            .unwrap_or("default")
+    }
+
     /// Records that `conn` runs as `user` (CLIENT LIST `user=`, ACL WHOAMI).
     fn login(&self, conn: &mut Conn, user: &'static str) {
         let mut acl = self.acl.borrow_mut();
@@ -302,7 +384,10 @@ impl SentinelEngine {
                 self.login(conn, u);
                 conn.out.ok();
             }
-            None => conn.error(super::acl::WRONGPASS),
+            None => {
+                self.log_denial(conn, "auth", text(&argv[0]), text(user));
+                conn.error(super::acl::WRONGPASS)
+            }
         }
     }
 
@@ -310,29 +395,27 @@ impl SentinelEngine {
         let sub = text(&argv[1]).to_ascii_lowercase();
         match sub.as_str() {
             "whoami" if argv.len() == 2 => {
-                let who = self
-                    .acl
-                    .borrow()
-                    .conn_user
-                    .get(&conn.handle.id)
-                    .copied()
-                    .unwrap_or("default");
+                let who = self.current_user(conn);
                 conn.out.bulk(who.as_bytes());
             }
             "users" if argv.len() == 2 => {
-                let mut names: Vec<&str> = self.acl.borrow().users.iter().map(|u| u.name).collect();
-                names.sort_unstable();
+                let names: Vec<&str> =
+                    self.acl.borrow().sorted_users().iter().map(|u| u.name).collect();
                 conn.out.array(names.len());
                 for n in names {
                     conn.out.bulk(n.as_bytes());
                 }
             }
             "setuser" if argv.len() >= 3 => {
-                let rules: Vec<String> = argv[3..].iter().map(|a| text(a)).collect();
+                let rules: Vec<String> = argv[3..].iter().map(|a| rule_text(a)).collect();
                 let was_open = self.acl.borrow().default_open();
-                let r = self.acl.borrow_mut().setuser(&text(&argv[2]), &rules);
+                let name = text(&argv[2]);
+                let r = self.acl.borrow_mut().setuser(&name, &rules);
                 match r {
-                    Ok(()) => {
+                    Ok(revoked) => {
+                        if let Some(allowed) = revoked {
+                            self.kill_unpermitted_subscribers(conn, &name, &allowed);
+                        }
                         let mut acl = self.acl.borrow_mut();
                         let open = acl.default_open();
                         if was_open && !open {
@@ -346,49 +429,212 @@ impl SentinelEngine {
                             acl.default_off_from = None;
                         }
                         drop(acl);
+                        self.sync_user_lines();
                         conn.out.ok();
                     }
                     Err(e) => conn.error(&e),
                 }
             }
             "deluser" if argv.len() >= 3 => {
+                if argv[2..].iter().any(|a| &a[..] == b"default") {
+                    return conn.error("ERR The 'default' user cannot be removed");
+                }
                 let mut acl = self.acl.borrow_mut();
-                let mut n = 0;
+                let mut deleted = Vec::new();
                 for a in &argv[2..] {
-                    if &a[..] == b"default" {
-                        drop(acl);
-                        return conn.error("ERR The 'default' user cannot be removed");
-                    }
                     if let Some(i) = acl.users.iter().position(|u| u.name.as_bytes() == &a[..]) {
-                        let name = acl.users.remove(i).name;
-                        acl.conn_user.retain(|_, u| *u != name);
-                        n += 1;
+                        deleted.push(acl.users.remove(i).name);
                     }
                 }
                 drop(acl);
-                conn.out.int(n);
+                self.close_connections_of(conn, &deleted);
+                self.sync_user_lines();
+                conn.out.int(deleted.len() as i64);
             }
-            "whoami" | "users" | "setuser" | "deluser" => wrong_arity(conn, &format!("acl|{sub}")),
+            "getuser" if argv.len() == 3 => self.acl_getuser(conn, &argv[2]),
+            "list" if argv.len() == 2 => {
+                let acl = self.acl.borrow();
+                let t = cmdtable::table();
+                let lines: Vec<String> = acl
+                    .sorted_users()
+                    .iter()
+                    .map(|u| format!("user {} {}", u.name, u.describe(t)))
+                    .collect();
+                drop(acl);
+                conn.out.array(lines.len());
+                for l in lines {
+                    conn.out.bulk(l.as_bytes());
+                }
+            }
+            "load" | "save" if self.acl.borrow().aclfile.is_some() => {
+                if sub == "save" {
+                    let r = self.acl.borrow().save_file();
+                    match r {
+                        Ok(()) => conn.out.ok(),
+                        Err(e) => {
+                            tracing::warn!("Saving ACL file for ACL SAVE: {e}");
+                            conn.error("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+                        }
+                    }
+                    return;
+                }
+                let r = self.acl.borrow_mut().load_file();
+                match r {
+                    Ok(replaced) => {
+                        self.close_connections_of(conn, &replaced);
+                        self.sync_user_lines();
+                        conn.out.ok();
+                    }
+                    Err(e) => conn.error(&format!("ERR {e}")),
+                }
+            }
+            "load" | "save" => conn.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."),
+            "cat" if argv.len() <= 3 => acl_cat(conn, argv.get(2)),
+            "genpass" if argv.len() <= 3 => acl_genpass(conn, argv.get(2)),
+            "log" if argv.len() <= 3 => self.acl_log(conn, argv.get(2)),
+            "dryrun" if argv.len() >= 4 => self.acl_dryrun(conn, argv),
+            "help" if argv.len() == 2 => {
+                crate::commands::client::reply_help(&mut conn.out, ACL_HELP)
+            }
             _ => conn.error(&format!(
-                "ERR unknown subcommand '{}'. Try ACL HELP.",
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
                 text(&argv[1])
             )),
         }
     }
 
+    /// ACL LOG [count | RESET].
+    fn acl_log(&self, conn: &mut Conn, arg: Option<&Bytes>) {
+        let count = match arg {
+            None => 10,
+            Some(a) if eq_ic(a, "reset") => {
+                self.acl.borrow_mut().log.clear();
+                return conn.out.ok();
+            }
+            Some(a) => match crate::commands::parse_i64(a) {
+                Some(n) => n.max(0) as usize,
+                None => return conn.error(crate::commands::errors::NOT_INTEGER),
+            },
+        };
+        let now = mstime();
+        let acl = self.acl.borrow();
+        let n = count.min(acl.log.len());
+        let out = &mut conn.out;
+        out.array(n);
+        for e in acl.log.iter().take(n) {
+            out.map(7);
+            out.bulk(b"count");
+            out.int(e.count as i64);
+            out.bulk(b"reason");
+            out.bulk(e.reason.as_bytes());
+            out.bulk(b"context");
+            out.bulk(b"toplevel");
+            out.bulk(b"object");
+            out.bulk(e.object.as_bytes());
+            out.bulk(b"username");
+            out.bulk(e.username.as_bytes());
+            out.bulk(b"age-seconds");
+            out.double((now - e.ctime) as f64 / 1000.0);
+            out.bulk(b"client-info");
+            out.bulk(e.client_info.as_bytes());
+        }
+    }
+
+    fn acl_getuser(&self, conn: &mut Conn, name: &[u8]) {
+        let acl = self.acl.borrow();
+        let Some(u) = acl.user(name) else {
+            drop(acl);
+            return conn.out.null();
+        };
+        let t = cmdtable::table();
+        let out = &mut conn.out;
+        out.map(6);
+        out.bulk(b"flags");
+        let flags = u.flags();
+        out.set(flags.len());
+        for f in flags {
+            out.bulk(f.as_bytes());
+        }
+        out.bulk(b"passwords");
+        out.array(u.passwords.len());
+        for p in &u.passwords {
+            out.bulk(p.as_bytes());
+        }
+        for (k, v) in u.selector_fields(t, 0) {
+            out.bulk(k.as_bytes());
+            out.bulk(v.as_bytes());
+        }
+        out.bulk(b"selectors");
+        out.array(u.selectors.len() - 1);
+        for i in 1..u.selectors.len() {
+            out.map(3);
+            for (k, v) in u.selector_fields(t, i) {
+                out.bulk(k.as_bytes());
+                out.bulk(v.as_bytes());
+            }
+        }
+    }
+
+    fn acl_dryrun(&self, conn: &mut Conn, argv: &[Bytes]) {
+        let t = cmdtable::table();
+        let acl = self.acl.borrow();
+        let Some(u) = acl.user(&argv[2]) else {
+            drop(acl);
+            return conn.error(&format!("ERR User '{}' not found", text(&argv[2])));
+        };
+        let cmd = &argv[3..];
+        let Some(id) = t.resolve(cmd) else {
+            drop(acl);
+            return conn.error(&format!("ERR Command '{}' not found", text(&argv[3])));
+        };
+        let spec = t.cmds[id].spec;
+        let n = cmd.len() as i32;
+        if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+            drop(acl);
+            return wrong_arity(conn, spec.name);
+        }
+        let r = u.check(t, id, cmd);
+        drop(acl);
+        match r {
+            Ok(()) => conn.out.ok(),
+            Err((acl::Denied::Cmd, _)) => conn.out.bulk(
+                format!(
+                    "This user has no permissions to run the '{}' command",
+                    spec.name
+                )
+                .as_bytes(),
+            ),
+            Err((acl::Denied::Channel, i)) => conn.out.bulk(
+                format!(
+                    "This user has no permissions to access the '{}' channel",
+                    text(&cmd[i])
+                )
+                .as_bytes(),
+            ),
+        }
+    }
+
     fn hello(&self, conn: &mut Conn, argv: &[Bytes]) {
-        // Sentinel knows only the default user, with `requirepass` as its password.
+        // HELLO ... AUTH user pass authenticates against the ACL users.
+        let who = std::cell::Cell::new(None);
         let accepted = crate::commands::connection::hello_options(
             conn,
             argv,
             |c, user, pass| {
-                eq_ic(user, "default")
-                    && c.cfg.requirepass.as_ref().is_none_or(|p| p[..] == pass[..])
+                let u = self.acl.borrow().check(user, pass);
+                if u.is_none() {
+                    self.log_denial(c, "auth", text(&argv[0]), text(user));
+                }
+                who.set(u);
+                u.is_some()
             },
             |c| self.authed(c),
         );
         if !accepted {
             return;
+        }
+        if let Some(u) = who.get() {
+            self.login(conn, u);
         }
         let id = conn.handle.id as i64;
         let out = &mut conn.out;
@@ -1217,16 +1463,34 @@ fn ping(conn: &mut Conn, argv: &[Bytes]) {
 }
 
 fn command(conn: &mut Conn, argv: &[Bytes]) {
+    let t = cmdtable::table();
     match argv.get(1) {
-        Some(s) if eq_ic(s, "count") => conn.out.int(TOP_LEVEL.len() as i64),
-        Some(s) if eq_ic(s, "list") => {
-            conn.out.array(ALL_NAMES.len());
-            for n in ALL_NAMES {
-                conn.out.bulk(n.as_bytes());
+        Some(s) if eq_ic(s, "count") => conn.out.int(t.top.len() as i64),
+        Some(s) if eq_ic(s, "list") => command_list(conn, argv),
+        Some(s) if eq_ic(s, "info") => {
+            if argv.len() == 2 {
+                return command_info_all(conn);
+            }
+            conn.out.array(argv.len() - 2);
+            for name in &argv[2..] {
+                match t.lookup_full(name) {
+                    Some(id) => command_info_one(conn, id),
+                    None => conn.out.null(),
+                }
             }
         }
         Some(s) if eq_ic(s, "docs") => command_docs(conn, argv),
-        None => conn.out.array(0),
+        Some(s) if eq_ic(s, "getkeys") || eq_ic(s, "getkeysandflags") => {
+            // No sentinel-mode command has key arguments.
+            match t.resolve(&argv[2..]) {
+                None => conn.error("ERR Invalid command specified"),
+                Some(_) => conn.error("ERR The command has no key arguments"),
+            }
+        }
+        Some(s) if eq_ic(s, "help") => {
+            crate::commands::client::reply_help(&mut conn.out, COMMAND_HELP)
+        }
+        None => command_info_all(conn),
         Some(s) => conn.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
             text(s)
@@ -1237,7 +1501,8 @@ fn command(conn: &mut Conn, argv: &[Bytes]) {
 /// COMMAND DOCS [name ...]: the docs of sentinel mode's command table (the data node's docs,
 /// plus SENTINEL and the other commands that exist only here).
 fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
-    crate::commands::introspect::command_docs_for_table(&mut conn.out, ALL_NAMES, &argv[2..]);
+    let names: Vec<&'static str> = cmdtable::table().cmds.iter().map(|c| c.spec.name).collect();
+    crate::commands::introspect::command_docs_for_table(&mut conn.out, &names, &argv[2..]);
 }
 
 /// `addReplySentinelRedisInstance`: the instance map, fields in Redis's order.
@@ -1385,5 +1650,169 @@ fn reply_instance(conn: &mut Conn, s: &Sentinel, loc: Loc, now: super::Ms) {
     for (k, v) in f {
         conn.out.bulk(k.as_bytes());
         conn.out.bulk(v.as_bytes());
+    }
+}
+
+/// COMMAND INFO for one id of the sentinel-mode table.
+fn command_info_one(conn: &mut Conn, id: usize) {
+    let c = &cmdtable::table().cmds[id];
+    crate::commands::introspect::write_info_with(&mut conn.out, c.spec, c.sub_specs);
+}
+
+fn command_info_all(conn: &mut Conn) {
+    let t = cmdtable::table();
+    conn.out.array(t.top.len());
+    for &id in &t.top {
+        command_info_one(conn, id);
+    }
+}
+
+/// COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p].
+fn command_list(conn: &mut Conn, argv: &[Bytes]) {
+    let t = cmdtable::table();
+    let keep: Box<dyn Fn(usize) -> bool> = match argv.len() {
+        2 => Box::new(|_| true),
+        5 if eq_ic(&argv[2], "filterby") => {
+            if eq_ic(&argv[3], "module") {
+                Box::new(|_| false)
+            } else if eq_ic(&argv[3], "aclcat") {
+                let cat = format!("@{}", text(&argv[4]).to_ascii_lowercase());
+                Box::new(move |id| t.categories(id).contains(&cat.as_str()))
+            } else if eq_ic(&argv[3], "pattern") {
+                let p = argv[4].clone();
+                Box::new(move |id| {
+                    crate::glob::stringmatch(&p, t.cmds[id].spec.name.as_bytes(), true)
+                })
+            } else {
+                return conn.error(crate::commands::errors::SYNTAX);
+            }
+        }
+        _ => return conn.error(crate::commands::errors::SYNTAX),
+    };
+    let names: Vec<&str> = (0..t.len())
+        .filter(|&id| keep(id))
+        .map(|id| t.cmds[id].spec.name)
+        .collect();
+    conn.out.array(names.len());
+    for n in names {
+        conn.out.bulk(n.as_bytes());
+    }
+}
+
+/// ACL CAT [category]: the categories, or the commands and subcommands in one.
+fn acl_cat(conn: &mut Conn, cat: Option<&Bytes>) {
+    use crate::commands::spec::ACL_ORDER;
+    let Some(cat) = cat else {
+        conn.out.array(ACL_ORDER.len());
+        for c in ACL_ORDER {
+            conn.out.bulk(&c.as_bytes()[1..]);
+        }
+        return;
+    };
+    let want = format!("@{}", text(cat).to_ascii_lowercase());
+    if !ACL_ORDER.contains(&want.as_str()) {
+        return conn.error(&format!(
+            "ERR Unknown category '{}'",
+            String::from_utf8_lossy(&cat[..cat.len().min(128)])
+        ));
+    }
+    let t = cmdtable::table();
+    let names: Vec<&str> = (0..t.len())
+        .filter(|&id| t.categories(id).contains(&want.as_str()))
+        .map(|id| t.cmds[id].spec.name)
+        .collect();
+    conn.out.array(names.len());
+    for n in names {
+        conn.out.bulk(n.as_bytes());
+    }
+}
+
+/// ACL GENPASS [bits]: (bits+3)/4 random hex characters.
+fn acl_genpass(conn: &mut Conn, bits: Option<&Bytes>) {
+    use rand::Rng;
+    let bits = match bits {
+        None => 256,
+        Some(b) => match crate::commands::parse_i64(b) {
+            Some(v) => v,
+            None => return conn.error(crate::commands::errors::NOT_INTEGER),
+        },
+    };
+    if bits <= 0 || bits > 4096 {
+        return conn.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096");
+    }
+    let mut rng = rand::rng();
+    let pass: String = (0..(bits + 3) / 4)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect();
+    conn.out.bulk(pass.as_bytes());
+}
+
+const ACL_HELP: &[&str] = &[
+    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
+    "LIST",
+    "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
+];
+
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_passwords_become_hash_rules() {
+        assert_eq!(rule_text(b">pw"), ">pw");
+        assert_eq!(
+            rule_text(b">\xff"),
+            format!("#{}", acl::sha256_hex(b"\xff"))
+        );
+        assert_eq!(
+            rule_text(b"<\xff"),
+            format!("!{}", acl::sha256_hex(b"\xff"))
+        );
     }
 }

@@ -303,6 +303,9 @@ fn quote(s: &str) -> String {
 /// in the order Redis writes them.
 pub fn state_lines(s: &Sentinel) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    // Users come before the sentinel lines, as in Redis's rewrite; none with an ACL file
+    // (old user lines are then dropped).
+    out.push(("user".into(), s.user_lines.clone()));
     let mut add = |key: &str, line: String| {
         let key = format!("sentinel {key}");
         match out.iter_mut().find(|(k, _)| *k == key) {

@@ -14,12 +14,14 @@
 //! - [`run`]: process wiring.
 
 pub mod acl;
+pub mod cmdtable;
 pub mod commands;
 pub mod config;
 pub mod failover;
 pub mod links;
 pub mod run;
 pub mod scripts;
+pub mod tracking;
 
 use crate::server::log::Level;
 use std::cell::RefCell;
@@ -389,6 +391,9 @@ pub struct Sentinel {
     /// Instances whose link tasks are to be started by the timer.
     pub spawn_queue: Vec<u64>,
     pub scripts: Vec<scripts::ScriptJob>,
+    /// `user <name> <rules>` lines the config rewrite writes (kept current by ACL SETUSER /
+    /// DELUSER), as redis-sentinel's `rewriteConfigUserOption`.
+    pub user_lines: Vec<String>,
 }
 
 pub type Shared = Rc<RefCell<Sentinel>>;
@@ -420,6 +425,7 @@ impl Sentinel {
             peer_link_gen: 0,
             spawn_queue: Vec::new(),
             scripts: Vec::new(),
+            user_lines: Vec::new(),
         }
     }
 

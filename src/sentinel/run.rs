@@ -148,6 +148,33 @@ pub fn run_from(src: &ConfigSource) -> i32 {
         }
     };
     banner::log_logo_or_mode(cfg.always_show_logo, banner::Mode::Sentinel, cfg.port);
+    // ACLLoadUsersAtStartup: `requirepass` first, then the `user` lines.
+    let mut acl = super::acl::Acl::new(cfg.requirepass.as_deref());
+    for (name, value) in cfg.get(&[b"acl-pubsub-default", b"acllog-max-len", b"aclfile"]) {
+        match name.as_str() {
+            "acl-pubsub-default" => acl.pubsub_default_all = value == "allchannels",
+            "aclfile" => acl.aclfile = Some(value).filter(|v| !v.is_empty()),
+            _ => acl.log_max_len = value.parse().unwrap_or(128),
+        }
+    }
+    if acl.aclfile.is_some() && !cfg.users.is_empty() {
+        tracing::warn!("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.");
+        return 1;
+    }
+    if let Err(e) = acl.load_config_users(&cfg.users) {
+        tracing::warn!("{e}");
+        tracing::warn!("Critical error while loading ACLs. Exiting.");
+        return 1;
+    }
+    if acl.aclfile.is_some() {
+        if let Err(e) = acl.load_file() {
+            tracing::warn!("Aborting Redis startup because of ACL errors: {e}");
+            return 1;
+        }
+    } else {
+        state.user_lines = acl.config_lines();
+    }
+    let acl = Arc::new(std::sync::Mutex::new(Some(acl)));
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -173,10 +200,16 @@ pub fn run_from(src: &ConfigSource) -> i32 {
             }
         });
         glommio::spawn_local(failover::timer(st.clone())).detach();
-        let acl = super::acl::Acl::new(st.borrow().config.requirepass.as_deref());
+        let acl = acl
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .unwrap_or_else(|| super::acl::Acl::new(st.borrow().config.requirepass.as_deref()));
         super::commands::SentinelEngine {
             st,
             acl: RefCell::new(acl),
+            subscribers: RefCell::default(),
+            tracking: RefCell::default(),
         }
     };
     let _running = match runtime::start(shared.clone(), listeners, factory) {
