@@ -12,8 +12,32 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
-/// Bytes asked of the kernel per read. Redis reads 16 KiB (PROTO_IOBUF_LEN).
+/// Most bytes asked of the kernel per read. Redis reads 16 KiB (PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
+/// Fewest bytes asked of the kernel per read.
+const READ_MIN: usize = 1024;
+
+/// How many bytes the next read asks for. The read buffer must be initialized (zeroed) before
+/// the kernel fills it, so asking for 16 KiB when a request is 40 bytes costs a 16 KiB memset
+/// per request (measured at ~4% of the CPU at `-P 1`). The window doubles while reads fill it
+/// and shrinks when they use less than a quarter of it, so pipelined and bulk input still gets
+/// 16 KiB reads after a couple of rounds.
+#[derive(Clone, Copy)]
+struct ReadWindow(usize);
+
+impl ReadWindow {
+    fn size(self) -> usize {
+        self.0
+    }
+
+    fn observe(&mut self, n: usize) {
+        if n >= self.0 {
+            self.0 = (self.0 * 2).min(READ_CHUNK);
+        } else if n * 4 < self.0 {
+            self.0 = (self.0 / 2).max(READ_MIN);
+        }
+    }
+}
 
 pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
     engine: Rc<E>,
@@ -40,6 +64,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
     };
     let mut parser = RequestParser::default();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut window = ReadWindow(READ_MIN);
     let mut queue = VecDeque::new();
     let mut argv = Vec::new();
     // Input that arrived while a blocking command waited, not parsed yet.
@@ -49,7 +74,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
         let start = inbuf.len();
-        inbuf.resize(start + READ_CHUNK, 0);
+        inbuf.resize(start + window.size(), 0);
         let subscriber = conn.pubsub.clone().filter(|s| s.active());
         let n = if std::mem::take(&mut carried) {
             0
@@ -91,6 +116,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         inbuf.truncate(start + n);
+        window.observe(n);
         conn.handle.last_interaction.set(std::time::Instant::now());
         shard.data.borrow_mut().stats.net_input_bytes += n as u64;
         conn.refresh_config();
@@ -209,5 +235,30 @@ async fn read_some<S: AsyncRead + Unpin>(
     match glommio::timer::timeout(d, async { stream.read(buf).await.map_err(Into::into) }).await {
         Ok(n) => Ok(n),
         Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_window_grows_when_filled_and_shrinks_when_mostly_empty() {
+        let mut w = ReadWindow(READ_MIN);
+        w.observe(40);
+        assert_eq!(w.size(), READ_MIN, "never below the minimum");
+        for _ in 0..10 {
+            let full = w.size();
+            w.observe(full);
+        }
+        assert_eq!(w.size(), READ_CHUNK, "full reads grow it to the maximum");
+        w.observe(READ_CHUNK / 2);
+        assert_eq!(w.size(), READ_CHUNK, "half-full reads keep it");
+        w.observe(100);
+        assert_eq!(w.size(), READ_CHUNK / 2);
+        for _ in 0..10 {
+            w.observe(100);
+        }
+        assert_eq!(w.size(), READ_MIN);
     }
 }
