@@ -20,7 +20,8 @@ use std::fmt;
 /// small enough that a middle insert or a node walk stays cheap.
 const NODE_BYTES: usize = 8192;
 
-/// First allocation of a node: most lists are small, and a node grows by doubling.
+/// First allocation of a node: most lists are small. A node then grows by half its size, which
+/// keeps the free room of a list's end nodes under half of what they hold.
 const NODE_MIN_CAP: usize = 16;
 
 /// A Redis list. Redis 7.0 reports every list as "quicklist" (the listpack encoding for small
@@ -120,7 +121,7 @@ impl Node {
         let cap = if rec > NODE_BYTES {
             rec
         } else {
-            rec.max(NODE_MIN_CAP).next_power_of_two().min(NODE_BYTES)
+            rec.max(NODE_MIN_CAP)
         };
         let at = match end {
             End::Head => cap,
@@ -181,7 +182,9 @@ impl Node {
         if cap >= NODE_BYTES {
             return false;
         }
-        let new_cap = (cap * 2).max(used + rec).clamp(NODE_MIN_CAP, NODE_BYTES);
+        let new_cap = (cap + cap / 2)
+            .max(used + rec)
+            .clamp(NODE_MIN_CAP, NODE_BYTES);
         let mut buf = vec![0; new_cap].into_boxed_slice();
         let to = match end {
             End::Head => new_cap - used,
@@ -327,6 +330,10 @@ impl List {
             None => {
                 let mut n = Node::with_room(end, rec);
                 n.put(end, item, rec);
+                // Most lists are one node: no room for nodes they will never have.
+                if self.nodes.capacity() == 0 {
+                    self.nodes.reserve_exact(1);
+                }
                 match end {
                     End::Head => self.nodes.push_front(n),
                     End::Tail => self.nodes.push_back(n),
@@ -833,6 +840,20 @@ mod tests {
         assert!(per_element < 16.5, "{per_element} bytes per element");
         assert_eq!(l.get(54_321), Some(&b"element:54321"[..]));
         assert_eq!(l.get(-1), Some(&b"element:99999"[..]));
+    }
+
+    #[test]
+    fn small_lists_stay_small() {
+        let l = list(&["hello"]);
+        assert_eq!(l.mem_usage(), 16 + std::mem::size_of::<Node>() + 48);
+        let l: List = (0..100).map(|i| format!("item:{i:05}")).collect();
+        check_invariants(&l);
+        // 100 records of 12 bytes: the node's free room stays under half of what it holds.
+        assert!(
+            l.nodes[0].buf.len() < 1200 * 3 / 2,
+            "{}",
+            l.nodes[0].buf.len()
+        );
     }
 
     #[test]
