@@ -116,10 +116,14 @@ fn read_back(buf: &[u8], q: usize) -> (usize, usize, usize) {
 // ---- nodes -----------------------------------------------------------------------------------
 
 impl Node {
-    /// A node for a first record of `rec` bytes pushed at `end`.
-    fn with_room(end: End, rec: usize) -> Node {
+    /// A node for a first record of `rec` bytes pushed at `end`; `full` when the list has
+    /// outgrown a node already: then the node is allocated at its final size at once, rather
+    /// than through a dozen growth steps whose freed buffers the allocator keeps around.
+    fn with_room(end: End, rec: usize, full: bool) -> Node {
         let cap = if rec > NODE_BYTES {
             rec
+        } else if full {
+            NODE_BYTES
         } else {
             rec.max(NODE_MIN_CAP)
         };
@@ -328,7 +332,7 @@ impl List {
         match room {
             Some(n) => n.put(end, item, rec),
             None => {
-                let mut n = Node::with_room(end, rec);
+                let mut n = Node::with_room(end, rec, !self.nodes.is_empty());
                 n.put(end, item, rec);
                 // Most lists are one node: no room for nodes they will never have.
                 if self.nodes.capacity() == 0 {
