@@ -2,15 +2,17 @@
 //!
 //! A quicklist in spirit: a ring buffer of packed nodes, each one byte buffer holding up to
 //! `NODE_BYTES` of elements back to back. An element is stored as a record
-//! `len (LEB128) | bytes | len (LEB128, bytes reversed)`, so a node can be walked from either
-//! end, like a listpack (2 bytes of overhead per element under 128 bytes, where one boxed
-//! element per slot cost a 16-byte pointer plus an allocation). Each node keeps free space at
-//! both ends, so pushes and pops at either end of the list are O(1) amortized; index lookups
-//! skip whole nodes by their element counts, then walk one node from its nearer end.
+//! `len (LEB128) | bytes`: 1 byte of overhead per element under 128 bytes (a listpack spends 2,
+//! and one boxed element per slot cost a 16-byte pointer plus an allocation). Records only
+//! chain forward, so a node popped from its tail keeps the start positions of its records
+//! (`Starts`, built once by a forward walk, then kept up to date by pushes and pops); only the
+//! list's back node ever has them. Each node keeps free space at both ends, so pushes and pops
+//! at either end of the list are O(1) amortized; index lookups skip whole nodes by their
+//! element counts, then walk one node.
 //!
 //! Invariants: no node is empty; `len` is the sum of the nodes' counts; a node holding more
 //! than `NODE_BYTES` holds a single element (an element larger than a node, Redis's "plain"
-//! quicklist node).
+//! quicklist node); a node's `starts`, when present, list exactly its records.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -47,6 +49,16 @@ struct Node {
     head: usize,
     tail: usize,
     count: usize,
+    /// Boxed: only the back node of a list popped from its tail has them.
+    starts: Option<Box<Starts>>,
+}
+
+/// Start positions of a node's records, first to last. Position `i` is `pos[i] + base`, so
+/// moving the records within (or to a new) buffer only moves `base`.
+#[derive(Clone, Default)]
+struct Starts {
+    pos: VecDeque<isize>,
+    base: isize,
 }
 
 // ---- record encoding -------------------------------------------------------------------------
@@ -62,22 +74,18 @@ fn varint_len(mut n: usize) -> usize {
 
 /// Bytes a record of an element of `len` bytes takes.
 fn record_len(len: usize) -> usize {
-    len + 2 * varint_len(len)
+    len + varint_len(len)
 }
 
 /// Writes `item`'s record into `out`, which is exactly `record_len(item.len())` long.
 fn write_record(out: &mut [u8], item: &[u8]) {
     let v = varint_len(item.len());
-    let last = out.len() - 1;
     let mut n = item.len();
-    for i in 0..v {
-        let more = if i + 1 < v { 0x80 } else { 0 };
-        let b = (n & 0x7f) as u8 | more;
-        out[i] = b;
-        out[last - i] = b;
+    for b in &mut out[..v] {
+        *b = (n & 0x7f) as u8 | if n >= 0x80 { 0x80 } else { 0 };
         n >>= 7;
     }
-    out[v..v + item.len()].copy_from_slice(item);
+    out[v..].copy_from_slice(item);
 }
 
 /// The record starting at `p`: (element bytes start, element length, position after it).
@@ -92,25 +100,7 @@ fn read_fwd(buf: &[u8], p: usize) -> (usize, usize, usize) {
             break;
         }
     }
-    let v = i - p;
-    (i, n, i + n + v)
-}
-
-/// The record ending at `q`: (element bytes start, element length, record start).
-fn read_back(buf: &[u8], q: usize) -> (usize, usize, usize) {
-    let (mut n, mut shift, mut i) = (0usize, 0u32, q);
-    loop {
-        i -= 1;
-        let b = buf[i];
-        n |= usize::from(b & 0x7f) << shift;
-        shift += 7;
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
-    let v = q - i;
-    let start = i - n;
-    (start, n, start - v)
+    (i, n, i + n)
 }
 
 // ---- nodes -----------------------------------------------------------------------------------
@@ -136,6 +126,7 @@ impl Node {
             head: at,
             tail: at,
             count: 0,
+            starts: None,
         }
     }
 
@@ -147,6 +138,7 @@ impl Node {
             buf,
             head: 0,
             count,
+            starts: None,
         }
     }
 
@@ -179,8 +171,7 @@ impl Node {
                 End::Tail => 0,
             };
             self.buf.copy_within(self.head..self.tail, to);
-            self.head = to;
-            self.tail = to + used;
+            self.moved_to(to);
             return true;
         }
         if cap >= NODE_BYTES {
@@ -196,22 +187,50 @@ impl Node {
         };
         buf[to..to + used].copy_from_slice(self.records());
         self.buf = buf;
-        self.head = to;
-        self.tail = to + used;
+        self.moved_to(to);
         true
+    }
+
+    /// Records now start at `to`.
+    fn moved_to(&mut self, to: usize) {
+        if let Some(st) = self.starts.as_mut() {
+            st.base += to as isize - self.head as isize;
+        }
+        self.tail = to + self.used();
+        self.head = to;
+    }
+
+    /// The start positions of the records, built by one walk when missing.
+    fn starts(&mut self) -> &mut Starts {
+        let (buf, head, tail) = (&self.buf, self.head, self.tail);
+        self.starts.get_or_insert_with(|| {
+            let mut pos = VecDeque::with_capacity(self.count);
+            let mut p = head;
+            while p < tail {
+                pos.push_back(p as isize);
+                p = read_fwd(buf, p).2;
+            }
+            Box::new(Starts { pos, base: 0 })
+        })
     }
 
     /// Writes `item` (whose record is `rec` bytes) at `end`; the room must be there.
     fn put(&mut self, end: End, item: &[u8], rec: usize) {
+        let at = match end {
+            End::Head => self.head - rec,
+            End::Tail => self.tail,
+        };
+        write_record(&mut self.buf[at..at + rec], item);
+        if let Some(st) = self.starts.as_mut() {
+            let p = at as isize - st.base;
+            match end {
+                End::Head => st.pos.push_front(p),
+                End::Tail => st.pos.push_back(p),
+            }
+        }
         match end {
-            End::Head => {
-                write_record(&mut self.buf[self.head - rec..self.head], item);
-                self.head -= rec;
-            }
-            End::Tail => {
-                write_record(&mut self.buf[self.tail..self.tail + rec], item);
-                self.tail += rec;
-            }
+            End::Head => self.head = at,
+            End::Tail => self.tail += rec,
         }
         self.count += 1;
     }
@@ -222,33 +241,37 @@ impl Node {
         match end {
             End::Head => {
                 let (s, n, next) = read_fwd(&self.buf, self.head);
+                if let Some(st) = self.starts.as_mut() {
+                    st.pos.pop_front();
+                }
                 self.head = next;
                 self.buf[s..s + n].into()
             }
             End::Tail => {
-                let (s, n, start) = read_back(&self.buf, self.tail);
+                let st = self.starts();
+                let start = st.pos.pop_back().map_or(0, |p| (p + st.base) as usize);
+                let (s, n, _) = read_fwd(&self.buf, start);
                 self.tail = start;
                 self.buf[s..s + n].into()
             }
         }
     }
 
-    /// Byte position of record `k` (`k <= count`; `count` gives the end), walking from the
-    /// nearer end.
+    /// Byte position of record `k` (`k <= count`; `count` gives the end).
     fn offset_of(&self, k: usize) -> usize {
-        if k <= self.count / 2 {
-            let mut p = self.head;
-            for _ in 0..k {
-                p = read_fwd(&self.buf, p).2;
-            }
-            p
-        } else {
-            let mut q = self.tail;
-            for _ in k..self.count {
-                q = read_back(&self.buf, q).2;
-            }
-            q
+        if k >= self.count {
+            return self.tail;
         }
+        if let Some(st) = &self.starts {
+            if let Some(p) = st.pos.get(k) {
+                return (p + st.base) as usize;
+            }
+        }
+        let mut p = self.head;
+        for _ in 0..k {
+            p = read_fwd(&self.buf, p).2;
+        }
+        p
     }
 
     /// The element whose record starts at `p`, and the position after it.
@@ -290,6 +313,7 @@ impl Node {
 
     /// Drops `n` (< count) elements from `end`.
     fn drop_elements(&mut self, end: End, n: usize) {
+        self.starts = None;
         match end {
             End::Head => self.head = self.offset_of(n),
             End::Tail => self.tail = self.offset_of(self.count - n),
@@ -316,6 +340,8 @@ impl List {
     /// Bytes the list holds: its node buffers, the node ring and the header.
     pub fn mem_usage(&self) -> usize {
         let buffers: usize = self.nodes.iter().map(|n| n.buf.len()).sum();
+        let starts = self.nodes.back().and_then(|n| n.starts.as_ref());
+        let buffers = buffers + starts.map_or(0, |st| st.pos.capacity() * 8 + 48);
         buffers + self.nodes.capacity() * std::mem::size_of::<Node>() + 48
     }
 
@@ -340,7 +366,13 @@ impl List {
                 }
                 match end {
                     End::Head => self.nodes.push_front(n),
-                    End::Tail => self.nodes.push_back(n),
+                    End::Tail => {
+                        // Only the back node is popped from its tail.
+                        if let Some(old) = self.nodes.back_mut() {
+                            old.starts = None;
+                        }
+                        self.nodes.push_back(n)
+                    }
                 }
             }
         }
@@ -504,23 +536,25 @@ impl List {
     /// `count` elements from element `first` on, as `range` gives them (reversible).
     pub fn iter_range(&self, first: usize, count: usize) -> Iter<'_> {
         let count = count.min(self.len.saturating_sub(first));
-        let at = |i: usize, past: bool| {
-            self.locate(i).map_or((0, 0), |(n, k)| {
-                let node = &self.nodes[n];
-                (n, node.offset_of(k + usize::from(past)))
-            })
-        };
-        let (front, back) = if count == 0 {
-            ((0, 0), (0, 0))
-        } else {
-            (at(first, false), at(first + count - 1, true))
+        let front = match count {
+            0 => (0, 0),
+            _ => self.position(first, false),
         };
         Iter {
-            nodes: &self.nodes,
+            list: self,
             front,
-            back,
+            back: None,
+            end: first + count,
+            back_starts: Vec::new(),
             remaining: count,
         }
+    }
+
+    /// (node, byte position) of the start of element `i`, or of its end when `past`.
+    fn position(&self, i: usize, past: bool) -> (usize, usize) {
+        self.locate(i).map_or((0, 0), |(n, k)| {
+            (n, self.nodes[n].offset_of(k + usize::from(past)))
+        })
     }
 
     /// Drops `n` elements from `end`, whole nodes first.
@@ -697,11 +731,16 @@ impl fmt::Debug for List {
 
 /// Elements of a list in order, borrowed from its nodes; walks from both ends.
 pub struct Iter<'a> {
-    nodes: &'a VecDeque<Node>,
+    list: &'a List,
     /// (node, position of the next record from the front).
     front: (usize, usize),
-    /// (node, position just past the next record from the back).
-    back: (usize, usize),
+    /// (node, position just past the next record from the back); found on the first step
+    /// from the back, so that a forward walk (an LRANGE reply) never looks for it.
+    back: Option<(usize, usize)>,
+    /// Index just past the last element of the range.
+    end: usize,
+    /// Starts of the records of node `back.0` still to be returned from the back.
+    back_starts: Vec<usize>,
     remaining: usize,
 }
 
@@ -712,10 +751,11 @@ impl<'a> Iterator for Iter<'a> {
         if self.remaining == 0 {
             return None;
         }
-        let mut node = self.nodes.get(self.front.0)?;
+        let nodes = &self.list.nodes;
+        let mut node = nodes.get(self.front.0)?;
         while self.front.1 >= node.tail {
             self.front.0 += 1;
-            node = self.nodes.get(self.front.0)?;
+            node = nodes.get(self.front.0)?;
             self.front.1 = node.head;
         }
         let (s, n, next) = read_fwd(&node.buf, self.front.1);
@@ -734,14 +774,32 @@ impl DoubleEndedIterator for Iter<'_> {
         if self.remaining == 0 {
             return None;
         }
-        let mut node = self.nodes.get(self.back.0)?;
-        while self.back.1 <= node.head {
-            self.back.0 = self.back.0.checked_sub(1)?;
-            node = self.nodes.get(self.back.0)?;
-            self.back.1 = node.tail;
-        }
-        let (s, n, start) = read_back(&node.buf, self.back.1);
-        self.back.1 = start;
+        let nodes = &self.list.nodes;
+        let back = match self.back.as_mut() {
+            Some(b) => b,
+            None => self
+                .back
+                .insert(self.list.position(self.end.checked_sub(1)?, true)),
+        };
+        let (node, p) = loop {
+            let node = nodes.get(back.0)?;
+            if let Some(p) = self.back_starts.pop() {
+                break (node, p);
+            }
+            if back.1 <= node.head {
+                back.0 = back.0.checked_sub(1)?;
+                back.1 = nodes.get(back.0)?.tail;
+                continue;
+            }
+            // Records only chain forward: one walk collects the starts below `back`.
+            let mut p = node.head;
+            while p < back.1 {
+                self.back_starts.push(p);
+                p = read_fwd(&node.buf, p).2;
+            }
+            back.1 = node.head;
+        };
+        let (s, n, _) = read_fwd(&node.buf, p);
         self.remaining -= 1;
         Some(&node.buf[s..s + n])
     }
@@ -777,6 +835,16 @@ mod tests {
                 k += 1;
             }
             assert_eq!((p, k), (n.tail, n.count), "records do not tile the node");
+            if let Some(st) = &n.starts {
+                let got: Vec<usize> = st.pos.iter().map(|p| (p + st.base) as usize).collect();
+                let mut want = Vec::new();
+                let mut p = n.head;
+                while p < n.tail {
+                    want.push(p);
+                    p = read_fwd(&n.buf, p).2;
+                }
+                assert_eq!(got, want, "stale record starts");
+            }
         }
     }
 
@@ -820,10 +888,8 @@ mod tests {
             write_record(&mut buf, &item);
             let (s, n, next) = read_fwd(&buf, 0);
             assert_eq!((&buf[s..s + n], next), (&item[..], buf.len()));
-            let (s, n, start) = read_back(&buf, buf.len());
-            assert_eq!((&buf[s..s + n], start), (&item[..], 0));
         }
-        assert_eq!(record_len(13), 15);
+        assert_eq!(record_len(13), 14);
     }
 
     #[test]
@@ -938,6 +1004,23 @@ mod tests {
         check_invariants(&l);
         assert_eq!(l.len(), 100);
         assert!(l.nodes.len() <= 2);
+    }
+
+    #[test]
+    fn only_the_back_node_keeps_record_starts() {
+        let mut l: List = (0..3000).map(|i| format!("{i:06}")).collect();
+        assert_eq!(l.pop(End::Tail).as_deref(), Some(&b"002999"[..]));
+        assert!(l.nodes.back().is_some_and(|n| n.starts.is_some()));
+        // A stack on the back node: pushes and pops keep the starts, no walk per pop.
+        for i in 0..2000 {
+            l.push(End::Tail, format!("x{i}").as_bytes());
+            l.push(End::Tail, b"y");
+            assert_eq!(l.pop(End::Tail).as_deref(), Some(&b"y"[..]));
+            check_invariants(&l);
+        }
+        assert!(l.nodes.iter().rev().skip(1).all(|n| n.starts.is_none()));
+        assert!(l.nodes.back().is_some_and(|n| n.starts.is_some()));
+        assert_eq!(l.get(2999), Some(&b"x0"[..]));
     }
 
     /// A small xorshift generator: the tests stay deterministic without a dependency.
@@ -1081,6 +1164,7 @@ mod tests {
                 check_invariants(&l);
             }
             assert!(l.iter().eq(model.iter().map(|v| &v[..])));
+            assert!(l.iter().rev().eq(model.iter().rev().map(|v| &v[..])));
             let mut mixed = l.iter();
             let (a, b) = (mixed.next(), mixed.next_back());
             assert_eq!(a, model.front().map(|v| &v[..]));
