@@ -89,7 +89,18 @@ fn write_record(out: &mut [u8], item: &[u8]) {
 }
 
 /// The record starting at `p`: (element bytes start, element length, position after it).
+#[inline]
 fn read_fwd(buf: &[u8], p: usize) -> (usize, usize, usize) {
+    // Elements under 128 bytes, the common case, have a one-byte length.
+    let b = buf[p];
+    if b < 0x80 {
+        let n = usize::from(b);
+        return (p + 1, n, p + 1 + n);
+    }
+    read_fwd_long(buf, p)
+}
+
+fn read_fwd_long(buf: &[u8], p: usize) -> (usize, usize, usize) {
     let (mut n, mut shift, mut i) = (0usize, 0u32, p);
     loop {
         let b = buf[i];
@@ -248,8 +259,14 @@ impl Node {
                 self.buf[s..s + n].into()
             }
             End::Tail => {
-                let st = self.starts();
-                let start = st.pos.pop_back().map_or(0, |p| (p + st.base) as usize);
+                // The last element of a node starts at its head: no need to learn the starts
+                // of a node about to go.
+                let start = if self.count == 0 {
+                    self.head
+                } else {
+                    let st = self.starts();
+                    st.pos.pop_back().map_or(0, |p| (p + st.base) as usize)
+                };
                 let (s, n, _) = read_fwd(&self.buf, start);
                 self.tail = start;
                 self.buf[s..s + n].into()
