@@ -233,13 +233,13 @@ pub fn op_pos(l: &List, item: &[u8], rank: i64, count: usize, maxlen: usize) -> 
         out.len() < want
     };
     if rank > 0 {
-        for (i, e) in l.items.iter().enumerate().take(limit) {
+        for (i, e) in l.iter().enumerate().take(limit) {
             if !visit(i, e) {
                 break;
             }
         }
     } else {
-        for (i, e) in l.items.iter().enumerate().rev().take(limit) {
+        for (i, e) in l.iter().enumerate().rev().take(limit) {
             if !visit(i, e) {
                 break;
             }
@@ -365,7 +365,7 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) {
             // Written straight from the list: no intermediate copy of the range.
             let (first, n) = l.range(start, end);
             ctx.out.array(n);
-            for item in l.items.range(first..first + n) {
+            for item in l.iter_range(first, n) {
                 ctx.out.bulk(item);
             }
         }
@@ -647,7 +647,6 @@ mod tests {
     fn contents(db: &mut Db, key: &[u8]) -> Option<Vec<String>> {
         db.get(key, 0).map(|e| match &e.value {
             Value::List(l) => l
-                .items
                 .iter()
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .collect(),

@@ -227,9 +227,7 @@ fn any_type(v: &Value) -> Result<&Value, &'static str> {
 fn elements(v: Option<&Value>) -> Result<Vec<Vec<u8>>, &'static str> {
     Ok(match v {
         None => Vec::new(),
-        Some(Value::List(l)) => (0..l.len() as i64)
-            .filter_map(|i| l.get(i).map(<[u8]>::to_vec))
-            .collect(),
+        Some(Value::List(l)) => l.iter().map(<[u8]>::to_vec).collect(),
         Some(Value::Set(s)) => s.iter().map(|m| m.to_vec()).collect(),
         Some(Value::ZSet(z)) => z.iter(false).map(|(m, _)| m.to_vec()).collect(),
         Some(_) => return Err(errors::WRONGTYPE),

@@ -79,7 +79,7 @@ pub fn rewrite_key(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: i64)
             key,
             l.len(),
             1,
-            l.items.iter().map(|i| vec![Cow::Borrowed(&i[..])]),
+            l.iter().map(|i| vec![Cow::Borrowed(i)]),
         ),
         Value::Set(s) => chunked(
             out,

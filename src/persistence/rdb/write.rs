@@ -138,7 +138,7 @@ pub fn write_value_body(out: &mut Vec<u8>, v: &Value, compress: bool) {
             // would pass the limit.
             let mut nodes: Vec<Vec<u8>> = Vec::new();
             let mut lp = ListpackBuilder::new();
-            for item in &l.items {
+            for item in l.iter() {
                 if !lp.is_empty() && lp.bytes() + item.len() + 8 > QUICKLIST_NODE_BYTES {
                     nodes.push(std::mem::take(&mut lp).finish());
                 }
