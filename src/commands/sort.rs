@@ -32,10 +32,25 @@ const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     spec("sort", -2, WRITE | DENYOOM | DANGEROUS | OWN_EFFECTS, Keys::Custom(sort_keys), "generic", "1.0.0",
-        SUMMARY, COMPLEXITY, Handler::Coord(sort)).with_legacy_keys(1, 1, 1),
+        SUMMARY, COMPLEXITY, Handler::Coord(sort))
+        .with_legacy_keys(1, 1, 1)
+        .without_group_acl()
+        .with_acl(&["@set", "@sortedset", "@list"])
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
+            ks(KS_OW | KS_UPDATE, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"),
+        ]),
     spec("sort_ro", -2, READONLY | DANGEROUS, Keys::Range(1, 1, 1), "generic", "7.0.0",
         "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", COMPLEXITY,
-        Handler::Coord(sort_ro)),
+        Handler::Coord(sort_ro))
+        .without_group_acl()
+        .with_acl(&["@set", "@sortedset", "@list"])
+        .with_getkeys_proc()
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
+        ]),
 ];
 
 /// The keyed step: argv is the client's argv, then the referenced keys, then their count.

@@ -27,6 +27,91 @@ pub const DANGEROUS: Flags = 1 << 18;
 /// ringkv-internal: a coordinating command whose keyed steps record its effects (SORT), so
 /// the dispatcher does not propagate it as a whole. Not reported by COMMAND INFO.
 pub const OWN_EFFECTS: Flags = 1 << 19;
+/// Refused while a replica loads its dataset asynchronously (Redis's `no_async_loading`).
+/// ringkv loads synchronously, so this is reported by COMMAND INFO only.
+pub const NO_ASYNC_LOADING: Flags = 1 << 20;
+/// The key positions need a look at the arguments beyond what the key specs describe (Redis
+/// has a `getkeys_proc` for the command): COMMAND INFO shows `movablekeys`.
+pub const GETKEYS_PROC: Flags = 1 << 21;
+
+/// Key-spec flags (Redis's `CMD_KEY_*`): how a command uses the keys a spec finds.
+pub type KeyFlags = u16;
+pub const KS_RO: KeyFlags = 1 << 0;
+pub const KS_RW: KeyFlags = 1 << 1;
+pub const KS_OW: KeyFlags = 1 << 2;
+pub const KS_RM: KeyFlags = 1 << 3;
+pub const KS_ACCESS: KeyFlags = 1 << 4;
+pub const KS_UPDATE: KeyFlags = 1 << 5;
+pub const KS_INSERT: KeyFlags = 1 << 6;
+pub const KS_DELETE: KeyFlags = 1 << 7;
+pub const KS_NOT_KEY: KeyFlags = 1 << 8;
+pub const KS_INCOMPLETE: KeyFlags = 1 << 9;
+pub const KS_VARIABLE_FLAGS: KeyFlags = 1 << 10;
+
+/// The key-spec flags in the order and spelling Redis reports them.
+pub const KEY_FLAG_NAMES: &[(KeyFlags, &str)] = &[
+    (KS_RO, "RO"),
+    (KS_RW, "RW"),
+    (KS_OW, "OW"),
+    (KS_RM, "RM"),
+    (KS_ACCESS, "access"),
+    (KS_UPDATE, "update"),
+    (KS_INSERT, "insert"),
+    (KS_DELETE, "delete"),
+    (KS_NOT_KEY, "not_key"),
+    (KS_INCOMPLETE, "incomplete"),
+    (KS_VARIABLE_FLAGS, "variable_flags"),
+];
+
+/// Where the search for a key spec's keys starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BeginSearch {
+    /// At this argv index.
+    Index(i32),
+    /// After the last (startfrom < 0: counting from the end) occurrence of the keyword,
+    /// searching from argv index `startfrom`.
+    Keyword(&'static str, i32),
+    /// Not describable (the keys are found by the command's own parser).
+    Unknown,
+}
+
+/// How the keys are found from where the search began.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FindKeys {
+    /// (lastkey, keystep, limit): lastkey relative to the start (< 0: from the end of argv).
+    Range(i32, i32, i32),
+    /// (keynumidx, firstkey, keystep): the number of keys is at keynumidx, relative to the
+    /// start, and the keys begin at firstkey.
+    Keynum(i32, i32, i32),
+    Unknown,
+}
+
+/// One of Redis's key specs, as COMMAND INFO reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KeySpec {
+    /// Empty: none.
+    pub notes: &'static str,
+    pub flags: KeyFlags,
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
+/// Shorthand for table literals: `ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), ...)`.
+pub const fn ks(flags: KeyFlags, begin: BeginSearch, find: FindKeys) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        begin,
+        find,
+    }
+}
+
+impl KeySpec {
+    pub const fn notes(mut self, notes: &'static str) -> Self {
+        self.notes = notes;
+        self
+    }
+}
 
 /// Where a command's keys are in argv.
 #[derive(Clone, Copy)]
@@ -67,6 +152,11 @@ pub struct CommandSpec {
     /// ACL categories Redis's command JSON names explicitly (beyond those derived from flags
     /// and group), e.g. ROLE's `@admin @dangerous`.
     pub acl_extra: &'static [&'static str],
+    /// Whether the command's group gives it an ACL category (`list` -> `@list`...); Redis
+    /// gives none to a few commands (SORT is `@set @sortedset @list`, PUBSUB HELP only `@slow`).
+    pub group_acl: bool,
+    /// Redis's key specs, in its order (COMMAND INFO, COMMAND GETKEYSANDFLAGS).
+    pub key_specs: &'static [KeySpec],
 }
 
 /// Shorthand for table literals: `spec("get", 2, READONLY | FAST, Keys::Range(1, 1, 1), ...)`.
@@ -100,6 +190,8 @@ pub const fn spec(
         subcommands: &[],
         tips: &[],
         acl_extra: &[],
+        group_acl: true,
+        key_specs: &[],
     }
 }
 
@@ -125,6 +217,8 @@ pub const fn container(
         subcommands,
         tips: &[],
         acl_extra: &[],
+        group_acl: true,
+        key_specs: &[],
     }
 }
 
@@ -142,6 +236,32 @@ impl CommandSpec {
     pub const fn with_acl(mut self, categories: &'static [&'static str]) -> Self {
         self.acl_extra = categories;
         self
+    }
+
+    pub const fn with_key_specs(mut self, key_specs: &'static [KeySpec]) -> Self {
+        self.key_specs = key_specs;
+        self
+    }
+
+    /// Marks the command as finding its keys with its own parser (see [`GETKEYS_PROC`]).
+    pub const fn with_getkeys_proc(mut self) -> Self {
+        self.flags |= GETKEYS_PROC;
+        self
+    }
+
+    /// No ACL category from the group (see [`CommandSpec::group_acl`]).
+    pub const fn without_group_acl(mut self) -> Self {
+        self.group_acl = false;
+        self
+    }
+
+    /// Redis's `movablekeys`: a key spec that is not a plain index + range, or a command
+    /// that finds its keys by parsing its arguments.
+    pub fn movable_keys(&self) -> bool {
+        self.flags & GETKEYS_PROC != 0
+            || self.key_specs.iter().any(|k| {
+                !matches!(k.begin, BeginSearch::Index(_)) || !matches!(k.find, FindKeys::Range(..))
+            })
     }
 
     pub fn is_write(&self) -> bool {
@@ -235,7 +355,8 @@ impl CommandSpec {
         if self.flags & READONLY != 0 {
             c.push("@read");
         }
-        match self.group {
+        let group = if self.group_acl { self.group } else { "" };
+        match group {
             "string" => c.push("@string"),
             "bitmap" => c.push("@bitmap"),
             "generic" => c.push("@keyspace"),
