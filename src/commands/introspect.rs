@@ -763,7 +763,7 @@ fn command_list(conn: &mut Conn, argv: &[Bytes]) {
             let keep = match &filter {
                 Filter::All => true,
                 Filter::Module => false,
-                Filter::AclCat(cat) => c.acl_categories().contains(&cat.as_str()),
+                Filter::AclCat(cat) => c.reported_acl_categories().contains(&cat.as_str()),
                 Filter::Pattern(p) => crate::glob::stringmatch(p, c.name.as_bytes(), true),
             };
             if keep {
@@ -796,14 +796,37 @@ fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
         return conn.error("ERR Invalid number of arguments specified for command");
     }
     let mut pos = Vec::new();
-    s.key_positions(cmd, &mut pos);
+    if keynums_valid(s, cmd) {
+        s.key_positions(cmd, &mut pos);
+    }
     if pos.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
-        return conn.error(&errors::wrong_arity("command|getkeys"));
+        return conn.error("ERR Invalid arguments specified for command");
     }
     conn.out.array(pos.len());
     for i in pos {
         conn.out.bulk(&cmd[i]);
     }
+}
+
+/// Whether every `numkeys` key spec of `s` finds a positive count of keys that fit in `argv`:
+/// Redis finds no keys at all otherwise (ZUNIONSTORE d 0 a has no destination either).
+fn keynums_valid(s: &CommandSpec, argv: &[Bytes]) -> bool {
+    s.key_specs.iter().all(|k| match (k.begin, k.find) {
+        (BeginSearch::Index(begin), FindKeys::Keynum(idx, first, step)) => {
+            let numkeys = usize::try_from(begin + idx)
+                .ok()
+                .and_then(|i| argv.get(i))
+                .and_then(|b| parse_i64(b));
+            match numkeys {
+                Some(n) if n >= 1 => {
+                    let last = (begin + first) as i64 + (n - 1) * step as i64;
+                    last < argv.len() as i64
+                }
+                _ => false,
+            }
+        }
+        _ => true,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
