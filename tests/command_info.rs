@@ -15,10 +15,10 @@ use std::collections::HashSet;
 const NOT_IN_REDIS_7_0: &[&str] = &["client|no-touch", "client|setinfo"];
 
 /// Containers whose subcommand set differs from Redis's: ringkv has the 7.2 subcommands above
-/// and lacks CLIENT CACHING/GETREDIR/TRACKING/TRACKINGINFO, COMMAND GETKEYSANDFLAGS, MEMORY
-/// MALLOC-STATS/PURGE and MODULE LOAD/LOADEX/UNLOAD. Their subcommands are compared on those
-/// both servers have (each of those is also compared on its own).
-const PARTIAL_CONTAINERS: &[&str] = &["client", "command", "memory", "module"];
+/// and lacks CLIENT CACHING/GETREDIR/TRACKING/TRACKINGINFO, MEMORY MALLOC-STATS/PURGE and
+/// MODULE LOAD/LOADEX/UNLOAD. Their subcommands are compared on those both servers have (each
+/// of those is also compared on its own).
+const PARTIAL_CONTAINERS: &[&str] = &["client", "memory", "module"];
 
 fn bulks(r: Reply) -> Vec<String> {
     let Reply::Array(Some(items)) = r else {
@@ -264,7 +264,9 @@ fn command_count_and_list_match_redis_server() {
     }
 }
 
-/// A command line of each key-spec shape: single key, all keys, step 2, last from the end,
+/// A command line of each key-spec shape (each is asked of COMMAND GETKEYS and of COMMAND
+/// GETKEYSANDFLAGS, which gives every key the flags of the spec that found it, or for SET,
+/// BITFIELD and SORT the flags their arguments imply): single key, all keys, step 2, last from the end,
 /// numkeys (before and after a destination), keys in another database, unknown (SORT's BY and
 /// STORE), variable flags (SET ... GET), subcommand keys; and the error cases.
 const GETKEYS_CASES: &[&[&str]] = &[
@@ -298,6 +300,14 @@ const GETKEYS_CASES: &[&[&str]] = &[
     &["SORT_RO", "k", "BY", "w_*"],
     &["BITOP", "AND", "d", "a", "b"],
     &["BITFIELD", "k", "GET", "u8", "0"],
+    &[
+        "BITFIELD", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "1",
+    ],
+    &["BITFIELD", "k", "GET", "u8"],
+    &["BITFIELD_RO", "k", "GET", "u8", "0"],
+    &["SORT", "k", "STORE", "d", "STORE", "e"],
+    &["SORT", "k", "LIMIT", "0", "1", "GET", "store"],
+    &["set", "k", "v", "NX", "get"],
     &["GETEX", "k", "PERSIST"],
     &["OBJECT", "ENCODING", "k"],
     &["MEMORY", "USAGE", "k"],
@@ -320,6 +330,10 @@ const GETKEYS_CASES: &[&[&str]] = &[
     &["ZINTER", "0", "a"],
     &["BZMPOP", "0", "x", "a", "MIN"],
     &["OBJECT", "nosuch", "k"],
+    &["SPUBLISH", "ch", "msg"],
+    &["SSUBSCRIBE", "ch"],
+    &["COMMAND", "k"],
+    &["COMMAND", "GETKEYS", "GET", "k"],
     &["CONFIG", "GET", "x"],
 ];
 
@@ -335,11 +349,14 @@ fn command_getkeys_matches_redis_server() {
     for shards in [1, 2] {
         let server = Server::ringkv(shards, &[]);
         let mut ours = server.raw();
-        for case in GETKEYS_CASES {
+        for (case, sub) in GETKEYS_CASES
+            .iter()
+            .flat_map(|c| [(c, "GETKEYS"), (c, "GETKEYSANDFLAGS")])
+        {
             // A command ringkv does not have answers "Invalid command" on ringkv only.
             let name = case[0].to_lowercase();
             if name != "nosuch" && !ours_all.contains(&name) {
-                let r = ours.cmd_reply(&[&["COMMAND", "GETKEYS"][..], case].concat());
+                let r = ours.cmd_reply(&[&["COMMAND", sub][..], case].concat());
                 assert_eq!(
                     r,
                     Reply::Error(b"ERR Invalid command specified".to_vec()),
@@ -347,14 +364,18 @@ fn command_getkeys_matches_redis_server() {
                 );
                 continue;
             }
-            let args = [&["COMMAND", "GETKEYS"][..], case].concat();
+            let args = [&["COMMAND", sub][..], case].concat();
             assert_eq!(
                 show(&ours.cmd(&args)),
                 show(&theirs.cmd(&args)),
                 "ringkv({shards} shards): {args:?}"
             );
         }
-        for args in [&["COMMAND", "GETKEYS"][..], &["COMMAND", "GETKEYS", "GET"]] {
+        for args in [
+            &["COMMAND", "GETKEYS"][..],
+            &["COMMAND", "GETKEYS", "GET"],
+            &["COMMAND", "GETKEYSANDFLAGS", "GET"],
+        ] {
             assert_eq!(show(&ours.cmd(args)), show(&theirs.cmd(args)), "{args:?}");
         }
     }

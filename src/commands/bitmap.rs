@@ -10,6 +10,23 @@ use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::keyspace::{Db, Value};
 use bytes::Bytes;
 
+/// BITFIELD only reads its key when every operation is a well-formed GET or OVERFLOW
+/// (Redis's `bitfieldGetKeys`: anything else, a syntax error included, counts as a write).
+fn bitfield_key_flags(argv: &[Bytes], _pos: usize) -> KeyFlags {
+    let mut i = 2;
+    while i < argv.len() {
+        let rest = argv.len() - i - 1;
+        if eq_ic(&argv[i], "get") && rest >= 2 {
+            i += 3;
+        } else if eq_ic(&argv[i], "overflow") && rest >= 1 {
+            i += 2;
+        } else {
+            return KS_RW | KS_ACCESS | KS_UPDATE;
+        }
+    }
+    KS_RO | KS_ACCESS
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "setbit",
@@ -114,7 +131,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         BeginSearch::Index(1),
         FindKeys::Range(0, 1, 0),
     )
-    .notes("This command allows both access and modification of the key")]),
+    .notes("This command allows both access and modification of the key")])
+    .with_variable_key_flags(bitfield_key_flags),
     spec(
         "bitfield_ro",
         -2,

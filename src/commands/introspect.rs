@@ -150,6 +150,18 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
     )
     .with_acl(&["@connection"]),
     spec(
+        "command|getkeysandflags",
+        -4,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "7.0.0",
+        "Extract keys and access flags given a full Redis command",
+        "O(N) where N is the number of arguments to the command",
+        Handler::Conn(command_getkeysandflags),
+    )
+    .with_acl(&["@connection"]),
+    spec(
         "command|help",
         2,
         LOADING | STALE | SENTINEL,
@@ -445,6 +457,8 @@ fn command_help(conn: &mut Conn, _argv: &[Bytes]) {
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     );
 }
@@ -461,15 +475,19 @@ fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
         None => table::lookup(name).filter(|s| !s.summary.is_empty()),
         Some(i) => {
             let parent = table::lookup(&name[..i])?;
-            if parent.name == "command" {
-                let sub = &name[i + 1..];
-                return command_subcommands()
-                    .iter()
-                    .find(|s| s.name.as_bytes()[8..].eq_ignore_ascii_case(sub));
-            }
-            table::lookup_sub(parent, &name[i + 1..])
+            lookup_sub_of(parent, &name[i + 1..])
         }
     }
+}
+
+/// `parent|name` among the subcommands of `parent` (COMMAND's included).
+fn lookup_sub_of(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    if parent.name == "command" {
+        return command_subcommands()
+            .iter()
+            .find(|s| s.name.as_bytes()[8..].eq_ignore_ascii_case(name));
+    }
+    table::lookup_sub(parent, name)
 }
 
 fn subcommands_of(s: &'static CommandSpec) -> &'static [CommandSpec] {
@@ -778,55 +796,47 @@ fn command_list(conn: &mut Conn, argv: &[Bytes]) {
 }
 
 fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
+    getkeys(conn, argv, false);
+}
+
+fn command_getkeysandflags(conn: &mut Conn, argv: &[Bytes]) {
+    getkeys(conn, argv, true);
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command line after the subcommand
+/// name, each with its key-spec flags when `with_flags`.
+fn getkeys(conn: &mut Conn, argv: &[Bytes], with_flags: bool) {
     let cmd = &argv[2..];
     let Some(mut s) = table::lookup(&cmd[0]) else {
         return conn.error("ERR Invalid command specified");
     };
-    if !s.subcommands.is_empty() {
-        match table::lookup_sub(s, &cmd[1]) {
+    if !subcommands_of(s).is_empty() {
+        match lookup_sub_of(s, &cmd[1]) {
             Some(sub) => s = sub,
             None => return conn.error("ERR Invalid command specified"),
         }
     }
-    if matches!(s.keys, Keys::None) {
+    if !s.has_keys() {
         return conn.error("ERR The command has no key arguments");
     }
     let argc = cmd.len() as i32;
     if (s.arity > 0 && argc != s.arity) || argc < -s.arity {
         return conn.error("ERR Invalid number of arguments specified for command");
     }
-    let mut pos = Vec::new();
-    if keynums_valid(s, cmd) {
-        s.key_positions(cmd, &mut pos);
-    }
-    if pos.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
+    let keys = s.keys_and_flags(cmd);
+    if keys.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
         return conn.error("ERR Invalid arguments specified for command");
     }
-    conn.out.array(pos.len());
-    for i in pos {
-        conn.out.bulk(&cmd[i]);
-    }
-}
-
-/// Whether every `numkeys` key spec of `s` finds a positive count of keys that fit in `argv`:
-/// Redis finds no keys at all otherwise (ZUNIONSTORE d 0 a has no destination either).
-fn keynums_valid(s: &CommandSpec, argv: &[Bytes]) -> bool {
-    s.key_specs.iter().all(|k| match (k.begin, k.find) {
-        (BeginSearch::Index(begin), FindKeys::Keynum(idx, first, step)) => {
-            let numkeys = usize::try_from(begin + idx)
-                .ok()
-                .and_then(|i| argv.get(i))
-                .and_then(|b| parse_i64(b));
-            match numkeys {
-                Some(n) if n >= 1 => {
-                    let last = (begin + first) as i64 + (n - 1) * step as i64;
-                    last < argv.len() as i64
-                }
-                _ => false,
-            }
+    conn.out.array(keys.len());
+    for (i, flags) in keys {
+        if with_flags {
+            conn.out.array(2);
+            conn.out.bulk(&cmd[i]);
+            write_key_flags(&mut conn.out, flags);
+        } else {
+            conn.out.bulk(&cmd[i]);
         }
-        _ => true,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Local(time),
     )
-        .with_tips(&["nondeterministic_output"]),
+    .with_tips(&["nondeterministic_output"]),
     container(
         "config",
         "server",

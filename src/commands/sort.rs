@@ -36,6 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .with_legacy_keys(1, 1, 1)
         .without_group_acl()
         .with_acl(&["@set", "@sortedset", "@list"])
+        .with_variable_key_flags(sort_key_flags)
         .with_key_specs(&[
             ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
             ks(KS_RO | KS_ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
@@ -85,6 +86,15 @@ const RETRY: &str = "SORTRETRY source changed";
 const MAX_ATTEMPTS: usize = 64;
 
 /// SORT's keys as Redis's `sortGetKeys` finds them: the source and the STORE destination.
+/// SORT reads the sorted key and overwrites STORE's destination (Redis's `sortGetKeys`).
+fn sort_key_flags(_argv: &[Bytes], pos: usize) -> KeyFlags {
+    if pos == 1 {
+        KS_RO | KS_ACCESS
+    } else {
+        KS_OW | KS_UPDATE
+    }
+}
+
 fn sort_keys(argv: &[Bytes], out: &mut Vec<usize>) {
     out.push(1);
     if let Some(i) = store_position(argv) {

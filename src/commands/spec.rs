@@ -157,6 +157,10 @@ pub struct CommandSpec {
     pub group_acl: bool,
     /// Redis's key specs, in its order (COMMAND INFO, COMMAND GETKEYSANDFLAGS).
     pub key_specs: &'static [KeySpec],
+    /// For a command whose key flags depend on its arguments (a `variable_flags` or unknown
+    /// key spec: SET ... GET, BITFIELD ... SET, SORT ... STORE): the flags of the key at argv
+    /// index `pos`, as Redis's own key parser for the command gives them.
+    pub variable_key_flags: Option<fn(&[Bytes], usize) -> KeyFlags>,
 }
 
 /// Shorthand for table literals: `spec("get", 2, READONLY | FAST, Keys::Range(1, 1, 1), ...)`.
@@ -192,6 +196,7 @@ pub const fn spec(
         acl_extra: &[],
         group_acl: true,
         key_specs: &[],
+        variable_key_flags: None,
     }
 }
 
@@ -219,6 +224,7 @@ pub const fn container(
         acl_extra: &[],
         group_acl: true,
         key_specs: &[],
+        variable_key_flags: None,
     }
 }
 
@@ -249,6 +255,11 @@ impl CommandSpec {
         self
     }
 
+    pub const fn with_variable_key_flags(mut self, f: fn(&[Bytes], usize) -> KeyFlags) -> Self {
+        self.variable_key_flags = Some(f);
+        self
+    }
+
     /// No ACL category from the group (see [`CommandSpec::group_acl`]).
     pub const fn without_group_acl(mut self) -> Self {
         self.group_acl = false;
@@ -262,6 +273,91 @@ impl CommandSpec {
             || self.key_specs.iter().any(|k| {
                 !matches!(k.begin, BeginSearch::Index(_)) || !matches!(k.find, FindKeys::Range(..))
             })
+    }
+
+    /// Redis's `doesCommandHaveKeys`: a key spec naming real keys (SPUBLISH's shard channel
+    /// is `not_key`), or a key parser of its own.
+    pub fn has_keys(&self) -> bool {
+        self.flags & GETKEYS_PROC != 0 || self.key_specs.iter().any(|k| k.flags & KS_NOT_KEY == 0)
+    }
+
+    /// Redis's `getKeysFromCommandWithSpecs` (COMMAND GETKEYS / GETKEYSANDFLAGS): the argv
+    /// indexes of the keys of `argv` (the command line, name first) with the key-spec flags
+    /// each is used with. The key specs answer when they can; otherwise (an unknown,
+    /// incomplete or variable spec, or arguments they cannot make sense of) the command's own
+    /// key positions do, as Redis's per-command key parser would. Empty: no valid keys.
+    pub fn keys_and_flags(&self, argv: &[Bytes]) -> Vec<(usize, KeyFlags)> {
+        let variable = self
+            .key_specs
+            .iter()
+            .any(|k| k.flags & KS_VARIABLE_FLAGS != 0);
+        if !variable {
+            if let Some(keys) = self.keys_from_specs(argv) {
+                return keys;
+            }
+        }
+        if !self.keynums_valid(argv) {
+            return Vec::new();
+        }
+        let mut pos = Vec::new();
+        self.key_positions(argv, &mut pos);
+        pos.into_iter()
+            .map(|i| {
+                let flags = match self.variable_key_flags {
+                    Some(f) => f(argv, i),
+                    None => self.flags_of_position(argv, i),
+                };
+                (i, flags & !KS_VARIABLE_FLAGS)
+            })
+            .collect()
+    }
+
+    /// The flags of the first key spec that finds argv index `pos` (0 when none does).
+    fn flags_of_position(&self, argv: &[Bytes], pos: usize) -> KeyFlags {
+        self.key_specs
+            .iter()
+            .find(|k| {
+                let mut found = Vec::new();
+                spec_keys(k, argv, &mut found).is_some() && found.contains(&pos)
+            })
+            .map_or(0, |k| k.flags)
+    }
+
+    /// `getKeysUsingKeySpecs`: None when a spec is unknown, incomplete or out of range.
+    fn keys_from_specs(&self, argv: &[Bytes]) -> Option<Vec<(usize, KeyFlags)>> {
+        let mut keys = Vec::new();
+        for k in self.key_specs {
+            if k.flags & KS_NOT_KEY != 0 {
+                continue;
+            }
+            let mut found = Vec::new();
+            spec_keys(k, argv, &mut found)?;
+            if k.flags & KS_INCOMPLETE != 0 {
+                return None;
+            }
+            keys.extend(found.into_iter().map(|i| (i, k.flags)));
+        }
+        Some(keys)
+    }
+
+    /// Whether every `numkeys` spec finds a positive count of keys that fit in `argv`: Redis's
+    /// key parsers find no keys at all otherwise (ZUNIONSTORE d 0 a has no destination either).
+    fn keynums_valid(&self, argv: &[Bytes]) -> bool {
+        self.key_specs.iter().all(|k| match (k.begin, k.find) {
+            (BeginSearch::Index(begin), FindKeys::Keynum(idx, first, step)) => {
+                let numkeys = usize::try_from(begin + idx)
+                    .ok()
+                    .and_then(|i| argv.get(i))
+                    .and_then(|b| super::parse_i64(b));
+                match numkeys {
+                    Some(n) if n >= 1 => {
+                        (begin + first) as i64 + (n - 1) * (step as i64) < (argv.len() as i64)
+                    }
+                    _ => false,
+                }
+            }
+            _ => true,
+        })
     }
 
     pub fn is_write(&self) -> bool {
@@ -392,6 +488,67 @@ impl CommandSpec {
     }
 }
 
+/// The argv indexes one key spec finds in `argv` (pushed to `out`); None when the spec
+/// cannot say (unknown) or the arguments do not fit it. A keyword that is absent finds no keys.
+fn spec_keys(k: &KeySpec, argv: &[Bytes], out: &mut Vec<usize>) -> Option<()> {
+    let argc = argv.len() as i64;
+    let first = match k.begin {
+        BeginSearch::Index(i) => i as i64,
+        BeginSearch::Keyword(word, startfrom) => {
+            let (start, step) = if startfrom > 0 {
+                (startfrom as i64, 1)
+            } else {
+                (argc + startfrom as i64, -1)
+            };
+            let mut i = start;
+            let mut first = 0;
+            while (1..argc).contains(&i) {
+                if argv[i as usize].eq_ignore_ascii_case(word.as_bytes()) {
+                    first = i + 1;
+                    break;
+                }
+                i += step;
+            }
+            if first == 0 {
+                return Some(());
+            }
+            first
+        }
+        BeginSearch::Unknown => return None,
+    };
+    let (first, last, step) = match k.find {
+        FindKeys::Range(lastkey, keystep, limit) => {
+            let last = if lastkey >= 0 {
+                first + lastkey as i64
+            } else if limit == 0 {
+                argc + lastkey as i64
+            } else {
+                first + (argc - first) / limit as i64 + lastkey as i64
+            };
+            (first, last, keystep as i64)
+        }
+        FindKeys::Keynum(keynumidx, firstkey, keystep) => {
+            let at = usize::try_from(first + keynumidx as i64).ok()?;
+            let numkeys = super::parse_i64(argv.get(at)?)?;
+            if numkeys < 0 {
+                return None;
+            }
+            let first = first + firstkey as i64;
+            (first, first + numkeys - 1, keystep as i64)
+        }
+        FindKeys::Unknown => return None,
+    };
+    if last >= argc || last < first || first >= argc || step <= 0 {
+        return None;
+    }
+    let mut i = first;
+    while i <= last {
+        out.push(i as usize);
+        i += step;
+    }
+    Some(())
+}
+
 /// Redis's ACL category table (`ACLCommandCategories`), in its order.
 pub const ACL_ORDER: &[&str] = &[
     "@keyspace",
@@ -416,3 +573,49 @@ pub const ACL_ORDER: &[&str] = &[
     "@transaction",
     "@scripting",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ').map(|a| Bytes::from(a.to_string())).collect()
+    }
+
+    fn found(k: KeySpec, line: &str) -> Option<Vec<usize>> {
+        let mut out = Vec::new();
+        spec_keys(&k, &argv(line), &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn range_specs_count_from_the_start_or_the_end() {
+        let single = ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0));
+        assert_eq!(found(single, "get k"), Some(vec![1]));
+        let pairs = ks(KS_OW, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0));
+        assert_eq!(found(pairs, "mset a 1 b 2"), Some(vec![1, 3]));
+        let but_timeout = ks(KS_RW, BeginSearch::Index(1), FindKeys::Range(-2, 1, 0));
+        assert_eq!(found(but_timeout, "blpop a b 0"), Some(vec![1, 2]));
+        // XREAD-like: the keys are the first half of what follows the keyword.
+        let half = ks(
+            KS_RO,
+            BeginSearch::Keyword("STREAMS", 1),
+            FindKeys::Range(-1, 1, 2),
+        );
+        assert_eq!(
+            found(half, "xread count 1 streams a b 0 0"),
+            Some(vec![4, 5])
+        );
+        assert_eq!(found(half, "xread count 1"), Some(vec![]));
+    }
+
+    #[test]
+    fn keynum_specs_reject_counts_that_do_not_fit() {
+        let k = ks(KS_RO, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1));
+        assert_eq!(found(k, "zunionstore d 2 a b"), Some(vec![3, 4]));
+        assert_eq!(found(k, "zunionstore d 3 a b"), None);
+        assert_eq!(found(k, "zunionstore d x a b"), None);
+        assert_eq!(found(k, "zunionstore d -1 a"), None);
+        let unknown = ks(KS_RO, BeginSearch::Unknown, FindKeys::Unknown);
+        assert_eq!(found(unknown, "sort k by x"), None);
+    }
+}

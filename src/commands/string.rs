@@ -11,6 +11,15 @@ use crate::shard::journal::int_arg;
 use bytes::Bytes;
 use longdouble::{LongDouble, Parsed};
 
+/// SET reads its key only with GET (Redis's `setGetKeys`).
+fn set_key_flags(argv: &[Bytes], _pos: usize) -> KeyFlags {
+    if argv.iter().skip(3).any(|a| eq_ic(a, "get")) {
+        KS_RW | KS_ACCESS | KS_UPDATE
+    } else {
+        KS_OW | KS_UPDATE
+    }
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "get",
@@ -23,9 +32,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(get),
     )
-        .with_key_specs(&[
-            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "set",
         -3,
@@ -37,9 +46,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(set),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)).notes("RW and ACCESS due to the optional `GET` argument"),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)).notes("RW and ACCESS due to the optional `GET` argument"),
+    ])
+    .with_variable_key_flags(set_key_flags),
     spec(
         "incr",
         2,
@@ -51,9 +61,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(incr),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "decr",
         2,
@@ -65,9 +75,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(decr),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "incrby",
         3,
@@ -79,9 +89,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(incrby),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "decrby",
         3,
@@ -93,9 +103,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(decrby),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "mget",
         -2,
@@ -107,9 +117,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the number of keys to retrieve.",
         Handler::Keyed(mget),
     )
-        .with_key_specs(&[
-            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
-        ])
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+    ])
         .with_tips(&["request_policy:multi_shard"]),
     spec(
         "mset",
@@ -122,9 +132,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the number of keys to set.",
         Handler::Keyed(mset),
     )
-        .with_key_specs(&[
-            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0)),
-        ])
+    .with_key_specs(&[
+        ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0)),
+    ])
         .with_tips(&["request_policy:multi_shard", "response_policy:all_succeeded"]),
     spec(
         "setnx",
@@ -137,9 +147,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(setnx),
     )
-        .with_key_specs(&[
-            ks(KS_OW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_OW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "setex",
         4,
@@ -151,9 +161,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(setex),
     )
-        .with_key_specs(&[
-            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "psetex",
         4,
@@ -165,9 +175,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(psetex),
     )
-        .with_key_specs(&[
-            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getset",
         3,
@@ -179,9 +189,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(getset),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getdel",
         2,
@@ -193,9 +203,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(getdel),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getex",
         -2,
@@ -207,9 +217,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(getex),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)).notes("RW and UPDATE because it changes the TTL"),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)).notes("RW and UPDATE because it changes the TTL"),
+    ]),
     spec(
         "incrbyfloat",
         3,
@@ -221,9 +231,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(incrbyfloat),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "append",
         3,
@@ -235,9 +245,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
         Handler::Keyed(append),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "strlen",
         2,
@@ -249,9 +259,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         Handler::Keyed(strlen),
     )
-        .with_key_specs(&[
-            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getrange",
         4,
@@ -263,9 +273,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         Handler::Keyed(getrange),
     )
-        .with_key_specs(&[
-            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "substr",
         4,
@@ -277,9 +287,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         Handler::Keyed(getrange),
     )
-        .with_key_specs(&[
-            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "setrange",
         4,
@@ -291,9 +301,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
         Handler::Keyed(setrange),
     )
-        .with_key_specs(&[
-            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "msetnx",
         -3,
@@ -305,9 +315,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the number of keys to set.",
         Handler::Keyed(msetnx),
     )
-        .with_key_specs(&[
-            ks(KS_OW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0)),
-        ])
+    .with_key_specs(&[
+        ks(KS_OW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0)),
+    ])
         .with_tips(&["request_policy:multi_shard", "response_policy:agg_min"]),
     spec(
         "lcs",
@@ -320,9 +330,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N*M) where N and M are the lengths of s1 and s2, respectively",
         Handler::Keyed(lcs),
     )
-        .with_key_specs(&[
-            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(1, 1, 0)),
-        ]),
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(1, 1, 0)),
+    ]),
 ];
 
 /// Redis's default `proto-max-bulk-len` (512 MB).
