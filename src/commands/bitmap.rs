@@ -10,6 +10,23 @@ use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::keyspace::{Db, Value};
 use bytes::Bytes;
 
+/// BITFIELD only reads its key when every operation is a well-formed GET or OVERFLOW
+/// (Redis's `bitfieldGetKeys`: anything else, a syntax error included, counts as a write).
+fn bitfield_key_flags(argv: &[Bytes], _pos: usize) -> KeyFlags {
+    let mut i = 2;
+    while i < argv.len() {
+        let rest = argv.len() - i - 1;
+        if eq_ic(&argv[i], "get") && rest >= 2 {
+            i += 3;
+        } else if eq_ic(&argv[i], "overflow") && rest >= 1 {
+            i += 2;
+        } else {
+            return KS_RW | KS_ACCESS | KS_UPDATE;
+        }
+    }
+    KS_RO | KS_ACCESS
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "setbit",
@@ -21,7 +38,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Sets or clears the bit at offset in the string value stored at key",
         "O(1)",
         Handler::Keyed(setbit),
-    ),
+    )
+    .with_key_specs(&[ks(
+        KS_RW | KS_ACCESS | KS_UPDATE,
+        BeginSearch::Index(1),
+        FindKeys::Range(0, 1, 0),
+    )]),
     spec(
         "getbit",
         3,
@@ -32,7 +54,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the bit value at offset in the string value stored at key",
         "O(1)",
         Handler::Keyed(getbit),
-    ),
+    )
+    .with_key_specs(&[ks(
+        KS_RO | KS_ACCESS,
+        BeginSearch::Index(1),
+        FindKeys::Range(0, 1, 0),
+    )]),
     spec(
         "bitcount",
         -2,
@@ -43,7 +70,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Count set bits in a string",
         "O(N)",
         Handler::Keyed(bitcount),
-    ),
+    )
+    .with_key_specs(&[ks(
+        KS_RO | KS_ACCESS,
+        BeginSearch::Index(1),
+        FindKeys::Range(0, 1, 0),
+    )]),
     spec(
         "bitpos",
         -3,
@@ -54,7 +86,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Find first bit set or clear in a string",
         "O(N)",
         Handler::Keyed(bitpos),
-    ),
+    )
+    .with_key_specs(&[ks(
+        KS_RO | KS_ACCESS,
+        BeginSearch::Index(1),
+        FindKeys::Range(0, 1, 0),
+    )]),
     spec(
         "bitop",
         -4,
@@ -65,7 +102,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Perform bitwise operations between strings",
         "O(N)",
         Handler::Keyed(bitop),
-    ),
+    )
+    .with_key_specs(&[
+        ks(
+            KS_OW | KS_UPDATE,
+            BeginSearch::Index(2),
+            FindKeys::Range(0, 1, 0),
+        ),
+        ks(
+            KS_RO | KS_ACCESS,
+            BeginSearch::Index(3),
+            FindKeys::Range(-1, 1, 0),
+        ),
+    ]),
     spec(
         "bitfield",
         -2,
@@ -76,7 +125,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Perform arbitrary bitfield integer operations on strings",
         "O(1) for each subcommand specified",
         Handler::Keyed(bitfield),
-    ),
+    )
+    .with_key_specs(&[ks(
+        KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS,
+        BeginSearch::Index(1),
+        FindKeys::Range(0, 1, 0),
+    )
+    .notes("This command allows both access and modification of the key")])
+    .with_variable_key_flags(bitfield_key_flags),
     spec(
         "bitfield_ro",
         -2,
@@ -87,7 +143,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
         "O(1) for each subcommand specified",
         Handler::Keyed(bitfield_ro),
-    ),
+    )
+    .with_key_specs(&[ks(
+        KS_RO | KS_ACCESS,
+        BeginSearch::Index(1),
+        FindKeys::Range(0, 1, 0),
+    )]),
 ];
 
 /// Redis's `getBitOffsetFromArgument`: a bit offset below 2^32 (512 MB of bits); with `hash`,

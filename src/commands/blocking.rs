@@ -39,14 +39,40 @@ const BLOCK_FLAGS: Flags = WRITE | NOSCRIPT | BLOCKING;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("blpop", -3, BLOCK_FLAGS, Keys::Range(1, -2, 1), "list", "2.0.0", "Remove and get the first element in a list, or block until one is available", "O(N) where N is the number of provided keys.", Handler::Keyed(blpop)),
-    spec("brpop", -3, BLOCK_FLAGS, Keys::Range(1, -2, 1), "list", "2.0.0", "Remove and get the last element in a list, or block until one is available", "O(N) where N is the number of provided keys.", Handler::Keyed(brpop)),
-    spec("brpoplpush", 4, BLOCK_FLAGS | DENYOOM, Keys::Range(1, 2, 1), "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", Handler::Keyed(brpoplpush)),
-    spec("blmove", 6, BLOCK_FLAGS | DENYOOM, Keys::Range(1, 2, 1), "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", Handler::Keyed(blmove)),
-    spec("blmpop", -5, WRITE | BLOCKING, Keys::Custom(numkeys_at_2), "list", "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", Handler::Keyed(blmpop)),
-    spec("bzpopmin", -3, BLOCK_FLAGS | FAST, Keys::Range(1, -2, 1), "sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(bzpopmin)),
-    spec("bzpopmax", -3, BLOCK_FLAGS | FAST, Keys::Range(1, -2, 1), "sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(bzpopmax)),
-    spec("bzmpop", -5, WRITE | BLOCKING, Keys::Custom(numkeys_at_2), "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(bzmpop)),
+    spec("blpop", -3, BLOCK_FLAGS, Keys::Range(1, -2, 1), "list", "2.0.0", "Remove and get the first element in a list, or block until one is available", "O(N) where N is the number of provided keys.", Handler::Keyed(blpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(-2, 1, 0)),
+        ]),
+    spec("brpop", -3, BLOCK_FLAGS, Keys::Range(1, -2, 1), "list", "2.0.0", "Remove and get the last element in a list, or block until one is available", "O(N) where N is the number of provided keys.", Handler::Keyed(brpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(-2, 1, 0)),
+        ]),
+    spec("brpoplpush", 4, BLOCK_FLAGS | DENYOOM, Keys::Range(1, 2, 1), "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", Handler::Keyed(brpoplpush))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("blmove", 6, BLOCK_FLAGS | DENYOOM, Keys::Range(1, 2, 1), "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", Handler::Keyed(blmove))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("blmpop", -5, WRITE | BLOCKING, Keys::Custom(numkeys_at_2), "list", "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", Handler::Keyed(blmpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("bzpopmin", -3, BLOCK_FLAGS | FAST, Keys::Range(1, -2, 1), "sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(bzpopmin))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(-2, 1, 0)),
+        ]),
+    spec("bzpopmax", -3, BLOCK_FLAGS | FAST, Keys::Range(1, -2, 1), "sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(bzpopmax))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(-2, 1, 0)),
+        ]),
+    spec("bzmpop", -5, WRITE | BLOCKING, Keys::Custom(numkeys_at_2), "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(bzmpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1)),
+        ]),
 ];
 
 /// CLIENT UNBLOCK's spec (listed among CLIENT's subcommands).

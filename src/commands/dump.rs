@@ -1,7 +1,7 @@
 //! DUMP and RESTORE: a value as Redis's serialization payload (RDB value encoding + RDB version
 //! + CRC64), readable by any Redis 7.0 and produced by one.
 
-use super::spec::{spec, CommandSpec, Keys, DANGEROUS, DENYOOM, READONLY, WRITE};
+use super::spec::*;
 use super::{eq_ic, errors, parse_i64, Ctx, Handler};
 use crate::keyspace::{Db, Entry, Value};
 use crate::persistence::rdb::{self, read::DumpError};
@@ -9,8 +9,15 @@ use bytes::Bytes;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("dump", 2, READONLY, Keys::Range(1, 1, 1), "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", Handler::Keyed(dump)),
-    spec("restore", -4, WRITE | DENYOOM | DANGEROUS, Keys::Range(1, 1, 1), "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", Handler::Keyed(restore)),
+    spec("dump", 2, READONLY, Keys::Range(1, 1, 1), "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", Handler::Keyed(dump))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    spec("restore", -4, WRITE | DENYOOM | DANGEROUS, Keys::Range(1, 1, 1), "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", Handler::Keyed(restore))
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
 ];
 
 /// `rdbcompression` of the running server (on when there is none, as in unit tests).

@@ -32,22 +32,75 @@ macro_rules! hcmd {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    hcmd!("hset", -4, WRITE | DENYOOM | FAST, "2.0.0", "Set the string value of a hash field", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", hset),
-    hcmd!("hmset", -4, WRITE | DENYOOM | FAST, "2.0.0", "Set multiple hash fields to multiple values", "O(N) where N is the number of fields being set.", hmset),
-    hcmd!("hsetnx", 4, WRITE | DENYOOM | FAST, "2.0.0", "Set the value of a hash field, only if the field does not exist", "O(1)", hsetnx),
-    hcmd!("hget", 3, READONLY | FAST, "2.0.0", "Get the value of a hash field", "O(1)", hget),
-    hcmd!("hmget", -3, READONLY | FAST, "2.0.0", "Get the values of all the given hash fields", "O(N) where N is the number of fields being requested.", hmget),
-    hcmd!("hdel", -3, WRITE | FAST, "2.0.0", "Delete one or more hash fields", "O(N) where N is the number of fields to be removed.", hdel),
-    hcmd!("hlen", 2, READONLY | FAST, "2.0.0", "Get the number of fields in a hash", "O(1)", hlen),
-    hcmd!("hstrlen", 3, READONLY | FAST, "3.2.0", "Get the length of the value of a hash field", "O(1)", hstrlen),
-    hcmd!("hexists", 3, READONLY | FAST, "2.0.0", "Determine if a hash field exists", "O(1)", hexists),
-    hcmd!("hkeys", 2, READONLY, "2.0.0", "Get all the fields in a hash", "O(N) where N is the size of the hash.", hkeys),
-    hcmd!("hvals", 2, READONLY, "2.0.0", "Get all the values in a hash", "O(N) where N is the size of the hash.", hvals),
-    hcmd!("hgetall", 2, READONLY, "2.0.0", "Get all the fields and values in a hash", "O(N) where N is the size of the hash.", hgetall),
-    hcmd!("hincrby", 4, WRITE | DENYOOM | FAST, "2.0.0", "Increment the integer value of a hash field by the given number", "O(1)", hincrby),
-    hcmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, "2.6.0", "Increment the float value of a hash field by the given amount", "O(1)", hincrbyfloat),
-    hcmd!("hrandfield", -2, READONLY, "6.2.0", "Get one or multiple random fields from a hash", "O(N) where N is the number of fields returned", hrandfield),
-    hcmd!("hscan", -3, READONLY, "2.8.0", "Incrementally iterate hash fields and associated values", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", hscan),
+    hcmd!("hset", -4, WRITE | DENYOOM | FAST, "2.0.0", "Set the string value of a hash field", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", hset)
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hmset", -4, WRITE | DENYOOM | FAST, "2.0.0", "Set multiple hash fields to multiple values", "O(N) where N is the number of fields being set.", hmset)
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hsetnx", 4, WRITE | DENYOOM | FAST, "2.0.0", "Set the value of a hash field, only if the field does not exist", "O(1)", hsetnx)
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hget", 3, READONLY | FAST, "2.0.0", "Get the value of a hash field", "O(1)", hget)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hmget", -3, READONLY | FAST, "2.0.0", "Get the values of all the given hash fields", "O(N) where N is the number of fields being requested.", hmget)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hdel", -3, WRITE | FAST, "2.0.0", "Delete one or more hash fields", "O(N) where N is the number of fields to be removed.", hdel)
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hlen", 2, READONLY | FAST, "2.0.0", "Get the number of fields in a hash", "O(1)", hlen)
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hstrlen", 3, READONLY | FAST, "3.2.0", "Get the length of the value of a hash field", "O(1)", hstrlen)
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hexists", 3, READONLY | FAST, "2.0.0", "Determine if a hash field exists", "O(1)", hexists)
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hkeys", 2, READONLY, "2.0.0", "Get all the fields in a hash", "O(N) where N is the size of the hash.", hkeys)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    hcmd!("hvals", 2, READONLY, "2.0.0", "Get all the values in a hash", "O(N) where N is the size of the hash.", hvals)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    hcmd!("hgetall", 2, READONLY, "2.0.0", "Get all the fields and values in a hash", "O(N) where N is the size of the hash.", hgetall)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    hcmd!("hincrby", 4, WRITE | DENYOOM | FAST, "2.0.0", "Increment the integer value of a hash field by the given number", "O(1)", hincrby)
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, "2.6.0", "Increment the float value of a hash field by the given amount", "O(1)", hincrbyfloat)
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    hcmd!("hrandfield", -2, READONLY, "6.2.0", "Get one or multiple random fields from a hash", "O(N) where N is the number of fields returned", hrandfield)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    hcmd!("hscan", -3, READONLY, "2.8.0", "Incrementally iterate hash fields and associated values", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", hscan)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
 ];
 
 // ---- Lookups ---------------------------------------------------------------------------------

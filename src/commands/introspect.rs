@@ -150,6 +150,18 @@ static COMMAND_SUBCOMMANDS_LIST: &[CommandSpec] = &[
     )
     .with_acl(&["@connection"]),
     spec(
+        "command|getkeysandflags",
+        -4,
+        LOADING | STALE | SENTINEL,
+        Keys::None,
+        "server",
+        "7.0.0",
+        "Extract keys and access flags given a full Redis command",
+        "O(N) where N is the number of arguments to the command",
+        Handler::Conn(command_getkeysandflags),
+    )
+    .with_acl(&["@connection"]),
+    spec(
         "command|help",
         2,
         LOADING | STALE | SENTINEL,
@@ -180,7 +192,8 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         "Get the slow log's entries",
         "O(N) where N is the number of entries returned",
         Handler::Conn(slowlog_get),
-    ),
+    )
+    .with_tips(&["request_policy:all_nodes", "nondeterministic_output"]),
     spec(
         "slowlog|len",
         2,
@@ -191,7 +204,12 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         "Get the slow log's length",
         "O(1)",
         Handler::Conn(slowlog_len),
-    ),
+    )
+    .with_tips(&[
+        "request_policy:all_nodes",
+        "response_policy:agg_sum",
+        "nondeterministic_output",
+    ]),
     spec(
         "slowlog|reset",
         2,
@@ -202,7 +220,8 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         "Clear all entries from the slow log",
         "O(N) where N is the number of entries in the slowlog",
         Handler::Conn(slowlog_reset),
-    ),
+    )
+    .with_tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
     spec(
         "slowlog|help",
         2,
@@ -227,7 +246,12 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Return the latest latency samples for all events.",
         "O(1)",
         Handler::Conn(latency_latest),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_nodes",
+        "response_policy:special",
+    ]),
     spec(
         "latency|histogram",
         -2,
@@ -238,7 +262,12 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Return the cumulative distribution of latencies of a subset of commands or all.",
         "O(N) where N is the number of commands with latency information being retrieved.",
         Handler::Coord(latency_histogram),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_nodes",
+        "response_policy:special",
+    ]),
     spec(
         "latency|reset",
         -2,
@@ -249,7 +278,8 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Reset latency data for one or more events.",
         "O(1)",
         Handler::Conn(latency_reset),
-    ),
+    )
+    .with_tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
     spec(
         "latency|doctor",
         2,
@@ -260,7 +290,12 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Return a human readable latency analysis report.",
         "O(1)",
         Handler::Conn(latency_doctor),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_nodes",
+        "response_policy:special",
+    ]),
     spec(
         "latency|history",
         3,
@@ -271,7 +306,12 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Return timestamp-latency samples for the event.",
         "O(1)",
         Handler::Conn(latency_history),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_nodes",
+        "response_policy:special",
+    ]),
     spec(
         "latency|graph",
         3,
@@ -282,7 +322,12 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "Return a latency graph for the event.",
         "O(1)",
         Handler::Conn(latency_graph),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_nodes",
+        "response_policy:special",
+    ]),
     spec(
         "latency|help",
         2,
@@ -307,7 +352,8 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
         "Estimate the memory usage of a key",
         "O(N) where N is the number of samples.",
         Handler::Keyed(memory_usage),
-    ),
+    )
+    .with_key_specs(&[ks(KS_RO, BeginSearch::Index(2), FindKeys::Range(0, 1, 0))]),
     spec(
         "memory|doctor",
         2,
@@ -318,7 +364,12 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
         "Outputs memory problems report",
         "O(1)",
         Handler::Conn(memory_doctor),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ]),
     spec(
         "memory|stats",
         2,
@@ -329,7 +380,12 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
         "Show memory usage details",
         "O(1)",
         Handler::Coord(memory_stats),
-    ),
+    )
+    .with_tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ]),
     spec(
         "memory|help",
         2,
@@ -401,6 +457,8 @@ fn command_help(conn: &mut Conn, _argv: &[Bytes]) {
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     );
 }
@@ -417,15 +475,19 @@ fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
         None => table::lookup(name).filter(|s| !s.summary.is_empty()),
         Some(i) => {
             let parent = table::lookup(&name[..i])?;
-            if parent.name == "command" {
-                let sub = &name[i + 1..];
-                return command_subcommands()
-                    .iter()
-                    .find(|s| s.name.as_bytes()[8..].eq_ignore_ascii_case(sub));
-            }
-            table::lookup_sub(parent, &name[i + 1..])
+            lookup_sub_of(parent, &name[i + 1..])
         }
     }
+}
+
+/// `parent|name` among the subcommands of `parent` (COMMAND's included).
+fn lookup_sub_of(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    if parent.name == "command" {
+        return command_subcommands()
+            .iter()
+            .find(|s| s.name.as_bytes()[8..].eq_ignore_ascii_case(name));
+    }
+    table::lookup_sub(parent, name)
 }
 
 fn subcommands_of(s: &'static CommandSpec) -> &'static [CommandSpec] {
@@ -463,7 +525,7 @@ pub fn write_info_with(out: &mut ReplyBuf, s: &CommandSpec, subs: &'static [Comm
     let mut flags: Vec<&str> = Vec::new();
     for (f, n) in REPORTED_FLAGS {
         if *f == MOVABLE_KEYS {
-            if matches!(s.keys, Keys::Custom(_)) {
+            if s.movable_keys() {
                 flags.push(n);
             }
         } else if s.flags & f != 0 {
@@ -520,55 +582,94 @@ const REPORTED_FLAGS: &[(Flags, &str)] = &[
     (NO_AUTH, "no_auth"),
     (MAY_REPLICATE, "may_replicate"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
     (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"),
     (ALLOW_BUSY, "allow_busy"),
 ];
 
-/// Key specs derived from the legacy range (ringkv keeps no richer key-spec data yet).
+/// A command's key specs: a set of maps (notes, flags, begin_search, find_keys).
 fn write_key_specs(out: &mut ReplyBuf, s: &CommandSpec) {
-    let (first, last, step) = s.legacy_keys;
-    // Key specs are a set in Redis's reply (`~` in RESP3).
-    if first <= 0 {
-        out.set(0);
-        return;
+    out.set(s.key_specs.len());
+    for k in s.key_specs {
+        out.map(if k.notes.is_empty() { 3 } else { 4 });
+        if !k.notes.is_empty() {
+            out.bulk(b"notes");
+            out.bulk(k.notes.as_bytes());
+        }
+        out.bulk(b"flags");
+        write_key_flags(out, k.flags);
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        match k.begin {
+            BeginSearch::Index(index) => {
+                out.bulk(b"index");
+                out.bulk(b"spec");
+                out.map(1);
+                out.bulk(b"index");
+                out.int(index as i64);
+            }
+            BeginSearch::Keyword(keyword, startfrom) => {
+                out.bulk(b"keyword");
+                out.bulk(b"spec");
+                out.map(2);
+                out.bulk(b"keyword");
+                out.bulk(keyword.as_bytes());
+                out.bulk(b"startfrom");
+                out.int(startfrom as i64);
+            }
+            BeginSearch::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        let fields: &[(&[u8], i32)] = match k.find {
+            FindKeys::Range(lastkey, keystep, limit) => {
+                out.bulk(b"range");
+                &[
+                    (b"lastkey", lastkey),
+                    (b"keystep", keystep),
+                    (b"limit", limit),
+                ]
+            }
+            FindKeys::Keynum(keynumidx, firstkey, keystep) => {
+                out.bulk(b"keynum");
+                &[
+                    (b"keynumidx", keynumidx),
+                    (b"firstkey", firstkey),
+                    (b"keystep", keystep),
+                ]
+            }
+            FindKeys::Unknown => {
+                out.bulk(b"unknown");
+                &[]
+            }
+        };
+        out.bulk(b"spec");
+        out.map(fields.len());
+        for (name, v) in fields {
+            out.bulk(name);
+            out.int(*v as i64);
+        }
     }
-    out.set(1);
-    out.map(3);
-    out.bulk(b"flags");
-    if s.flags & WRITE != 0 {
-        out.set(2);
-        out.simple("RW");
-        out.simple("update");
-    } else {
-        out.set(2);
-        out.simple("RO");
-        out.simple("access");
+}
+
+/// Key-spec flags as a set of status strings, in Redis's order.
+fn write_key_flags(out: &mut ReplyBuf, flags: KeyFlags) {
+    let names: Vec<&str> = KEY_FLAG_NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
     }
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(first as i64);
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.int(if last < 0 {
-        last as i64
-    } else {
-        (last - first) as i64
-    });
-    out.bulk(b"keystep");
-    out.int(step as i64);
-    out.bulk(b"limit");
-    out.int(0);
 }
 
 fn command_docs(conn: &mut Conn, argv: &[Bytes]) {
@@ -680,7 +781,7 @@ fn command_list(conn: &mut Conn, argv: &[Bytes]) {
             let keep = match &filter {
                 Filter::All => true,
                 Filter::Module => false,
-                Filter::AclCat(cat) => c.acl_categories().contains(&cat.as_str()),
+                Filter::AclCat(cat) => c.reported_acl_categories().contains(&cat.as_str()),
                 Filter::Pattern(p) => crate::glob::stringmatch(p, c.name.as_bytes(), true),
             };
             if keep {
@@ -695,31 +796,46 @@ fn command_list(conn: &mut Conn, argv: &[Bytes]) {
 }
 
 fn command_getkeys(conn: &mut Conn, argv: &[Bytes]) {
+    getkeys(conn, argv, false);
+}
+
+fn command_getkeysandflags(conn: &mut Conn, argv: &[Bytes]) {
+    getkeys(conn, argv, true);
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command line after the subcommand
+/// name, each with its key-spec flags when `with_flags`.
+fn getkeys(conn: &mut Conn, argv: &[Bytes], with_flags: bool) {
     let cmd = &argv[2..];
     let Some(mut s) = table::lookup(&cmd[0]) else {
         return conn.error("ERR Invalid command specified");
     };
-    if !s.subcommands.is_empty() {
-        match table::lookup_sub(s, &cmd[1]) {
+    if !subcommands_of(s).is_empty() {
+        match lookup_sub_of(s, &cmd[1]) {
             Some(sub) => s = sub,
             None => return conn.error("ERR Invalid command specified"),
         }
     }
-    if matches!(s.keys, Keys::None) {
+    if !s.has_keys() {
         return conn.error("ERR The command has no key arguments");
     }
     let argc = cmd.len() as i32;
     if (s.arity > 0 && argc != s.arity) || argc < -s.arity {
         return conn.error("ERR Invalid number of arguments specified for command");
     }
-    let mut pos = Vec::new();
-    s.key_positions(cmd, &mut pos);
-    if pos.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
-        return conn.error(&errors::wrong_arity("command|getkeys"));
+    let keys = s.keys_and_flags(cmd);
+    if keys.is_empty() && s.flags & NO_MANDATORY_KEYS == 0 {
+        return conn.error("ERR Invalid arguments specified for command");
     }
-    conn.out.array(pos.len());
-    for i in pos {
-        conn.out.bulk(&cmd[i]);
+    conn.out.array(keys.len());
+    for (i, flags) in keys {
+        if with_flags {
+            conn.out.array(2);
+            conn.out.bulk(&cmd[i]);
+            write_key_flags(&mut conn.out, flags);
+        } else {
+            conn.out.bulk(&cmd[i]);
+        }
     }
 }
 

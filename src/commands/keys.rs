@@ -20,31 +20,106 @@ use rand::Rng;
 use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("del", -2, WRITE, Keys::Range(1, -1, 1), "generic", "1.0.0", "Delete a key", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).", Handler::Keyed(del)),
-    spec("unlink", -2, WRITE | FAST, Keys::Range(1, -1, 1), "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", Handler::Keyed(del)),
-    spec("exists", -2, READONLY | FAST, Keys::Range(1, -1, 1), "generic", "1.0.0", "Determine if a key exists", "O(N) where N is the number of keys to check.", Handler::Keyed(exists)),
-    spec("touch", -2, READONLY | FAST, Keys::Range(1, -1, 1), "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", "O(N) where N is the number of keys that will be touched.", Handler::Keyed(touch)),
-    spec("type", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "1.0.0", "Determine the type stored at key", "O(1)", Handler::Keyed(type_cmd)),
-    spec("expire", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "1.0.0", "Set a key's time to live in seconds", "O(1)", Handler::Keyed(expire)),
-    spec("pexpire", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "2.6.0", "Set a key's time to live in milliseconds", "O(1)", Handler::Keyed(pexpire)),
-    spec("expireat", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "1.2.0", "Set the expiration for a key as a UNIX timestamp", "O(1)", Handler::Keyed(expireat)),
-    spec("pexpireat", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "O(1)", Handler::Keyed(pexpireat)),
-    spec("expiretime", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "7.0.0", "Get the expiration Unix timestamp for a key", "O(1)", Handler::Keyed(expiretime)),
-    spec("pexpiretime", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", "O(1)", Handler::Keyed(pexpiretime)),
-    spec("ttl", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "1.0.0", "Get the time to live for a key in seconds", "O(1)", Handler::Keyed(ttl)),
-    spec("pttl", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "2.6.0", "Get the time to live for a key in milliseconds", "O(1)", Handler::Keyed(pttl)),
-    spec("persist", 2, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "2.2.0", "Remove the expiration from a key", "O(1)", Handler::Keyed(persist)),
-    spec("rename", 3, WRITE, Keys::Range(1, 2, 1), "generic", "1.0.0", "Rename a key", "O(1)", Handler::Keyed(rename)),
-    spec("renamenx", 3, WRITE | FAST, Keys::Range(1, 2, 1), "generic", "1.0.0", "Rename a key, only if the new key does not exist", "O(1)", Handler::Keyed(renamenx)),
-    spec("copy", -3, WRITE | DENYOOM, Keys::Custom(copy_keys), "generic", "6.2.0", "Copy a key", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", Handler::Keyed(copy)).with_legacy_keys(1, 2, 1),
-    spec("move", 3, WRITE | FAST, Keys::Custom(move_keys), "generic", "1.0.0", "Move a key to another database", "O(1)", Handler::Keyed(move_cmd)).with_legacy_keys(1, 1, 1),
-    spec("keys", 2, READONLY | DANGEROUS, Keys::None, "generic", "1.0.0", "Find all keys matching the given pattern", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", Handler::Coord(keys)),
-    spec("scan", -2, READONLY, Keys::None, "generic", "2.8.0", "Incrementally iterate the keys space", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", Handler::Coord(scan)),
-    spec("randomkey", 1, READONLY, Keys::None, "generic", "1.0.0", "Return a random key from the keyspace", "O(1)", Handler::Coord(randomkey)),
-    spec("dbsize", 1, READONLY | FAST, Keys::None, "server", "1.0.0", "Return the number of keys in the selected database", "O(1)", Handler::Coord(dbsize)),
-    spec("flushdb", -1, WRITE | DANGEROUS, Keys::None, "server", "1.0.0", "Remove all keys from the current database", "O(N) where N is the number of keys in the selected database", Handler::Coord(flushdb)),
-    spec("flushall", -1, WRITE | DANGEROUS, Keys::None, "server", "1.0.0", "Remove all keys from all databases", "O(N) where N is the total number of keys in all databases", Handler::Coord(flushall)),
-    spec("swapdb", 3, WRITE | FAST | DANGEROUS, Keys::None, "server", "4.0.0", "Swaps two Redis databases", "O(N) where N is the count of clients watching or blocking on keys from both databases.", Handler::Coord(swapdb)),
+    spec("del", -2, WRITE, Keys::Range(1, -1, 1), "generic", "1.0.0", "Delete a key", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).", Handler::Keyed(del))
+        .with_key_specs(&[
+            ks(KS_RM | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    spec("unlink", -2, WRITE | FAST, Keys::Range(1, -1, 1), "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", Handler::Keyed(del))
+        .with_key_specs(&[
+            ks(KS_RM | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    spec("exists", -2, READONLY | FAST, Keys::Range(1, -1, 1), "generic", "1.0.0", "Determine if a key exists", "O(N) where N is the number of keys to check.", Handler::Keyed(exists))
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    spec("touch", -2, READONLY | FAST, Keys::Range(1, -1, 1), "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", "O(N) where N is the number of keys that will be touched.", Handler::Keyed(touch))
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    spec("type", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "1.0.0", "Determine the type stored at key", "O(1)", Handler::Keyed(type_cmd))
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("expire", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "1.0.0", "Set a key's time to live in seconds", "O(1)", Handler::Keyed(expire))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("pexpire", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "2.6.0", "Set a key's time to live in milliseconds", "O(1)", Handler::Keyed(pexpire))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("expireat", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "1.2.0", "Set the expiration for a key as a UNIX timestamp", "O(1)", Handler::Keyed(expireat))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("pexpireat", -3, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "O(1)", Handler::Keyed(pexpireat))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("expiretime", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "7.0.0", "Get the expiration Unix timestamp for a key", "O(1)", Handler::Keyed(expiretime))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("pexpiretime", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", "O(1)", Handler::Keyed(pexpiretime))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("ttl", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "1.0.0", "Get the time to live for a key in seconds", "O(1)", Handler::Keyed(ttl))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    spec("pttl", 2, READONLY | FAST, Keys::Range(1, 1, 1), "generic", "2.6.0", "Get the time to live for a key in milliseconds", "O(1)", Handler::Keyed(pttl))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    spec("persist", 2, WRITE | FAST, Keys::Range(1, 1, 1), "generic", "2.2.0", "Remove the expiration from a key", "O(1)", Handler::Keyed(persist))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("rename", 3, WRITE, Keys::Range(1, 2, 1), "generic", "1.0.0", "Rename a key", "O(1)", Handler::Keyed(rename))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("renamenx", 3, WRITE | FAST, Keys::Range(1, 2, 1), "generic", "1.0.0", "Rename a key, only if the new key does not exist", "O(1)", Handler::Keyed(renamenx))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_OW | KS_INSERT, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("copy", -3, WRITE | DENYOOM, Keys::Custom(copy_keys), "generic", "6.2.0", "Copy a key", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", Handler::Keyed(copy))
+        .with_legacy_keys(1, 2, 1)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("move", 3, WRITE | FAST, Keys::Custom(move_keys), "generic", "1.0.0", "Move a key to another database", "O(1)", Handler::Keyed(move_cmd))
+        .with_legacy_keys(1, 1, 1)
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("keys", 2, READONLY | DANGEROUS, Keys::None, "generic", "1.0.0", "Find all keys matching the given pattern", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", Handler::Coord(keys))
+        .with_tips(&["request_policy:all_shards", "nondeterministic_output_order"]),
+    spec("scan", -2, READONLY, Keys::None, "generic", "2.8.0", "Incrementally iterate the keys space", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", Handler::Coord(scan))
+        .with_tips(&["nondeterministic_output", "request_policy:special"]),
+    spec("randomkey", 1, READONLY, Keys::None, "generic", "1.0.0", "Return a random key from the keyspace", "O(1)", Handler::Coord(randomkey))
+        .with_tips(&["request_policy:all_shards", "nondeterministic_output"]),
+    spec("dbsize", 1, READONLY | FAST, Keys::None, "server", "1.0.0", "Return the number of keys in the selected database", "O(1)", Handler::Coord(dbsize))
+        .with_tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .with_acl(&["@keyspace"]),
+    spec("flushdb", -1, WRITE | DANGEROUS, Keys::None, "server", "1.0.0", "Remove all keys from the current database", "O(N) where N is the number of keys in the selected database", Handler::Coord(flushdb))
+        .with_tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .with_acl(&["@keyspace"]),
+    spec("flushall", -1, WRITE | DANGEROUS, Keys::None, "server", "1.0.0", "Remove all keys from all databases", "O(N) where N is the total number of keys in all databases", Handler::Coord(flushall))
+        .with_tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .with_acl(&["@keyspace"]),
+    spec("swapdb", 3, WRITE | FAST | DANGEROUS, Keys::None, "server", "4.0.0", "Swaps two Redis databases", "O(N) where N is the count of clients watching or blocking on keys from both databases.", Handler::Coord(swapdb))
+        .with_acl(&["@keyspace"]),
     container("object", "generic", "2.2.3", "A container for object introspection commands", OBJECT_SUBCOMMANDS),
 ];
 
@@ -59,7 +134,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "Inspect the internal encoding of a Redis object",
         "O(1)",
         Handler::Keyed(object_encoding),
-    ),
+    )
+    .with_key_specs(&[ks(KS_RO, BeginSearch::Index(2), FindKeys::Range(0, 1, 0))])
+    .with_tips(&["nondeterministic_output"]),
     spec(
         "object|freq",
         3,
@@ -70,7 +147,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "Get the logarithmic access frequency counter of a Redis object",
         "O(1)",
         Handler::Keyed(object_freq),
-    ),
+    )
+    .with_key_specs(&[ks(KS_RO, BeginSearch::Index(2), FindKeys::Range(0, 1, 0))])
+    .with_tips(&["nondeterministic_output"]),
     spec(
         "object|idletime",
         3,
@@ -81,7 +160,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "Get the time since a Redis object was last accessed",
         "O(1)",
         Handler::Keyed(object_idletime),
-    ),
+    )
+    .with_key_specs(&[ks(KS_RO, BeginSearch::Index(2), FindKeys::Range(0, 1, 0))])
+    .with_tips(&["nondeterministic_output"]),
     spec(
         "object|refcount",
         3,
@@ -92,7 +173,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "Get the number of references to the value of the key",
         "O(1)",
         Handler::Keyed(object_refcount),
-    ),
+    )
+    .with_key_specs(&[ks(KS_RO, BeginSearch::Index(2), FindKeys::Range(0, 1, 0))])
+    .with_tips(&["nondeterministic_output"]),
     spec(
         "object|help",
         2,

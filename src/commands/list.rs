@@ -28,23 +28,76 @@ const PUSH_COMPLEXITY: &str = "O(1) for each element added, so O(N) to add N ele
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("lpush", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Prepend one or multiple elements to a list", PUSH_COMPLEXITY, Handler::Keyed(lpush)),
-    spec("rpush", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Append one or multiple elements to a list", PUSH_COMPLEXITY, Handler::Keyed(rpush)),
-    spec("lpushx", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "2.2.0", "Prepend an element to a list, only if the list exists", PUSH_COMPLEXITY, Handler::Keyed(lpushx)),
-    spec("rpushx", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "2.2.0", "Append an element to a list, only if the list exists", PUSH_COMPLEXITY, Handler::Keyed(rpushx)),
-    spec("lpop", -2, WRITE | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Remove and get the first elements in a list", "O(N) where N is the number of elements returned", Handler::Keyed(lpop)),
-    spec("rpop", -2, WRITE | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Remove and get the last elements in a list", "O(N) where N is the number of elements returned", Handler::Keyed(rpop)),
-    spec("llen", 2, READONLY | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Get the length of a list", "O(1)", Handler::Keyed(llen)),
-    spec("lrange", 4, READONLY, Keys::Range(1, 1, 1), "list", "1.0.0", "Get a range of elements from a list", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", Handler::Keyed(lrange)),
-    spec("lindex", 3, READONLY, Keys::Range(1, 1, 1), "list", "1.0.0", "Get an element from a list by its index", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", Handler::Keyed(lindex)),
-    spec("lset", 4, WRITE | DENYOOM, Keys::Range(1, 1, 1), "list", "1.0.0", "Set the value of an element in a list by its index", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", Handler::Keyed(lset)),
-    spec("lrem", 4, WRITE, Keys::Range(1, 1, 1), "list", "1.0.0", "Remove elements from a list", "O(N+M) where N is the length of the list and M is the number of elements removed.", Handler::Keyed(lrem)),
-    spec("ltrim", 4, WRITE, Keys::Range(1, 1, 1), "list", "1.0.0", "Trim a list to the specified range", "O(N) where N is the number of elements to be removed by the operation.", Handler::Keyed(ltrim)),
-    spec("linsert", 5, WRITE | DENYOOM, Keys::Range(1, 1, 1), "list", "2.2.0", "Insert an element before or after another element in a list", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", Handler::Keyed(linsert)),
-    spec("lpos", -3, READONLY, Keys::Range(1, 1, 1), "list", "6.0.6", "Return the index of matching elements on a list", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", Handler::Keyed(lpos)),
-    spec("lmove", 5, WRITE | DENYOOM, Keys::Range(1, 2, 1), "list", "6.2.0", "Pop an element from a list, push it to another list and return it", "O(1)", Handler::Keyed(lmove)),
-    spec("rpoplpush", 3, WRITE | DENYOOM, Keys::Range(1, 2, 1), "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "O(1)", Handler::Keyed(rpoplpush)),
-    spec("lmpop", -4, WRITE, Keys::Custom(lmpop_keys), "list", "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", Handler::Keyed(lmpop)),
+    spec("lpush", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Prepend one or multiple elements to a list", PUSH_COMPLEXITY, Handler::Keyed(lpush))
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("rpush", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Append one or multiple elements to a list", PUSH_COMPLEXITY, Handler::Keyed(rpush))
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lpushx", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "2.2.0", "Prepend an element to a list, only if the list exists", PUSH_COMPLEXITY, Handler::Keyed(lpushx))
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("rpushx", -3, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), "list", "2.2.0", "Append an element to a list, only if the list exists", PUSH_COMPLEXITY, Handler::Keyed(rpushx))
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lpop", -2, WRITE | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Remove and get the first elements in a list", "O(N) where N is the number of elements returned", Handler::Keyed(lpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("rpop", -2, WRITE | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Remove and get the last elements in a list", "O(N) where N is the number of elements returned", Handler::Keyed(rpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("llen", 2, READONLY | FAST, Keys::Range(1, 1, 1), "list", "1.0.0", "Get the length of a list", "O(1)", Handler::Keyed(llen))
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lrange", 4, READONLY, Keys::Range(1, 1, 1), "list", "1.0.0", "Get a range of elements from a list", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", Handler::Keyed(lrange))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lindex", 3, READONLY, Keys::Range(1, 1, 1), "list", "1.0.0", "Get an element from a list by its index", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", Handler::Keyed(lindex))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lset", 4, WRITE | DENYOOM, Keys::Range(1, 1, 1), "list", "1.0.0", "Set the value of an element in a list by its index", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", Handler::Keyed(lset))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lrem", 4, WRITE, Keys::Range(1, 1, 1), "list", "1.0.0", "Remove elements from a list", "O(N+M) where N is the length of the list and M is the number of elements removed.", Handler::Keyed(lrem))
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("ltrim", 4, WRITE, Keys::Range(1, 1, 1), "list", "1.0.0", "Trim a list to the specified range", "O(N) where N is the number of elements to be removed by the operation.", Handler::Keyed(ltrim))
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("linsert", 5, WRITE | DENYOOM, Keys::Range(1, 1, 1), "list", "2.2.0", "Insert an element before or after another element in a list", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", Handler::Keyed(linsert))
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lpos", -3, READONLY, Keys::Range(1, 1, 1), "list", "6.0.6", "Return the index of matching elements on a list", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", Handler::Keyed(lpos))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lmove", 5, WRITE | DENYOOM, Keys::Range(1, 2, 1), "list", "6.2.0", "Pop an element from a list, push it to another list and return it", "O(1)", Handler::Keyed(lmove))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("rpoplpush", 3, WRITE | DENYOOM, Keys::Range(1, 2, 1), "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "O(1)", Handler::Keyed(rpoplpush))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("lmpop", -4, WRITE, Keys::Custom(lmpop_keys), "list", "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", Handler::Keyed(lmpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
 ];
 
 // ---- lookups ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "save",
         1,
-        ADMIN | NOSCRIPT | NO_MULTI | DANGEROUS,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | DANGEROUS,
         Keys::None,
         "server",
         "1.0.0",
@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "bgsave",
         -1,
-        ADMIN | NOSCRIPT | DANGEROUS,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | DANGEROUS,
         Keys::None,
         "server",
         "1.0.0",

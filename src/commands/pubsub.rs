@@ -41,11 +41,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("ssubscribe", -2, SUB, Keys::Range(1, -1, 1), "pubsub", "7.0.0",
         "Listen for messages published to the given shard channels",
         "O(N) where N is the number of shard channels to subscribe to.",
-        Handler::Conn(ssubscribe)),
+        Handler::Conn(ssubscribe))
+        .with_key_specs(&[
+            ks(KS_NOT_KEY, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ]),
     spec("sunsubscribe", -1, SUB, Keys::Range(1, -1, 1), "pubsub", "7.0.0",
         "Stop listening for messages posted to the given shard channels",
         "O(N) where N is the number of clients already subscribed to a shard channel.",
-        Handler::Conn(sunsubscribe)),
+        Handler::Conn(sunsubscribe))
+        .with_key_specs(&[
+            ks(KS_NOT_KEY, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ]),
     spec("publish", 3, PUBSUB | LOADING | STALE | FAST, Keys::None, "pubsub", "2.0.0",
         "Post a message to a channel",
         "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
@@ -53,7 +59,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("spublish", 3, PUBSUB | LOADING | STALE | FAST, Keys::Range(1, 1, 1), "pubsub", "7.0.0",
         "Post a message to a shard channel",
         "O(N) where N is the number of clients subscribed to the receiving shard channel.",
-        Handler::Coord(spublish)),
+        Handler::Coord(spublish))
+        .with_key_specs(&[
+            ks(KS_NOT_KEY, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
     container("pubsub", "pubsub", "2.8.0", "A container for Pub/Sub commands", SUBCOMMANDS),
 ];
 
@@ -77,7 +86,8 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
         Handler::Coord(shardnumsub)),
     spec("pubsub|help", 2, LOADING | STALE, Keys::None, "pubsub", "6.2.0",
-        "Show helpful text about the different subcommands", "O(1)", Handler::Conn(help)),
+        "Show helpful text about the different subcommands", "O(1)", Handler::Conn(help))
+        .without_group_acl(),
 ];
 
 const HELP: &[&str] = &[

@@ -23,7 +23,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return the current server time",
         "O(1)",
         Handler::Local(time),
-    ),
+    )
+    .with_tips(&["nondeterministic_output"]),
     container(
         "config",
         "server",
@@ -68,7 +69,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the UNIX time stamp of the last successful save to disk",
         "O(1)",
         Handler::Conn(lastsave),
-    ),
+    )
+    .with_tips(&["nondeterministic_output"])
+    .with_acl(&["@admin", "@dangerous"]),
     spec(
         "role",
         1,
@@ -101,7 +104,8 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
         "List all modules loaded by the server",
         "O(N) where N is the number of loaded modules.",
         Handler::Conn(module_list),
-    ),
+    )
+    .with_tips(&["nondeterministic_output_order"]),
     spec(
         "module|help",
         2,
@@ -137,7 +141,8 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "Set configuration parameters to the given values",
         "O(N) when N is the number of configuration parameters provided",
         Handler::Conn(config_set),
-    ),
+    )
+    .with_tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
     spec(
         "config|rewrite",
         2,

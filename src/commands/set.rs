@@ -42,23 +42,85 @@ fn numkeys_keys(argv: &[Bytes], out: &mut Vec<usize>) {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    scmd!("sadd", -3, WRITE | DENYOOM | FAST, K1, "1.0.0", "Add one or more members to a set", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", sadd),
-    scmd!("srem", -3, WRITE | FAST, K1, "1.0.0", "Remove one or more members from a set", "O(N) where N is the number of members to be removed.", srem),
-    scmd!("smembers", 2, READONLY, K1, "1.0.0", "Get all the members in a set", "O(N) where N is the set cardinality.", smembers),
-    scmd!("sismember", 3, READONLY | FAST, K1, "1.0.0", "Determine if a given value is a member of a set", "O(1)", sismember),
-    scmd!("smismember", -3, READONLY | FAST, K1, "6.2.0", "Returns the membership associated with the given elements for a set", "O(N) where N is the number of elements being checked for membership", smismember),
-    scmd!("scard", 2, READONLY | FAST, K1, "1.0.0", "Get the number of members in a set", "O(1)", scard),
-    scmd!("spop", -2, WRITE | FAST, K1, "1.0.0", "Remove and return one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", spop),
-    scmd!("srandmember", -2, READONLY, K1, "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", srandmember),
-    scmd!("smove", 4, WRITE | FAST, Keys::Range(1, 2, 1), "1.0.0", "Move a member from one set to another", "O(1)", smove),
-    scmd!("sinter", -2, READONLY, ALL, "1.0.0", "Intersect multiple sets", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", sinter),
-    scmd!("sintercard", -3, READONLY, Keys::Custom(numkeys_keys), "7.0.0", "Intersect multiple sets and return the cardinality of the result", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", sintercard),
-    scmd!("sinterstore", -3, WRITE | DENYOOM, ALL, "1.0.0", "Intersect multiple sets and store the resulting set in a key", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", sinterstore),
-    scmd!("sunion", -2, READONLY, ALL, "1.0.0", "Add multiple sets", "O(N) where N is the total number of elements in all given sets.", sunion),
-    scmd!("sunionstore", -3, WRITE | DENYOOM, ALL, "1.0.0", "Add multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets.", sunionstore),
-    scmd!("sdiff", -2, READONLY, ALL, "1.0.0", "Subtract multiple sets", "O(N) where N is the total number of elements in all given sets.", sdiff),
-    scmd!("sdiffstore", -3, WRITE | DENYOOM, ALL, "1.0.0", "Subtract multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets.", sdiffstore),
-    scmd!("sscan", -3, READONLY, K1, "2.8.0", "Incrementally iterate Set elements", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", sscan),
+    scmd!("sadd", -3, WRITE | DENYOOM | FAST, K1, "1.0.0", "Add one or more members to a set", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", sadd)
+        .with_key_specs(&[
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    scmd!("srem", -3, WRITE | FAST, K1, "1.0.0", "Remove one or more members from a set", "O(N) where N is the number of members to be removed.", srem)
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    scmd!("smembers", 2, READONLY, K1, "1.0.0", "Get all the members in a set", "O(N) where N is the set cardinality.", smembers)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    scmd!("sismember", 3, READONLY | FAST, K1, "1.0.0", "Determine if a given value is a member of a set", "O(1)", sismember)
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    scmd!("smismember", -3, READONLY | FAST, K1, "6.2.0", "Returns the membership associated with the given elements for a set", "O(N) where N is the number of elements being checked for membership", smismember)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    scmd!("scard", 2, READONLY | FAST, K1, "1.0.0", "Get the number of members in a set", "O(1)", scard)
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    scmd!("spop", -2, WRITE | FAST, K1, "1.0.0", "Remove and return one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", spop)
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    scmd!("srandmember", -2, READONLY, K1, "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", srandmember)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    scmd!("smove", 4, WRITE | FAST, Keys::Range(1, 2, 1), "1.0.0", "Move a member from one set to another", "O(1)", smove)
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RW | KS_INSERT, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    scmd!("sinter", -2, READONLY, ALL, "1.0.0", "Intersect multiple sets", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", sinter)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    scmd!("sintercard", -3, READONLY, Keys::Custom(numkeys_keys), "7.0.0", "Intersect multiple sets and return the cardinality of the result", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", sintercard)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    scmd!("sinterstore", -3, WRITE | DENYOOM, ALL, "1.0.0", "Intersect multiple sets and store the resulting set in a key", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", sinterstore)
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Range(-1, 1, 0)),
+        ]),
+    scmd!("sunion", -2, READONLY, ALL, "1.0.0", "Add multiple sets", "O(N) where N is the total number of elements in all given sets.", sunion)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    scmd!("sunionstore", -3, WRITE | DENYOOM, ALL, "1.0.0", "Add multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets.", sunionstore)
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Range(-1, 1, 0)),
+        ]),
+    scmd!("sdiff", -2, READONLY, ALL, "1.0.0", "Subtract multiple sets", "O(N) where N is the total number of elements in all given sets.", sdiff)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output_order"]),
+    scmd!("sdiffstore", -3, WRITE | DENYOOM, ALL, "1.0.0", "Subtract multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets.", sdiffstore)
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Range(-1, 1, 0)),
+        ]),
+    scmd!("sscan", -3, READONLY, K1, "2.8.0", "Incrementally iterate Set elements", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", sscan)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
 ];
 
 // ---- Lookups ---------------------------------------------------------------------------------

@@ -32,10 +32,26 @@ const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     spec("sort", -2, WRITE | DENYOOM | DANGEROUS | OWN_EFFECTS, Keys::Custom(sort_keys), "generic", "1.0.0",
-        SUMMARY, COMPLEXITY, Handler::Coord(sort)).with_legacy_keys(1, 1, 1),
+        SUMMARY, COMPLEXITY, Handler::Coord(sort))
+        .with_legacy_keys(1, 1, 1)
+        .without_group_acl()
+        .with_acl(&["@set", "@sortedset", "@list"])
+        .with_variable_key_flags(sort_key_flags)
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
+            ks(KS_OW | KS_UPDATE, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"),
+        ]),
     spec("sort_ro", -2, READONLY | DANGEROUS, Keys::Range(1, 1, 1), "generic", "7.0.0",
         "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", COMPLEXITY,
-        Handler::Coord(sort_ro)),
+        Handler::Coord(sort_ro))
+        .without_group_acl()
+        .with_acl(&["@set", "@sortedset", "@list"])
+        .with_getkeys_proc()
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
+        ]),
 ];
 
 /// The keyed step: argv is the client's argv, then the referenced keys, then their count.
@@ -70,6 +86,15 @@ const RETRY: &str = "SORTRETRY source changed";
 const MAX_ATTEMPTS: usize = 64;
 
 /// SORT's keys as Redis's `sortGetKeys` finds them: the source and the STORE destination.
+/// SORT reads the sorted key and overwrites STORE's destination (Redis's `sortGetKeys`).
+fn sort_key_flags(_argv: &[Bytes], pos: usize) -> KeyFlags {
+    if pos == 1 {
+        KS_RO | KS_ACCESS
+    } else {
+        KS_OW | KS_UPDATE
+    }
+}
+
 fn sort_keys(argv: &[Bytes], out: &mut Vec<usize>) {
     out.push(1);
     if let Some(i) = store_position(argv) {

@@ -27,6 +27,91 @@ pub const DANGEROUS: Flags = 1 << 18;
 /// ringkv-internal: a coordinating command whose keyed steps record its effects (SORT), so
 /// the dispatcher does not propagate it as a whole. Not reported by COMMAND INFO.
 pub const OWN_EFFECTS: Flags = 1 << 19;
+/// Refused while a replica loads its dataset asynchronously (Redis's `no_async_loading`).
+/// ringkv loads synchronously, so this is reported by COMMAND INFO only.
+pub const NO_ASYNC_LOADING: Flags = 1 << 20;
+/// The key positions need a look at the arguments beyond what the key specs describe (Redis
+/// has a `getkeys_proc` for the command): COMMAND INFO shows `movablekeys`.
+pub const GETKEYS_PROC: Flags = 1 << 21;
+
+/// Key-spec flags (Redis's `CMD_KEY_*`): how a command uses the keys a spec finds.
+pub type KeyFlags = u16;
+pub const KS_RO: KeyFlags = 1 << 0;
+pub const KS_RW: KeyFlags = 1 << 1;
+pub const KS_OW: KeyFlags = 1 << 2;
+pub const KS_RM: KeyFlags = 1 << 3;
+pub const KS_ACCESS: KeyFlags = 1 << 4;
+pub const KS_UPDATE: KeyFlags = 1 << 5;
+pub const KS_INSERT: KeyFlags = 1 << 6;
+pub const KS_DELETE: KeyFlags = 1 << 7;
+pub const KS_NOT_KEY: KeyFlags = 1 << 8;
+pub const KS_INCOMPLETE: KeyFlags = 1 << 9;
+pub const KS_VARIABLE_FLAGS: KeyFlags = 1 << 10;
+
+/// The key-spec flags in the order and spelling Redis reports them.
+pub const KEY_FLAG_NAMES: &[(KeyFlags, &str)] = &[
+    (KS_RO, "RO"),
+    (KS_RW, "RW"),
+    (KS_OW, "OW"),
+    (KS_RM, "RM"),
+    (KS_ACCESS, "access"),
+    (KS_UPDATE, "update"),
+    (KS_INSERT, "insert"),
+    (KS_DELETE, "delete"),
+    (KS_NOT_KEY, "not_key"),
+    (KS_INCOMPLETE, "incomplete"),
+    (KS_VARIABLE_FLAGS, "variable_flags"),
+];
+
+/// Where the search for a key spec's keys starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BeginSearch {
+    /// At this argv index.
+    Index(i32),
+    /// After the last (startfrom < 0: counting from the end) occurrence of the keyword,
+    /// searching from argv index `startfrom`.
+    Keyword(&'static str, i32),
+    /// Not describable (the keys are found by the command's own parser).
+    Unknown,
+}
+
+/// How the keys are found from where the search began.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FindKeys {
+    /// (lastkey, keystep, limit): lastkey relative to the start (< 0: from the end of argv).
+    Range(i32, i32, i32),
+    /// (keynumidx, firstkey, keystep): the number of keys is at keynumidx, relative to the
+    /// start, and the keys begin at firstkey.
+    Keynum(i32, i32, i32),
+    Unknown,
+}
+
+/// One of Redis's key specs, as COMMAND INFO reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KeySpec {
+    /// Empty: none.
+    pub notes: &'static str,
+    pub flags: KeyFlags,
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
+/// Shorthand for table literals: `ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), ...)`.
+pub const fn ks(flags: KeyFlags, begin: BeginSearch, find: FindKeys) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        begin,
+        find,
+    }
+}
+
+impl KeySpec {
+    pub const fn notes(mut self, notes: &'static str) -> Self {
+        self.notes = notes;
+        self
+    }
+}
 
 /// Where a command's keys are in argv.
 #[derive(Clone, Copy)]
@@ -67,6 +152,15 @@ pub struct CommandSpec {
     /// ACL categories Redis's command JSON names explicitly (beyond those derived from flags
     /// and group), e.g. ROLE's `@admin @dangerous`.
     pub acl_extra: &'static [&'static str],
+    /// Whether the command's group gives it an ACL category (`list` -> `@list`...); Redis
+    /// gives none to a few commands (SORT is `@set @sortedset @list`, PUBSUB HELP only `@slow`).
+    pub group_acl: bool,
+    /// Redis's key specs, in its order (COMMAND INFO, COMMAND GETKEYSANDFLAGS).
+    pub key_specs: &'static [KeySpec],
+    /// For a command whose key flags depend on its arguments (a `variable_flags` or unknown
+    /// key spec: SET ... GET, BITFIELD ... SET, SORT ... STORE): the flags of the key at argv
+    /// index `pos`, as Redis's own key parser for the command gives them.
+    pub variable_key_flags: Option<fn(&[Bytes], usize) -> KeyFlags>,
 }
 
 /// Shorthand for table literals: `spec("get", 2, READONLY | FAST, Keys::Range(1, 1, 1), ...)`.
@@ -100,6 +194,9 @@ pub const fn spec(
         subcommands: &[],
         tips: &[],
         acl_extra: &[],
+        group_acl: true,
+        key_specs: &[],
+        variable_key_flags: None,
     }
 }
 
@@ -125,6 +222,9 @@ pub const fn container(
         subcommands,
         tips: &[],
         acl_extra: &[],
+        group_acl: true,
+        key_specs: &[],
+        variable_key_flags: None,
     }
 }
 
@@ -142,6 +242,122 @@ impl CommandSpec {
     pub const fn with_acl(mut self, categories: &'static [&'static str]) -> Self {
         self.acl_extra = categories;
         self
+    }
+
+    pub const fn with_key_specs(mut self, key_specs: &'static [KeySpec]) -> Self {
+        self.key_specs = key_specs;
+        self
+    }
+
+    /// Marks the command as finding its keys with its own parser (see [`GETKEYS_PROC`]).
+    pub const fn with_getkeys_proc(mut self) -> Self {
+        self.flags |= GETKEYS_PROC;
+        self
+    }
+
+    pub const fn with_variable_key_flags(mut self, f: fn(&[Bytes], usize) -> KeyFlags) -> Self {
+        self.variable_key_flags = Some(f);
+        self
+    }
+
+    /// No ACL category from the group (see [`CommandSpec::group_acl`]).
+    pub const fn without_group_acl(mut self) -> Self {
+        self.group_acl = false;
+        self
+    }
+
+    /// Redis's `movablekeys`: a key spec that is not a plain index + range, or a command
+    /// that finds its keys by parsing its arguments.
+    pub fn movable_keys(&self) -> bool {
+        self.flags & GETKEYS_PROC != 0
+            || self.key_specs.iter().any(|k| {
+                !matches!(k.begin, BeginSearch::Index(_)) || !matches!(k.find, FindKeys::Range(..))
+            })
+    }
+
+    /// Redis's `doesCommandHaveKeys`: a key spec naming real keys (SPUBLISH's shard channel
+    /// is `not_key`), or a key parser of its own.
+    pub fn has_keys(&self) -> bool {
+        self.flags & GETKEYS_PROC != 0 || self.key_specs.iter().any(|k| k.flags & KS_NOT_KEY == 0)
+    }
+
+    /// Redis's `getKeysFromCommandWithSpecs` (COMMAND GETKEYS / GETKEYSANDFLAGS): the argv
+    /// indexes of the keys of `argv` (the command line, name first) with the key-spec flags
+    /// each is used with. The key specs answer when they can; otherwise (an unknown,
+    /// incomplete or variable spec, or arguments they cannot make sense of) the command's own
+    /// key positions do, as Redis's per-command key parser would. Empty: no valid keys.
+    pub fn keys_and_flags(&self, argv: &[Bytes]) -> Vec<(usize, KeyFlags)> {
+        let variable = self
+            .key_specs
+            .iter()
+            .any(|k| k.flags & KS_VARIABLE_FLAGS != 0);
+        if !variable {
+            if let Some(keys) = self.keys_from_specs(argv) {
+                return keys;
+            }
+        }
+        if !self.keynums_valid(argv) {
+            return Vec::new();
+        }
+        let mut pos = Vec::new();
+        self.key_positions(argv, &mut pos);
+        pos.into_iter()
+            .map(|i| {
+                let flags = match self.variable_key_flags {
+                    Some(f) => f(argv, i),
+                    None => self.flags_of_position(argv, i),
+                };
+                (i, flags & !KS_VARIABLE_FLAGS)
+            })
+            .collect()
+    }
+
+    /// The flags of the first key spec that finds argv index `pos` (0 when none does).
+    fn flags_of_position(&self, argv: &[Bytes], pos: usize) -> KeyFlags {
+        self.key_specs
+            .iter()
+            .find(|k| {
+                let mut found = Vec::new();
+                spec_keys(k, argv, &mut found).is_some() && found.contains(&pos)
+            })
+            .map_or(0, |k| k.flags)
+    }
+
+    /// `getKeysUsingKeySpecs`: None when a spec is unknown, incomplete or out of range.
+    fn keys_from_specs(&self, argv: &[Bytes]) -> Option<Vec<(usize, KeyFlags)>> {
+        let mut keys = Vec::new();
+        for k in self.key_specs {
+            if k.flags & KS_NOT_KEY != 0 {
+                continue;
+            }
+            let mut found = Vec::new();
+            spec_keys(k, argv, &mut found)?;
+            if k.flags & KS_INCOMPLETE != 0 {
+                return None;
+            }
+            keys.extend(found.into_iter().map(|i| (i, k.flags)));
+        }
+        Some(keys)
+    }
+
+    /// Whether every `numkeys` spec finds a positive count of keys that fit in `argv`: Redis's
+    /// key parsers find no keys at all otherwise (ZUNIONSTORE d 0 a has no destination either).
+    fn keynums_valid(&self, argv: &[Bytes]) -> bool {
+        self.key_specs.iter().all(|k| match (k.begin, k.find) {
+            (BeginSearch::Index(begin), FindKeys::Keynum(idx, first, step)) => {
+                let numkeys = usize::try_from(begin + idx)
+                    .ok()
+                    .and_then(|i| argv.get(i))
+                    .and_then(|b| super::parse_i64(b));
+                match numkeys {
+                    Some(n) if n >= 1 => {
+                        (begin + first) as i64 + (n - 1) * (step as i64) < (argv.len() as i64)
+                    }
+                    _ => false,
+                }
+            }
+            _ => true,
+        })
     }
 
     pub fn is_write(&self) -> bool {
@@ -235,7 +451,8 @@ impl CommandSpec {
         if self.flags & READONLY != 0 {
             c.push("@read");
         }
-        match self.group {
+        let group = if self.group_acl { self.group } else { "" };
+        match group {
             "string" => c.push("@string"),
             "bitmap" => c.push("@bitmap"),
             "generic" => c.push("@keyspace"),
@@ -271,6 +488,67 @@ impl CommandSpec {
     }
 }
 
+/// The argv indexes one key spec finds in `argv` (pushed to `out`); None when the spec
+/// cannot say (unknown) or the arguments do not fit it. A keyword that is absent finds no keys.
+fn spec_keys(k: &KeySpec, argv: &[Bytes], out: &mut Vec<usize>) -> Option<()> {
+    let argc = argv.len() as i64;
+    let first = match k.begin {
+        BeginSearch::Index(i) => i as i64,
+        BeginSearch::Keyword(word, startfrom) => {
+            let (start, step) = if startfrom > 0 {
+                (startfrom as i64, 1)
+            } else {
+                (argc + startfrom as i64, -1)
+            };
+            let mut i = start;
+            let mut first = 0;
+            while (1..argc).contains(&i) {
+                if argv[i as usize].eq_ignore_ascii_case(word.as_bytes()) {
+                    first = i + 1;
+                    break;
+                }
+                i += step;
+            }
+            if first == 0 {
+                return Some(());
+            }
+            first
+        }
+        BeginSearch::Unknown => return None,
+    };
+    let (first, last, step) = match k.find {
+        FindKeys::Range(lastkey, keystep, limit) => {
+            let last = if lastkey >= 0 {
+                first + lastkey as i64
+            } else if limit == 0 {
+                argc + lastkey as i64
+            } else {
+                first + (argc - first) / limit as i64 + lastkey as i64
+            };
+            (first, last, keystep as i64)
+        }
+        FindKeys::Keynum(keynumidx, firstkey, keystep) => {
+            let at = usize::try_from(first + keynumidx as i64).ok()?;
+            let numkeys = super::parse_i64(argv.get(at)?)?;
+            if numkeys < 0 {
+                return None;
+            }
+            let first = first + firstkey as i64;
+            (first, first + numkeys - 1, keystep as i64)
+        }
+        FindKeys::Unknown => return None,
+    };
+    if last >= argc || last < first || first >= argc || step <= 0 {
+        return None;
+    }
+    let mut i = first;
+    while i <= last {
+        out.push(i as usize);
+        i += step;
+    }
+    Some(())
+}
+
 /// Redis's ACL category table (`ACLCommandCategories`), in its order.
 pub const ACL_ORDER: &[&str] = &[
     "@keyspace",
@@ -295,3 +573,49 @@ pub const ACL_ORDER: &[&str] = &[
     "@transaction",
     "@scripting",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ').map(|a| Bytes::from(a.to_string())).collect()
+    }
+
+    fn found(k: KeySpec, line: &str) -> Option<Vec<usize>> {
+        let mut out = Vec::new();
+        spec_keys(&k, &argv(line), &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn range_specs_count_from_the_start_or_the_end() {
+        let single = ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0));
+        assert_eq!(found(single, "get k"), Some(vec![1]));
+        let pairs = ks(KS_OW, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0));
+        assert_eq!(found(pairs, "mset a 1 b 2"), Some(vec![1, 3]));
+        let but_timeout = ks(KS_RW, BeginSearch::Index(1), FindKeys::Range(-2, 1, 0));
+        assert_eq!(found(but_timeout, "blpop a b 0"), Some(vec![1, 2]));
+        // XREAD-like: the keys are the first half of what follows the keyword.
+        let half = ks(
+            KS_RO,
+            BeginSearch::Keyword("STREAMS", 1),
+            FindKeys::Range(-1, 1, 2),
+        );
+        assert_eq!(
+            found(half, "xread count 1 streams a b 0 0"),
+            Some(vec![4, 5])
+        );
+        assert_eq!(found(half, "xread count 1"), Some(vec![]));
+    }
+
+    #[test]
+    fn keynum_specs_reject_counts_that_do_not_fit() {
+        let k = ks(KS_RO, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1));
+        assert_eq!(found(k, "zunionstore d 2 a b"), Some(vec![3, 4]));
+        assert_eq!(found(k, "zunionstore d 3 a b"), None);
+        assert_eq!(found(k, "zunionstore d x a b"), None);
+        assert_eq!(found(k, "zunionstore d -1 a"), None);
+        let unknown = ks(KS_RO, BeginSearch::Unknown, FindKeys::Unknown);
+        assert_eq!(found(unknown, "sort k by x"), None);
+    }
+}

@@ -11,6 +11,15 @@ use crate::shard::journal::int_arg;
 use bytes::Bytes;
 use longdouble::{LongDouble, Parsed};
 
+/// SET reads its key only with GET (Redis's `setGetKeys`).
+fn set_key_flags(argv: &[Bytes], _pos: usize) -> KeyFlags {
+    if argv.iter().skip(3).any(|a| eq_ic(a, "get")) {
+        KS_RW | KS_ACCESS | KS_UPDATE
+    } else {
+        KS_OW | KS_UPDATE
+    }
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "get",
@@ -22,7 +31,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the value of a key",
         "O(1)",
         Handler::Keyed(get),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "set",
         -3,
@@ -33,7 +45,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set the string value of a key",
         "O(1)",
         Handler::Keyed(set),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)).notes("RW and ACCESS due to the optional `GET` argument"),
+    ])
+    .with_variable_key_flags(set_key_flags),
     spec(
         "incr",
         2,
@@ -44,7 +60,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Increment the integer value of a key by one",
         "O(1)",
         Handler::Keyed(incr),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "decr",
         2,
@@ -55,7 +74,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Decrement the integer value of a key by one",
         "O(1)",
         Handler::Keyed(decr),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "incrby",
         3,
@@ -66,7 +88,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Increment the integer value of a key by the given amount",
         "O(1)",
         Handler::Keyed(incrby),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "decrby",
         3,
@@ -77,7 +102,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Decrement the integer value of a key by the given number",
         "O(1)",
         Handler::Keyed(decrby),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "mget",
         -2,
@@ -88,7 +116,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the values of all the given keys",
         "O(N) where N is the number of keys to retrieve.",
         Handler::Keyed(mget),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0)),
+    ])
+        .with_tips(&["request_policy:multi_shard"]),
     spec(
         "mset",
         -3,
@@ -99,7 +131,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set multiple keys to multiple values",
         "O(N) where N is the number of keys to set.",
         Handler::Keyed(mset),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0)),
+    ])
+        .with_tips(&["request_policy:multi_shard", "response_policy:all_succeeded"]),
     spec(
         "setnx",
         3,
@@ -110,7 +146,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set the value of a key, only if the key does not exist",
         "O(1)",
         Handler::Keyed(setnx),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_OW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "setex",
         4,
@@ -121,7 +160,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set the value and expiration of a key",
         "O(1)",
         Handler::Keyed(setex),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "psetex",
         4,
@@ -132,7 +174,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set the value and expiration in milliseconds of a key",
         "O(1)",
         Handler::Keyed(psetex),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getset",
         3,
@@ -143,7 +188,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set the string value of a key and return its old value",
         "O(1)",
         Handler::Keyed(getset),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getdel",
         2,
@@ -154,7 +202,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the value of a key and delete the key",
         "O(1)",
         Handler::Keyed(getdel),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getex",
         -2,
@@ -165,7 +216,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the value of a key and optionally set its expiration",
         "O(1)",
         Handler::Keyed(getex),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)).notes("RW and UPDATE because it changes the TTL"),
+    ]),
     spec(
         "incrbyfloat",
         3,
@@ -176,7 +230,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Increment the float value of a key by the given amount",
         "O(1)",
         Handler::Keyed(incrbyfloat),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "append",
         3,
@@ -187,7 +244,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Append a value to a key",
         "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
         Handler::Keyed(append),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "strlen",
         2,
@@ -198,7 +258,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the length of the value stored in a key",
         "O(1)",
         Handler::Keyed(strlen),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "getrange",
         4,
@@ -209,7 +272,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get a substring of the string stored at a key",
         "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         Handler::Keyed(getrange),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "substr",
         4,
@@ -220,7 +286,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get a substring of the string stored at a key",
         "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         Handler::Keyed(getrange),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "setrange",
         4,
@@ -231,7 +300,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Overwrite part of a string at key starting at the specified offset",
         "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
         Handler::Keyed(setrange),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+    ]),
     spec(
         "msetnx",
         -3,
@@ -242,7 +314,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set multiple keys to multiple values, only if none of the keys exist",
         "O(N) where N is the number of keys to set.",
         Handler::Keyed(msetnx),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_OW | KS_INSERT, BeginSearch::Index(1), FindKeys::Range(-1, 2, 0)),
+    ])
+        .with_tips(&["request_policy:multi_shard", "response_policy:agg_min"]),
     spec(
         "lcs",
         -3,
@@ -253,7 +329,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Find longest common substring",
         "O(N*M) where N and M are the lengths of s1 and s2, respectively",
         Handler::Keyed(lcs),
-    ),
+    )
+    .with_key_specs(&[
+        ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(1, 1, 0)),
+    ]),
 ];
 
 /// Redis's default `proto-max-bulk-len` (512 MB).

@@ -87,7 +87,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Watch the given keys to determine execution of the MULTI/EXEC block",
         "O(1) for every key.",
         Handler::Coord(watch),
-    ),
+    )
+    .with_key_specs(&[ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(-1, 1, 0))]),
     spec(
         "unwatch",
         1,
@@ -104,7 +105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "replicaof",
         3,
-        ADMIN | NOSCRIPT | STALE,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
         Keys::None,
         "server",
         "5.0.0",
@@ -115,7 +116,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "slaveof",
         3,
-        ADMIN | NOSCRIPT | STALE,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
         Keys::None,
         "server",
         "1.0.0",

@@ -2,7 +2,7 @@
 //! The blocking variants (BZPOPMIN BZPOPMAX BZMPOP) live with the blocking machinery.
 
 use super::glob::stringmatch;
-use super::spec::{spec, CommandSpec, Keys, DENYOOM, FAST, READONLY, WRITE};
+use super::spec::*;
 use super::{count_error, eq_ic, errors, parse_i64, Ctx, Handler};
 use crate::keyspace::notify::{NOTIFY_GENERIC, NOTIFY_ZSET};
 use crate::keyspace::zset::{LexBound, LexRange, ScoreRange};
@@ -16,38 +16,143 @@ const G: &str = "sorted-set";
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("zadd", -4, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", Handler::Keyed(zadd)),
-    spec("zincrby", 4, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Increment the score of a member in a sorted set", "O(log(N)) where N is the number of elements in the sorted set.", Handler::Keyed(zincrby)),
-    spec("zrem", -3, WRITE | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Remove one or more members from a sorted set", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", Handler::Keyed(zrem)),
-    spec("zcard", 2, READONLY | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Get the number of members in a sorted set", "O(1)", Handler::Keyed(zcard)),
-    spec("zcount", 4, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.0.0", "Count the members in a sorted set with scores within the given values", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(zcount)),
-    spec("zlexcount", 4, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.8.9", "Count the number of members in a sorted set between a given lexicographical range", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(zlexcount)),
-    spec("zscore", 3, READONLY | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Get the score associated with the given member in a sorted set", "O(1)", Handler::Keyed(zscore)),
-    spec("zmscore", -3, READONLY | FAST, Keys::Range(1, 1, 1), G, "6.2.0", "Get the score associated with the given members in a sorted set", "O(N) where N is the number of members being requested.", Handler::Keyed(zmscore)),
-    spec("zrank", 3, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.0.0", "Determine the index of a member in a sorted set", "O(log(N))", Handler::Keyed(zrank)),
-    spec("zrevrank", 3, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", "O(log(N))", Handler::Keyed(zrevrank)),
-    spec("zrange", -4, READONLY, Keys::Range(1, 1, 1), G, "1.2.0", "Return a range of members in a sorted set", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", Handler::Keyed(zrange)),
-    spec("zrangestore", -5, WRITE | DENYOOM, Keys::Range(1, 2, 1), G, "6.2.0", "Store a range of members from sorted set into another key", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", Handler::Keyed(zrangestore)),
-    spec("zrevrange", -4, READONLY, Keys::Range(1, 1, 1), G, "1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", Handler::Keyed(zrevrange)),
-    spec("zrangebyscore", -4, READONLY, Keys::Range(1, 1, 1), G, "1.0.5", "Return a range of members in a sorted set, by score", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrangebyscore)),
-    spec("zrevrangebyscore", -4, READONLY, Keys::Range(1, 1, 1), G, "2.2.0", "Return a range of members in a sorted set, by score, with scores ordered from high to low", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrevrangebyscore)),
-    spec("zrangebylex", -4, READONLY, Keys::Range(1, 1, 1), G, "2.8.9", "Return a range of members in a sorted set, by lexicographical range", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrangebylex)),
-    spec("zrevrangebylex", -4, READONLY, Keys::Range(1, 1, 1), G, "2.8.9", "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrevrangebylex)),
-    spec("zremrangebyrank", 4, WRITE, Keys::Range(1, 1, 1), G, "2.0.0", "Remove all members in a sorted set within the given indexes", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", Handler::Keyed(zremrangebyrank)),
-    spec("zremrangebyscore", 4, WRITE, Keys::Range(1, 1, 1), G, "1.2.0", "Remove all members in a sorted set within the given scores", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", Handler::Keyed(zremrangebyscore)),
-    spec("zremrangebylex", 4, WRITE, Keys::Range(1, 1, 1), G, "2.8.9", "Remove all members in a sorted set between the given lexicographical range", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", Handler::Keyed(zremrangebylex)),
-    spec("zpopmin", -2, WRITE | FAST, Keys::Range(1, 1, 1), G, "5.0.0", "Remove and return members with the lowest scores in a sorted set", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(zpopmin)),
-    spec("zpopmax", -2, WRITE | FAST, Keys::Range(1, 1, 1), G, "5.0.0", "Remove and return members with the highest scores in a sorted set", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(zpopmax)),
-    spec("zmpop", -4, WRITE, Keys::Custom(numkeys_at_1), G, "7.0.0", "Remove and return members with scores in a sorted set", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(zmpop)),
-    spec("zrandmember", -2, READONLY, Keys::Range(1, 1, 1), G, "6.2.0", "Get one or multiple random elements from a sorted set", "O(N) where N is the number of elements returned", Handler::Keyed(zrandmember)),
-    spec("zunion", -3, READONLY, Keys::Custom(numkeys_at_1), G, "6.2.0", "Add multiple sorted sets", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", Handler::Keyed(zunion)),
-    spec("zinter", -3, READONLY, Keys::Custom(numkeys_at_1), G, "6.2.0", "Intersect multiple sorted sets", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", Handler::Keyed(zinter)),
-    spec("zdiff", -3, READONLY, Keys::Custom(numkeys_at_1), G, "6.2.0", "Subtract multiple sorted sets", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", Handler::Keyed(zdiff)),
-    spec("zintercard", -3, READONLY, Keys::Custom(numkeys_at_1), G, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", Handler::Keyed(zintercard)),
-    spec("zunionstore", -4, WRITE | DENYOOM, Keys::Custom(dst_and_numkeys_at_2), G, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", Handler::Keyed(zunionstore)).with_legacy_keys(1, 1, 1),
-    spec("zinterstore", -4, WRITE | DENYOOM, Keys::Custom(dst_and_numkeys_at_2), G, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", Handler::Keyed(zinterstore)).with_legacy_keys(1, 1, 1),
-    spec("zdiffstore", -4, WRITE | DENYOOM, Keys::Custom(dst_and_numkeys_at_2), G, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", Handler::Keyed(zdiffstore)).with_legacy_keys(1, 1, 1),
-    spec("zscan", -3, READONLY, Keys::Range(1, 1, 1), G, "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", Handler::Keyed(zscan)),
+    spec("zadd", -4, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", Handler::Keyed(zadd))
+        .with_key_specs(&[
+            ks(KS_RW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zincrby", 4, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Increment the score of a member in a sorted set", "O(log(N)) where N is the number of elements in the sorted set.", Handler::Keyed(zincrby))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrem", -3, WRITE | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Remove one or more members from a sorted set", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", Handler::Keyed(zrem))
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zcard", 2, READONLY | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Get the number of members in a sorted set", "O(1)", Handler::Keyed(zcard))
+        .with_key_specs(&[
+            ks(KS_RO, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zcount", 4, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.0.0", "Count the members in a sorted set with scores within the given values", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(zcount))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zlexcount", 4, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.8.9", "Count the number of members in a sorted set between a given lexicographical range", "O(log(N)) with N being the number of elements in the sorted set.", Handler::Keyed(zlexcount))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zscore", 3, READONLY | FAST, Keys::Range(1, 1, 1), G, "1.2.0", "Get the score associated with the given member in a sorted set", "O(1)", Handler::Keyed(zscore))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zmscore", -3, READONLY | FAST, Keys::Range(1, 1, 1), G, "6.2.0", "Get the score associated with the given members in a sorted set", "O(N) where N is the number of members being requested.", Handler::Keyed(zmscore))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrank", 3, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.0.0", "Determine the index of a member in a sorted set", "O(log(N))", Handler::Keyed(zrank))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrevrank", 3, READONLY | FAST, Keys::Range(1, 1, 1), G, "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", "O(log(N))", Handler::Keyed(zrevrank))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrange", -4, READONLY, Keys::Range(1, 1, 1), G, "1.2.0", "Return a range of members in a sorted set", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", Handler::Keyed(zrange))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrangestore", -5, WRITE | DENYOOM, Keys::Range(1, 2, 1), G, "6.2.0", "Store a range of members from sorted set into another key", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", Handler::Keyed(zrangestore))
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrevrange", -4, READONLY, Keys::Range(1, 1, 1), G, "1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", Handler::Keyed(zrevrange))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrangebyscore", -4, READONLY, Keys::Range(1, 1, 1), G, "1.0.5", "Return a range of members in a sorted set, by score", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrangebyscore))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrevrangebyscore", -4, READONLY, Keys::Range(1, 1, 1), G, "2.2.0", "Return a range of members in a sorted set, by score, with scores ordered from high to low", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrevrangebyscore))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrangebylex", -4, READONLY, Keys::Range(1, 1, 1), G, "2.8.9", "Return a range of members in a sorted set, by lexicographical range", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrangebylex))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zrevrangebylex", -4, READONLY, Keys::Range(1, 1, 1), G, "2.8.9", "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).", Handler::Keyed(zrevrangebylex))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zremrangebyrank", 4, WRITE, Keys::Range(1, 1, 1), G, "2.0.0", "Remove all members in a sorted set within the given indexes", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", Handler::Keyed(zremrangebyrank))
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zremrangebyscore", 4, WRITE, Keys::Range(1, 1, 1), G, "1.2.0", "Remove all members in a sorted set within the given scores", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", Handler::Keyed(zremrangebyscore))
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zremrangebylex", 4, WRITE, Keys::Range(1, 1, 1), G, "2.8.9", "Remove all members in a sorted set between the given lexicographical range", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", Handler::Keyed(zremrangebylex))
+        .with_key_specs(&[
+            ks(KS_RW | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zpopmin", -2, WRITE | FAST, Keys::Range(1, 1, 1), G, "5.0.0", "Remove and return members with the lowest scores in a sorted set", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(zpopmin))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zpopmax", -2, WRITE | FAST, Keys::Range(1, 1, 1), G, "5.0.0", "Remove and return members with the highest scores in a sorted set", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(zpopmax))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ]),
+    spec("zmpop", -4, WRITE, Keys::Custom(numkeys_at_1), G, "7.0.0", "Remove and return members with scores in a sorted set", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", Handler::Keyed(zmpop))
+        .with_key_specs(&[
+            ks(KS_RW | KS_ACCESS | KS_DELETE, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zrandmember", -2, READONLY, Keys::Range(1, 1, 1), G, "6.2.0", "Get one or multiple random elements from a sorted set", "O(N) where N is the number of elements returned", Handler::Keyed(zrandmember))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
+    spec("zunion", -3, READONLY, Keys::Custom(numkeys_at_1), G, "6.2.0", "Add multiple sorted sets", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", Handler::Keyed(zunion))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zinter", -3, READONLY, Keys::Custom(numkeys_at_1), G, "6.2.0", "Intersect multiple sorted sets", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", Handler::Keyed(zinter))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zdiff", -3, READONLY, Keys::Custom(numkeys_at_1), G, "6.2.0", "Subtract multiple sorted sets", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", Handler::Keyed(zdiff))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zintercard", -3, READONLY, Keys::Custom(numkeys_at_1), G, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", Handler::Keyed(zintercard))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zunionstore", -4, WRITE | DENYOOM, Keys::Custom(dst_and_numkeys_at_2), G, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", Handler::Keyed(zunionstore))
+        .with_legacy_keys(1, 1, 1)
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zinterstore", -4, WRITE | DENYOOM, Keys::Custom(dst_and_numkeys_at_2), G, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", Handler::Keyed(zinterstore))
+        .with_legacy_keys(1, 1, 1)
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zdiffstore", -4, WRITE | DENYOOM, Keys::Custom(dst_and_numkeys_at_2), G, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", Handler::Keyed(zdiffstore))
+        .with_legacy_keys(1, 1, 1)
+        .with_key_specs(&[
+            ks(KS_OW | KS_UPDATE, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(2), FindKeys::Keynum(0, 1, 1)),
+        ]),
+    spec("zscan", -3, READONLY, Keys::Range(1, 1, 1), G, "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", Handler::Keyed(zscan))
+        .with_key_specs(&[
+            ks(KS_RO | KS_ACCESS, BeginSearch::Index(1), FindKeys::Range(0, 1, 0)),
+        ])
+        .with_tips(&["nondeterministic_output"]),
 ];
 
 // ---- key specs -------------------------------------------------------------------------------

@@ -214,13 +214,9 @@ static CLIENT_EXTRA: &[CommandSpec] = &[
         .with_acl(&["@connection"]),
 ];
 
-#[rustfmt::skip]
-static COMMAND_EXTRA: &[CommandSpec] = &[
-    spec("command|getkeysandflags", -4, LOADING | STALE | SENTINEL, Keys::None, "server", "7.0.0",
-        "Extract keys and access flags given a full Redis command",
-        "O(N) where N is the number of arguments to the command", NOT_DISPATCHED)
-        .with_acl(&["@connection"]),
-];
+/// COMMAND's subcommands beyond the data node's (none since the data node has
+/// GETKEYSANDFLAGS).
+static COMMAND_EXTRA: &[CommandSpec] = &[];
 
 /// One command or subcommand of the sentinel-mode table; its index is its ACL id.
 pub struct Cmd {

@@ -24,7 +24,7 @@ pub mod loader;
 pub mod manifest;
 pub mod rewrite;
 
-use crate::commands::spec::{spec, CommandSpec, Keys, ADMIN, NOSCRIPT};
+use crate::commands::spec::{spec, CommandSpec, Keys, ADMIN, NOSCRIPT, NO_ASYNC_LOADING};
 use crate::commands::{BoxFuture, Handler};
 use crate::config::Config;
 use crate::keyspace::now_ms;
@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 pub static COMMANDS: &[CommandSpec] = &[spec(
     "bgrewriteaof",
     1,
-    ADMIN | NOSCRIPT,
+    ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
     Keys::None,
     "server",
     "1.0.0",
