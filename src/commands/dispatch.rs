@@ -449,11 +449,6 @@ async fn keyed(
             let usec = run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, clock);
             introspect::slowlog_maybe_record(conn, spec, &argv, usec);
         }
-        Route::One(s) if hops_ahead(conn, &shard, s, queue) >= PIPELINE_TXN_HOPS => {
-            // The pipeline goes back and forth between shards: one transaction over the
-            // commands that follow costs two round trips instead of one per shard switch.
-            multi_batch(conn, &shard, spec, f, argv, queue, clock).await;
-        }
         Route::One(s) => {
             let mut batch: Batch = vec![(spec, f, argv)];
             // Squash: the following commands for the same shard ride in the same message.
@@ -521,36 +516,6 @@ async fn multi_batch(
 
 /// At most this many pipelined commands run as one multi-shard transaction.
 const MULTI_SQUASH_MAX: usize = 32;
-
-/// A pipeline whose next commands would hop to another shard this many times (one hop per
-/// run of commands for one remote shard) runs as one transaction instead (two round trips).
-const PIPELINE_TXN_HOPS: usize = 3;
-
-/// How many hops the command for shard `first` and the queued commands after it that could
-/// join one transaction ([`multi_squashable`]) would take one after the other.
-fn hops_ahead(conn: &Conn, shard: &Shard, first: usize, queue: &VecDeque<Vec<Bytes>>) -> usize {
-    let mut hops = 1;
-    let mut at = first;
-    for argv in queue.iter().take(MULTI_SQUASH_MAX - 1) {
-        if hops >= PIPELINE_TXN_HOPS {
-            break;
-        }
-        let Some((spec, _)) = multi_squashable(conn, shard, argv) else {
-            break;
-        };
-        match route(shard, spec, argv) {
-            Route::One(s) if s == at => {}
-            Route::One(s) => {
-                if s != shard.id {
-                    hops += 1;
-                }
-                at = s;
-            }
-            Route::Multi => return PIPELINE_TXN_HOPS,
-        }
-    }
-    hops
-}
 
 /// Whether the next queued command may join a multi-shard transaction of the commands before
 /// it: a keyed, non-blocking command that passes every gate `execute` would apply, while no

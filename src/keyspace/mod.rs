@@ -694,6 +694,34 @@ mod tests {
     }
 
     #[test]
+    fn tracking_dedupes_many_keys_and_truncates() {
+        let mut db = Db::tracking();
+        let key = |i: usize| format!("k{i}").into_bytes();
+        for i in 0..20 {
+            db.set(&key(i), Value::from_bytes(b"v"));
+        }
+        // Past the scan threshold: rewrites are still recorded once.
+        for i in 0..20 {
+            db.set(&key(i), Value::from_bytes(b"w"));
+        }
+        assert_eq!(db.written_len(), 20);
+        // A command that changed nothing forgets what it marked; marking again records it.
+        db.truncate_written(12);
+        assert_eq!(db.written_len(), 12);
+        db.set(&key(15), Value::from_bytes(b"x"));
+        db.set(&key(3), Value::from_bytes(b"x"));
+        let written = db.take_written();
+        let want: Vec<Box<[u8]>> = (0..12)
+            .chain([15])
+            .map(|i| key(i).into_boxed_slice())
+            .collect();
+        assert_eq!(written, want);
+        // take_written starts over.
+        db.set(&key(3), Value::from_bytes(b"y"));
+        assert_eq!(db.take_written(), vec![key(3).into_boxed_slice()]);
+    }
+
+    #[test]
     fn watchers_see_creation_deletion_expiry_and_flush_but_not_reads() {
         use crate::shard::watch::{is_dirty, new_token, swap_dbs};
         let mut db = Db::new();
