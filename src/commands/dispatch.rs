@@ -469,18 +469,87 @@ async fn keyed(
             introspect::after_remote(conn, ran);
             *clock = RunClock::start();
         }
-        Route::Multi => {
-            let t = clock::cycles();
-            let feed = introspect::wants_argv(&conn.shard).then(|| argv.clone());
-            let reply = multi::execute(&shard, conn.db, conn.proto(), vec![(spec, f, argv)]).await;
-            conn.out.raw(&reply);
-            if let Some(argv) = feed {
-                let usec = clock::to_us(clock::cycles().wrapping_sub(t));
-                introspect::slowlog_maybe_record(conn, spec, &argv, usec);
-            }
-            *clock = RunClock::start();
+        Route::Multi => multi_batch(conn, &shard, spec, f, argv, queue, clock).await,
+    }
+}
+
+/// Runs a keyed command as a multi-shard transaction, together with the keyed commands that
+/// follow it in the pipeline (one lock/fetch and one write-back round for the lot instead of
+/// one per command). Running them as one isolated unit is one of the interleavings Redis
+/// allows, and they still run in order, each answered in order.
+async fn multi_batch(
+    conn: &mut Conn,
+    shard: &Rc<Shard>,
+    spec: &'static CommandSpec,
+    f: KeyedFn,
+    argv: Vec<Bytes>,
+    queue: &mut VecDeque<Vec<Bytes>>,
+    clock: &mut RunClock,
+) {
+    let t = clock::cycles();
+    let mut cmds: Batch = vec![(spec, f, argv)];
+    while cmds.len() < MULTI_SQUASH_MAX {
+        let Some(next) = queue.front() else { break };
+        let Some((nspec, nf)) = multi_squashable(conn, shard, next) else {
+            break;
+        };
+        if let Some(a) = queue.pop_front() {
+            conn.handle.info.borrow_mut().last_cmd = nspec.name;
+            cmds.push((nspec, nf, a));
         }
     }
+    let single = cmds.len() == 1;
+    let (reply, ran) = multi::execute_timed(shard, conn.db, conn.proto(), cmds).await;
+    conn.out.raw(&reply);
+    if introspect::wants_argv(&conn.shard) {
+        for (spec, argv, usec) in ran {
+            // A command alone counts its whole transaction, as before.
+            let usec = match single {
+                true => clock::to_us(clock::cycles().wrapping_sub(t)),
+                false => usec,
+            };
+            introspect::slowlog_maybe_record(conn, spec, &argv, usec);
+        }
+    }
+    *clock = RunClock::start();
+}
+
+/// At most this many pipelined commands run as one multi-shard transaction.
+const MULTI_SQUASH_MAX: usize = 32;
+
+/// Whether the next queued command may join a multi-shard transaction of the commands before
+/// it: a keyed, non-blocking command that passes every gate `execute` would apply, while no
+/// MONITOR watches and no effects are recorded (a replica or the AOF would see the batch as
+/// one MULTI/EXEC unit).
+fn multi_squashable(
+    conn: &Conn,
+    shard: &Shard,
+    argv: &[Bytes],
+) -> Option<(&'static CommandSpec, KeyedFn)> {
+    let shared = &shard.shared;
+    if conn.reply_mode != ReplyMode::On
+        || !conn.authenticated
+        || conn.close_after_reply
+        || conn.handle.killed.get()
+        || crate::keyspace::evict::over_limit()
+        || shared.monitors.load(Ordering::Relaxed) != 0
+        || shared.hub.active()
+        || shared.pause_until.load(Ordering::Relaxed) != 0
+        || shared.persistence.loading.active()
+        || conn.multi.is_some()
+        // Keyspace events a subscribed connection gets go before each command's reply.
+        || conn.pubsub.is_some()
+    {
+        return None;
+    }
+    let spec = resolve(argv).ok()?;
+    let Handler::Keyed(f) = spec.handler else {
+        return None;
+    };
+    if spec.flags & BLOCKING != 0 || (spec.flags & WRITE != 0 && misconf(conn)) {
+        return None;
+    }
+    Some((spec, f))
 }
 
 fn squashable(

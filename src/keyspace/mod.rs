@@ -83,6 +83,36 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The keys a tracking database saw written, in order, each once. A transaction may touch
+/// hundreds of keys (pipelined MSETs run together), so past a few keys a set answers
+/// "already marked?" instead of a scan.
+#[derive(Default)]
+struct Written {
+    keys: Vec<Box<[u8]>>,
+    /// Every key of `keys`, once `keys` has grown past [`Written::SCAN_MAX`]; empty before.
+    seen: hashbrown::HashSet<Box<[u8]>, foldhash::fast::FixedState>,
+}
+
+impl Written {
+    const SCAN_MAX: usize = 8;
+
+    fn mark(&mut self, key: &[u8]) {
+        if self.keys.len() < Self::SCAN_MAX {
+            if !self.keys.iter().any(|k| &**k == key) {
+                self.keys.push(key.into());
+            }
+            return;
+        }
+        if self.seen.is_empty() {
+            self.seen.extend(self.keys.iter().cloned());
+        }
+        if !self.seen.contains(key) {
+            self.seen.insert(key.into());
+            self.keys.push(key.into());
+        }
+    }
+}
+
 /// One logical database's part that lives on this shard.
 #[derive(Default)]
 pub struct Db {
@@ -90,7 +120,7 @@ pub struct Db {
     /// Keys that carry a TTL (Redis's `db->expires`), for active expiry sampling and INFO.
     expires: Dense<()>,
     /// Keys written since tracking was switched on (multi-shard scratch databases).
-    written: Option<Vec<Box<[u8]>>>,
+    written: Option<Written>,
     /// Keys removed by lazy or active expiry since last drained.
     pub expired_count: u64,
     /// A snapshot pass in progress (see [`snapshot`]).
@@ -120,37 +150,43 @@ impl Db {
     /// A scratch database that records which keys are written.
     pub fn tracking() -> Self {
         Db {
-            written: Some(Vec::new()),
+            written: Some(Written::default()),
             ..Self::default()
         }
     }
 
     pub fn take_written(&mut self) -> Vec<Box<[u8]>> {
-        self.written
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+        match &mut self.written {
+            Some(w) => {
+                w.seen.clear();
+                std::mem::take(&mut w.keys)
+            }
+            None => Vec::new(),
+        }
     }
 
     /// How many keys [`Db::take_written`] would return now.
     pub fn written_len(&self) -> usize {
-        self.written.as_ref().map_or(0, Vec::len)
+        self.written.as_ref().map_or(0, |w| w.keys.len())
     }
 
     /// Forgets the keys marked written after the first `n` (a command that opened them for
     /// writing and changed nothing: its write-back would count as a modification).
     pub fn truncate_written(&mut self, n: usize) {
         if let Some(w) = &mut self.written {
-            w.truncate(n);
+            if !w.seen.is_empty() {
+                for k in w.keys.iter().skip(n) {
+                    w.seen.remove(k);
+                }
+            }
+            w.keys.truncate(n);
         }
     }
 
     #[inline]
     fn mark(&mut self, key: &[u8]) {
         if let Some(w) = &mut self.written {
-            if !w.iter().any(|k| &**k == key) {
-                w.push(key.into());
-            }
+            w.mark(key);
         }
     }
 
@@ -655,6 +691,34 @@ mod tests {
         let _ = db.get(b"b", 0);
         db.remove(b"a", 0);
         assert_eq!(db.take_written(), vec![Box::<[u8]>::from(&b"a"[..])]);
+    }
+
+    #[test]
+    fn tracking_dedupes_many_keys_and_truncates() {
+        let mut db = Db::tracking();
+        let key = |i: usize| format!("k{i}").into_bytes();
+        for i in 0..20 {
+            db.set(&key(i), Value::from_bytes(b"v"));
+        }
+        // Past the scan threshold: rewrites are still recorded once.
+        for i in 0..20 {
+            db.set(&key(i), Value::from_bytes(b"w"));
+        }
+        assert_eq!(db.written_len(), 20);
+        // A command that changed nothing forgets what it marked; marking again records it.
+        db.truncate_written(12);
+        assert_eq!(db.written_len(), 12);
+        db.set(&key(15), Value::from_bytes(b"x"));
+        db.set(&key(3), Value::from_bytes(b"x"));
+        let written = db.take_written();
+        let want: Vec<Box<[u8]>> = (0..12)
+            .chain([15])
+            .map(|i| key(i).into_boxed_slice())
+            .collect();
+        assert_eq!(written, want);
+        // take_written starts over.
+        db.set(&key(3), Value::from_bytes(b"y"));
+        assert_eq!(db.take_written(), vec![key(3).into_boxed_slice()]);
     }
 
     #[test]

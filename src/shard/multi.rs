@@ -32,6 +32,8 @@ fn keys_by_shard(
     cmds: &[(&'static CommandSpec, KeyedFn, Vec<Bytes>)],
 ) -> BTreeMap<usize, Vec<LockKey>> {
     let mut per: BTreeMap<usize, Vec<LockKey>> = BTreeMap::new();
+    // Pipelined commands run as one transaction may name hundreds of keys: dedupe by set.
+    let mut seen: hashbrown::HashSet<LockKey, foldhash::fast::FixedState> = Default::default();
     let mut pos = Vec::new();
     let ndbs = shard.data.borrow().dbs.len();
     for (spec, _, argv) in cmds {
@@ -40,9 +42,9 @@ fn keys_by_shard(
         spec.keys_with_db(argv, db, ndbs, &mut pos);
         for &(kdb, i) in &pos {
             let k: LockKey = (kdb as u32, argv[i].as_ref().into());
-            let list = per.entry(shard.shard_of(&k.1)).or_default();
-            if !list.contains(&k) {
-                list.push(k);
+            if !seen.contains(&k) {
+                seen.insert(k.clone());
+                per.entry(shard.shard_of(&k.1)).or_default().push(k);
             }
         }
     }
@@ -57,6 +59,17 @@ pub async fn execute(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> Bytes {
+    run(shard, db, proto, cmds, true).await.0
+}
+
+/// [`execute`] that also hands back each command with the µs its handler took (for the slow
+/// log of a batch of pipelined commands run as one transaction).
+pub async fn execute_timed(
+    shard: &Rc<Shard>,
+    db: usize,
+    proto: Proto,
+    cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
+) -> (Bytes, Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
     run(shard, db, proto, cmds, true).await
 }
 
@@ -68,7 +81,7 @@ pub async fn execute_locked(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> Bytes {
-    run(shard, db, proto, cmds, false).await
+    run(shard, db, proto, cmds, false).await.0
 }
 
 async fn run(
@@ -77,7 +90,7 @@ async fn run(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
     take_locks: bool,
-) -> Bytes {
+) -> (Bytes, Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
     // A snapshot cut never sees half of this transaction. `execute_locked` runs inside an
     // EXEC block that already holds the gate.
     let _pass = match take_locks {
@@ -126,6 +139,7 @@ async fn run(
 
     // 2. Execute on the scratch databases.
     let mut out = ReplyBuf::new(proto);
+    let mut usecs = Vec::with_capacity(cmds.len());
     let dirty = {
         let mut data = shard.data.borrow_mut();
         let data = &mut *data;
@@ -148,6 +162,8 @@ async fn run(
             effects: &mut data.effects,
         };
         for (spec, f, argv) in &cmds {
+            let t = super::clock::cycles();
+            let mark = ctx.out.len();
             let before = ctx.dirty;
             let marks: Vec<usize> = ctx.dbs.iter().map(Db::written_len).collect();
             f(&mut ctx, argv);
@@ -157,8 +173,15 @@ async fn run(
                     d.truncate_written(n);
                 }
             }
+            let usec = super::clock::to_us(super::clock::cycles().wrapping_sub(t));
+            usecs.push(usec);
+            // Counted like a command run in place (INFO commandstats, latencystats).
+            let failed = ctx.out.buf.get(mark) == Some(&b'-');
             let st = ctx.stats.commands.entry(spec.name).or_default();
-            st.calls += 1;
+            st.record(usec);
+            if failed {
+                st.failed += 1;
+            }
             ctx.stats.total_commands += 1;
             if propagate {
                 let changed = ctx.dirty - before;
@@ -245,5 +268,10 @@ async fn run(
     for p in pending {
         p.await;
     }
-    out.buf.freeze()
+    let ran = cmds
+        .into_iter()
+        .zip(usecs)
+        .map(|((spec, _, argv), usec)| (spec, argv, usec))
+        .collect();
+    (out.buf.freeze(), ran)
 }
