@@ -9,8 +9,8 @@
 mod common;
 
 use common::{
-    free_port, kill_pid, parse_reply, redis_cli, show, wait_until, RawConn, RedisServer, Reply,
-    Server, TestDir,
+    first_difference, free_port, hello3, kill_pid, parse_reply, redis_cli, show, wait_until,
+    RawConn, RedisServer, Reply, Server, TestDir,
 };
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -134,19 +134,11 @@ fn compare(
     let cb = canon_commands(parse(&b), keep_top, common);
     if ca != cb {
         // Show where the bytes first part, not the whole (long) replies.
-        let at = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-        let from = at.saturating_sub(200);
+        let (at, ours_near, redis_near) = first_difference(&a, &b);
         panic!(
-            "{what}: COMMAND DOCS differs for {args:?} at byte {at}\n ringkv: ...{}\n  redis: ...{}",
-            show(&a[from..a.len().min(at + 200)]),
-            show(&b[from..b.len().min(at + 200)])
+            "{what}: COMMAND DOCS differs for {args:?} at byte {at}\n ringkv: ...{ours_near}\n  redis: ...{redis_near}",
         );
     }
-}
-
-fn hello3(conn: &mut RawConn) {
-    let r = conn.cmd_reply(&["HELLO", "3"]);
-    assert!(matches!(r, Reply::Map(_)), "HELLO 3: {r:?}");
 }
 
 /// Every name `ours` lists, in RESP2 then RESP3, plus the bare form and unknown names.

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{parse_reply, show, RawConn, RedisServer, Reply, Server};
+use common::{first_difference, hello3, parse_reply, show, RawConn, RedisServer, Reply, Server};
 use std::collections::HashSet;
 
 /// Commands ringkv has that redis-server 7.0.15 does not: they came in Redis 7.2.
@@ -105,19 +105,11 @@ fn compare(
         return;
     }
     if canon_list(parse(&a), top, common) != canon_list(parse(&b), top, common) {
-        let at = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-        let from = at.saturating_sub(200);
+        let (at, ours_near, redis_near) = first_difference(&a, &b);
         panic!(
-            "{what}: reply differs for {args:?} at byte {at}\n ringkv: ...{}\n  redis: ...{}",
-            show(&a[from..a.len().min(at + 200)]),
-            show(&b[from..b.len().min(at + 200)])
+            "{what}: reply differs for {args:?} at byte {at}\n ringkv: ...{ours_near}\n  redis: ...{redis_near}",
         );
     }
-}
-
-fn hello3(conn: &mut RawConn) {
-    let r = conn.cmd_reply(&["HELLO", "3"]);
-    assert!(matches!(r, Reply::Map(_)), "HELLO 3: {r:?}");
 }
 
 fn redis_names(conn: &mut RawConn) -> HashSet<String> {

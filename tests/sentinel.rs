@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{free_port, kill_pid, redis_cli, wait_until, RawConn, RedisServer, Server, TestDir};
+use common::{
+    free_port, kill_pid, redis_cli, redis_cli_ok, wait_until, RawConn, RedisServer, Server, TestDir,
+};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -845,7 +847,8 @@ fn stopped_master_fails_over_and_rejoins_as_replica() {
 }
 
 /// A real client library's Sentinel support (redis-rs: SENTINEL MASTERS / REPLICAS, then ROLE
-/// on the node) finds the master and a replica through ringkv-sentinel.
+/// on the node) finds the master and a replica through ringkv-sentinel, and the new master
+/// after a failover.
 #[test]
 fn redis_rs_sentinel_client_finds_master_and_replica() {
     let m = RedisServer::start(&[]);
@@ -869,6 +872,46 @@ fn redis_rs_sentinel_client_finds_master_and_replica() {
     let mut con = replica.get_connection().expect("replica connection");
     let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
     assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+
+    // After a failover the same client finds the promoted replica and writes to it.
+    let mut out = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            out = s.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
+            out.trim() == "OK"
+        }),
+        "{out}\n{}",
+        s.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || s.master_addr()
+            == format!("127.0.0.1:{port}")),
+        "{}",
+        s.log_text()
+    );
+    let mut served_by = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let Ok(master) = sentinel.master_for("mymaster", None) else {
+                return false;
+            };
+            let Ok(mut con) = master.get_connection() else {
+                return false;
+            };
+            let written: redis::RedisResult<()> =
+                redis::cmd("SET").arg("k").arg("after").query(&mut con);
+            served_by = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("port")
+                .query::<Vec<String>>(&mut con)
+                .map(|v| v.join(" "))
+                .unwrap_or_default();
+            written.is_ok() && served_by == format!("port {port}")
+        }),
+        "after the failover the client reached {served_by:?}"
+    );
+    assert_eq!(role(port), "master");
+    assert_eq!(redis_cli_ok(port, &["GET", "k"]).trim(), "after");
 }
 
 /// resolve-hostnames / announce-hostnames: a master configured as `localhost`, a replica

@@ -1487,9 +1487,10 @@ fn command(conn: &mut Conn, argv: &[Bytes]) {
                 Some(_) => conn.error("ERR The command has no key arguments"),
             }
         }
-        Some(s) if eq_ic(s, "help") => {
-            crate::commands::client::reply_help(&mut conn.out, COMMAND_HELP)
-        }
+        Some(s) if eq_ic(s, "help") => crate::commands::client::reply_help(
+            &mut conn.out,
+            crate::commands::introspect::COMMAND_HELP,
+        ),
         None => command_info_all(conn),
         Some(s) => conn.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
@@ -1775,28 +1776,6 @@ const ACL_HELP: &[&str] = &[
     "    List all the registered usernames.",
     "WHOAMI",
     "    Return the current connection username.",
-];
-
-const COMMAND_HELP: &[&str] = &[
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "(no subcommand)",
-    "    Return details about all Redis commands.",
-    "COUNT",
-    "    Return the total number of commands in this Redis server.",
-    "LIST",
-    "    Return a list of all commands in this Redis server.",
-    "INFO [<command-name> ...]",
-    "    Return details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "DOCS [<command-name> ...]",
-    "    Return documentation details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "GETKEYS <full-command>",
-    "    Return the keys from a full Redis command.",
-    "GETKEYSANDFLAGS <full-command>",
-    "    Return the keys and the access flags from a full Redis command.",
 ];
 
 #[cfg(test)]

@@ -744,6 +744,26 @@ pub fn show(bytes: &[u8]) -> String {
     s
 }
 
+/// Where two replies first differ: the byte offset and ~200 bytes of each around it, shown
+/// with [`show`] (for failure messages about long replies).
+#[allow(dead_code)]
+pub fn first_difference(ours: &[u8], theirs: &[u8]) -> (usize, String, String) {
+    let at = ours.iter().zip(theirs).take_while(|(x, y)| x == y).count();
+    let from = at.saturating_sub(200);
+    (
+        at,
+        show(&ours[from..ours.len().min(at + 200)]),
+        show(&theirs[from..theirs.len().min(at + 200)]),
+    )
+}
+
+/// Switches a raw connection to RESP3.
+#[allow(dead_code)]
+pub fn hello3(conn: &mut RawConn) {
+    let r = conn.cmd_reply(&["HELLO", "3"]);
+    assert!(matches!(r, Reply::Map(_)), "HELLO 3: {r:?}");
+}
+
 pub fn show_args<A: AsRef<[u8]>>(args: &[A]) -> String {
     args.iter()
         .map(|a| format!("\"{}\"", show(a.as_ref())))
