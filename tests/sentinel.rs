@@ -910,7 +910,7 @@ fn redis_rs_sentinel_client_finds_master_and_replica() {
         }),
         "after the failover the client reached {served_by:?}"
     );
-    assert_eq!(role(port), "master");
+    assert_eq!(crate::role(port), "master");
     assert_eq!(redis_cli_ok(port, &["GET", "k"]).trim(), "after");
 }
 
