@@ -248,8 +248,16 @@ fn allkeys_lru_keeps_recently_used_keys() {
         assert!(info_field(&mut c, "stats", "evicted_keys") > 0);
         let touched = count_existing(&mut c, "a", 0..500);
         let idle = count_existing(&mut c, "a", 500..1000);
+        // With several shards the connection's shard evicts from its own keys first (README,
+        // "`maxmemory` across shards"), so it may give up all of them, touched or not, while
+        // the other shard keeps all of its own: only "not worse than random" holds there.
+        let better = if shards == 1 {
+            touched > idle
+        } else {
+            touched >= idle
+        };
         assert!(
-            touched > idle,
+            better,
             "{shards} shard(s): touched kept {touched}/500, idle kept {idle}/500"
         );
     }

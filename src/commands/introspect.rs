@@ -1466,6 +1466,12 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             }
             conn.out.ok();
         } else if eq_ic(sub, "reload") {
+            // DEBUG may run during the startup load (it has the `loading` flag); a reload then
+            // would save the still-empty dataset over the file being loaded.
+            if conn.shard.shared.persistence.loading.active() {
+                conn.error(crate::persistence::loading::LOADING_ERR);
+                return;
+            }
             let shard = conn.shard.clone();
             let held = usize::from(super::persist::in_exec(conn));
             match crate::persistence::snapshot::debug_reload(&shard, held).await {

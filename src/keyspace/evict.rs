@@ -422,6 +422,8 @@ impl Db {
             return false;
         };
         self.mark(key);
+        // Redis signals an evicted key as modified: WATCH of it aborts.
+        self.touch(key);
         self.before_write_at(i);
         self.main.remove_at(i);
         self.expires.remove(key);
