@@ -696,51 +696,6 @@ fn model_based_random_ops_and_restarts() {
     wait_exit(&mut child, 60);
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Peak RSS during a BGSAVE of a ~200 MB dataset against the steady state. Prints the figures;
-/// no assertion on them (run with `--ignored --nocapture`).
-#[test]
-#[ignore]
-fn bgsave_peak_rss_report() {
-    let _serial = serial();
-    let s = Server::ringkv(2, &["--enable-debug-command", "yes"]);
-    let mut c = s.raw();
-    // In slices: one DEBUG POPULATE of everything outlasts the reply timeout in debug builds.
-    for i in 0..15 {
-        ok(c.cmd_reply(&["DEBUG", "POPULATE", "100000", &format!("key{i}"), "100"]));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let steady = rss_kb(s.pid);
-    ok(c.cmd_reply(&["BGSAVE"]));
-    let mut peak = steady;
-    let start = Instant::now();
-    while info_field(&mut c, "rdb_bgsave_in_progress") == "1"
-        && start.elapsed() < Duration::from_secs(600)
-    {
-        peak = peak.max(rss_kb(s.pid));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let size = std::fs::metadata(s.dir.join("dump.rdb"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!(
-        "steady RSS {} MB, peak during BGSAVE {} MB (+{:.1}%), file {} MB, took {:?}",
-        steady / 1024,
-        peak / 1024,
-        (peak as f64 - steady as f64) * 100.0 / steady.max(1) as f64,
-        size >> 20,
-        start.elapsed()
-    );
-}
-
 #[test]
 fn save_points_trigger_a_background_save_and_move_lastsave() {
     let _serial = serial();
