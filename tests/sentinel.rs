@@ -687,6 +687,26 @@ fn config_errors_stop_startup_like_redis_sentinel() {
     }
 }
 
+/// `SENTINEL FAILOVER mymaster` (retried until the replica is selectable), then waits until the
+/// sentinel reports the replica on `port` as the master.
+fn manual_failover_to(s: &Sentinel, port: u16) {
+    let mut out = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            out = s.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
+            out.trim() == "OK"
+        }),
+        "{out}\n{}",
+        s.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || s.master_addr()
+            == format!("127.0.0.1:{port}")),
+        "{}",
+        s.log_text()
+    );
+}
+
 fn info_repl_auth(port: u16, pass: &str) -> String {
     String::from_utf8_lossy(
         &redis_cli(
@@ -731,21 +751,7 @@ fn manual_failover_with_auth_pass_and_tilt() {
         "{conf}"
     );
     // The replica must have been seen by INFO recently enough to be selected.
-    let mut out = String::new();
-    assert!(
-        wait_until(Duration::from_secs(20), || {
-            out = s.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
-            out.trim() == "OK"
-        }),
-        "{out}\n{}",
-        s.log_text()
-    );
-    assert!(
-        wait_until(Duration::from_secs(30), || s.master_addr()
-            == format!("127.0.0.1:{rp}")),
-        "{}",
-        s.log_text()
-    );
+    manual_failover_to(&s, rp);
     assert!(info_repl_auth(rp, "secret").contains("role:master"));
     // The old master, still running, is converted into a replica of the promoted one.
     let old = m.port;
@@ -874,21 +880,7 @@ fn redis_rs_sentinel_client_finds_master_and_replica() {
     assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
 
     // After a failover the same client finds the promoted replica and writes to it.
-    let mut out = String::new();
-    assert!(
-        wait_until(Duration::from_secs(20), || {
-            out = s.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
-            out.trim() == "OK"
-        }),
-        "{out}\n{}",
-        s.log_text()
-    );
-    assert!(
-        wait_until(Duration::from_secs(30), || s.master_addr()
-            == format!("127.0.0.1:{port}")),
-        "{}",
-        s.log_text()
-    );
+    manual_failover_to(&s, port);
     let mut served_by = String::new();
     assert!(
         wait_until(Duration::from_secs(20), || {
