@@ -47,6 +47,10 @@ pub struct Conn {
     pub watched: Vec<crate::commands::transaction::Watched>,
     /// Set by the first (P|S)SUBSCRIBE: this connection's subscriptions and message mailbox.
     pub pubsub: Option<std::rc::Rc<super::pubsub::Subscriber>>,
+    /// Set for a socket-less session (the AOF loader, a replica's master stream): the
+    /// dispatcher's client gates (AUTH, -LOADING, OOM, CLIENT PAUSE, MISCONF) do not apply.
+    /// None for socket clients.
+    pub origin: Option<crate::shard::origin::Origin>,
 }
 
 impl Conn {

@@ -9,6 +9,7 @@ pub mod journal;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
+pub mod origin;
 pub mod route;
 pub mod runtime;
 pub mod watch;
