@@ -37,18 +37,23 @@ pub struct Loading {
     ready: AtomicBool,
     /// How many shards took their databases in.
     installed: AtomicUsize,
-    /// The AOF commands to replay, for shard 0 to take once the databases are in.
-    replay: std::sync::Mutex<Option<Receiver<Replay>>>,
+    /// The AOF commands to replay, one channel per shard, each taken by its shard once the
+    /// databases are in.
+    replay: std::sync::Mutex<Vec<Option<Receiver<Replay>>>>,
 }
 
 /// What the AOF loader thread sends the shard that replays its commands.
 pub enum Replay {
-    /// Commands to run in order, as the AOF client.
-    Run(VecDeque<Vec<Bytes>>),
-    /// Answer on `done` once everything before ran (dropping an open MULTI first if asked).
+    /// Commands to run in order, as the AOF client, in `db` (None: where the client is).
+    Run {
+        db: Option<usize>,
+        batch: VecDeque<Vec<Bytes>>,
+    },
+    /// Answer on `done`, with the client's db, once everything before ran (dropping an open
+    /// MULTI first if asked).
     Sync {
         discard_multi: bool,
-        done: std::sync::mpsc::Sender<()>,
+        done: std::sync::mpsc::Sender<usize>,
     },
 }
 
@@ -90,10 +95,10 @@ impl Loading {
         self.rdb_used_mem.store(m, Ordering::Relaxed);
     }
 
-    /// Commands follow the loaded databases: shard 0 runs what comes on `rx` (before
+    /// Commands follow the loaded databases: shard `i` runs what comes on `rxs[i]` (before
     /// [`Loading::publish`]).
-    pub fn set_replay(&self, rx: Receiver<Replay>) {
-        *self.replay.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
+    pub fn set_replay(&self, rxs: Vec<Option<Receiver<Replay>>>) {
+        *self.replay.lock().unwrap_or_else(|p| p.into_inner()) = rxs;
     }
 
     /// The loaded databases are in `Shared::preload`: the shards may take them.
@@ -184,16 +189,19 @@ pub async fn install_when_loaded(shard: Rc<Shard>) {
         install(&shard, dbs);
     }
     loading.installed.fetch_add(1, Ordering::AcqRel);
-    if shard.id == 0 {
-        let rx = loading.replay.lock().ok().and_then(|mut r| r.take());
-        if let Some(rx) = rx {
-            replay(shard, rx).await;
-        }
+    let rx = loading
+        .replay
+        .lock()
+        .ok()
+        .and_then(|mut r| r.get_mut(shard.id).and_then(Option::take));
+    if let Some(rx) = rx {
+        replay(shard, rx).await;
     }
 }
 
-/// Runs the AOF's commands through the kernel as the AOF client, once every shard has its
-/// databases (a command hopping to a shard that has not swapped yet would be lost).
+/// Runs the AOF's commands given to this shard through the kernel as the AOF client, once
+/// every shard has its databases (a command hopping to a shard that has not swapped yet
+/// would be lost).
 async fn replay(shard: Rc<Shard>, rx: Receiver<Replay>) {
     let loading = &shard.shared.persistence.loading;
     while !loading.all_installed(shard.nshards) {
@@ -202,7 +210,12 @@ async fn replay(shard: Rc<Shard>, rx: Receiver<Replay>) {
     let mut client = StreamClient::new(shard.clone(), Origin::Aof);
     loop {
         match rx.try_recv() {
-            Ok(Replay::Run(mut batch)) => client.run(&mut batch).await,
+            Ok(Replay::Run { db, mut batch }) => {
+                if let Some(db) = db {
+                    client.set_db(db);
+                }
+                client.run(&mut batch).await;
+            }
             Ok(Replay::Sync {
                 discard_multi,
                 done,
@@ -210,7 +223,7 @@ async fn replay(shard: Rc<Shard>, rx: Receiver<Replay>) {
                 if discard_multi {
                     client.discard_multi();
                 }
-                let _ = done.send(());
+                let _ = done.send(client.db());
             }
             Err(TryRecvError::Empty) => {
                 glommio::timer::sleep(Duration::from_micros(200)).await;
