@@ -382,3 +382,53 @@ fn commands_pipelined_behind_a_waiter_that_disconnects_never_run() {
         assert_eq!(p.cmd(&["EXISTS", "after"]), b":0\r\n".to_vec());
     });
 }
+
+/// Issue 14 item 2: the first waiter's destination holds another type, so it gets WRONGTYPE
+/// and the element stays for the next waiter, which must be served (it once stayed blocked
+/// forever, intermittently). Repeated, with the destinations on every shard, to catch it.
+#[test]
+fn a_wrongtype_destination_does_not_strand_the_next_waiter() {
+    for_shards(|server, shards| {
+        let mut admin = server.raw();
+        for round in 0..20 {
+            for (i, cmd) in ["BRPOPLPUSH", "BLMOVE"].iter().enumerate() {
+                let p = format!("wt{round}-{i}");
+                let src = key_on_shard(&p, "src", 0, shards);
+                let bad = key_on_shard(&p, "bad", round % shards, shards);
+                let good = key_on_shard(&p, "good", shards - 1, shards);
+                assert_eq!(admin.cmd(&["SET", &bad, "str"]), b"+OK\r\n");
+                let args = |dst: &str| -> Vec<String> {
+                    let mut a = vec![cmd.to_string(), src.clone(), dst.to_string()];
+                    if *cmd == "BLMOVE" {
+                        a.extend(["RIGHT".into(), "LEFT".into()]);
+                    }
+                    a.push("0".into());
+                    a
+                };
+                let mut first = server.raw();
+                let mut second = server.raw();
+                let a = args(&bad);
+                send(
+                    &mut first,
+                    &a.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
+                wait_blocked(server, 1);
+                let b = args(&good);
+                send(
+                    &mut second,
+                    &b.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
+                wait_blocked(server, 2);
+                assert_eq!(admin.cmd(&["LPUSH", &src, "x"]), b":1\r\n");
+                assert!(
+                    reply(&mut first).starts_with(b"-WRONGTYPE"),
+                    "{cmd} round {round} at {shards} shards"
+                );
+                assert_eq!(reply(&mut second), b"$1\r\nx\r\n", "{cmd} round {round}");
+                assert_eq!(admin.cmd(&["LRANGE", &good, "0", "-1"]), bulk(&["x"]));
+                assert_eq!(admin.cmd(&["EXISTS", &src]), b":0\r\n");
+                wait_blocked(server, 0);
+            }
+        }
+    });
+}
