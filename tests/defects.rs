@@ -267,3 +267,73 @@ fn bgrewriteaof_scheduled_module_refused_hello_text() {
     assert_eq!(c.cmd(&["HELLO", "3"]), want);
     assert_eq!(c.cmd(&["HELLO", "2", "SETNAME", "x"]), want);
 }
+
+fn fill_every_type(c: &mut RawConn) {
+    for db in ["0", "3", "9"] {
+        assert_eq!(c.cmd(&["SELECT", db]), b"+OK\r\n");
+        c.cmd(&["SET", "str", "hello"]);
+        c.cmd(&["SET", "int", "12345"]);
+        c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+        c.cmd(&["RPUSH", "list", "a", "1", "b", "-7"]);
+        c.cmd(&["SADD", "iset", "1", "2", "300", "-4"]);
+        c.cmd(&["SADD", "set", "x", "y", "10"]);
+        c.cmd(&[
+            "ZADD", "zset", "1", "a", "2.5", "b", "-0.1", "c", "1e20", "d", "inf", "e",
+        ]);
+        c.cmd(&["HSET", "hash", "f", "v", "n", "42"]);
+        c.cmd(&["HSET", "hashttl", "f", "v"]);
+        c.cmd(&["PEXPIRE", "hashttl", "900000"]);
+        // Past the listpack limits: the other encodings digest the same.
+        let mut big_set = vec!["SADD".to_string(), "bigset".into()];
+        let mut big_z = vec!["ZADD".to_string(), "bigz".into()];
+        let mut big_h = vec!["HSET".to_string(), "bigh".into()];
+        let mut big_l = vec!["RPUSH".to_string(), "bigl".into()];
+        for i in 0..300 {
+            big_set.push(format!("m{i}"));
+            big_z.extend([format!("{}", i as f64 / 3.0), format!("m{i}")]);
+            big_h.extend([format!("f{i}"), "v".repeat(i % 90)]);
+            big_l.push("x".repeat(i));
+        }
+        for args in [big_set, big_z, big_h, big_l] {
+            let r = c.cmd(&args);
+            assert!(r.starts_with(b":"), "{r:?}");
+        }
+        c.cmd(&["SET", &format!("only-in-{db}"), db]);
+    }
+    c.cmd(&["SELECT", "0"]);
+}
+
+/// Item 16: DEBUG DIGEST and DIGEST-VALUE give redis-server's digests for the same data:
+/// every type and encoding, with and without TTLs, several dbs.
+#[test]
+fn debug_digest_matches_redis() {
+    let redis = common::RedisServer::start(&["--enable-debug-command", "yes"]);
+    let mut r = redis.raw();
+    let empty = format!("+{}\r\n", "0".repeat(40));
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), empty.as_bytes());
+    fill_every_type(&mut r);
+    let keys = [
+        "str", "int", "ttl", "list", "iset", "set", "zset", "hash", "hashttl", "bigset", "bigz",
+        "bigh", "bigl", "missing",
+    ];
+    let mut dv = vec!["DEBUG", "DIGEST-VALUE"];
+    dv.extend(keys);
+    let want_all = r.cmd(&["DEBUG", "DIGEST"]);
+    let want_values = r.cmd(&dv);
+    assert_ne!(want_all, empty.as_bytes());
+    for_shards(&["--enable-debug-command", "yes"], |server| {
+        let mut c = server.raw();
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), empty.as_bytes());
+        fill_every_type(&mut c);
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), want_all);
+        assert_eq!(c.cmd(&dv), want_values);
+        // A change anywhere changes the digest; undoing it restores it.
+        c.cmd(&["SELECT", "9"]);
+        c.cmd(&["HSET", "bigh", "f1", "changed"]);
+        assert_ne!(c.cmd(&["DEBUG", "DIGEST"]), want_all);
+        c.cmd(&["HSET", "bigh", "f1", "v"]);
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), want_all);
+        c.cmd(&["PERSIST", "ttl"]);
+        assert_ne!(c.cmd(&["DEBUG", "DIGEST"]), want_all);
+    });
+}
