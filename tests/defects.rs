@@ -337,3 +337,65 @@ fn debug_digest_matches_redis() {
         assert_ne!(c.cmd(&["DEBUG", "DIGEST"]), want_all);
     });
 }
+
+/// Item 15: the key-finding flags and COMMAND GETKEYS of the commands whose keys move with
+/// their arguments answer as redis-server's.
+#[test]
+fn movablekeys_flags_and_getkeys_match_redis() {
+    let redis = common::RedisServer::start(&[]);
+    let mut r = redis.raw();
+    let infos = [
+        "sort",
+        "sort_ro",
+        "zunionstore",
+        "zinterstore",
+        "zdiffstore",
+        "zdiff",
+        "zunion",
+        "zinter",
+        "blmpop",
+        "bzmpop",
+        "lmpop",
+        "zmpop",
+        "sintercard",
+        "zintercard",
+    ];
+    let getkeys: &[&[&str]] = &[
+        &["SORT", "k", "BY", "w_*", "GET", "o_*", "STORE", "dst"],
+        &["SORT_RO", "k", "BY", "w_*"],
+        &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+        &["ZINTERSTORE", "d", "1", "a"],
+        &["ZDIFF", "2", "a", "b", "WITHSCORES"],
+        &["BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "2"],
+        &["BZMPOP", "1", "1", "z", "MIN"],
+        &["LMPOP", "1", "l", "RIGHT"],
+        &["ZMPOP", "2", "x", "y", "MAX", "COUNT", "3"],
+        &["SINTERCARD", "2", "s1", "s2", "LIMIT", "1"],
+        &["ZINTERCARD", "1", "z"],
+    ];
+    let want_info: Vec<Vec<u8>> = infos
+        .iter()
+        .map(|c| r.cmd(&["COMMAND", "INFO", c]))
+        .collect();
+    let want_keys: Vec<Vec<u8>> = getkeys
+        .iter()
+        .map(|a| r.cmd(&[&["COMMAND", "GETKEYS"][..], a].concat()))
+        .collect();
+    for_shards(&[], |server| {
+        let mut c = server.raw();
+        for (cmd, want) in infos.iter().zip(&want_info) {
+            assert_eq!(
+                String::from_utf8_lossy(&c.cmd(&["COMMAND", "INFO", cmd])),
+                String::from_utf8_lossy(want),
+                "{cmd}"
+            );
+        }
+        for (args, want) in getkeys.iter().zip(&want_keys) {
+            assert_eq!(
+                c.cmd(&[&["COMMAND", "GETKEYS"][..], args].concat()),
+                *want,
+                "{args:?}"
+            );
+        }
+    });
+}
