@@ -382,3 +382,134 @@ fn commands_pipelined_behind_a_waiter_that_disconnects_never_run() {
         assert_eq!(p.cmd(&["EXISTS", "after"]), b":0\r\n".to_vec());
     });
 }
+
+/// Issue 14 item 2: the first waiter's destination holds another type, so it gets WRONGTYPE
+/// and the element stays for the next waiter, which must be served (it once stayed blocked
+/// forever, intermittently). Repeated, with the destinations on every shard, to catch it.
+#[test]
+fn a_wrongtype_destination_does_not_strand_the_next_waiter() {
+    for_shards(|server, shards| {
+        let mut admin = server.raw();
+        for round in 0..20 {
+            for (i, cmd) in ["BRPOPLPUSH", "BLMOVE"].iter().enumerate() {
+                let p = format!("wt{round}-{i}");
+                let src = key_on_shard(&p, "src", 0, shards);
+                let bad = key_on_shard(&p, "bad", round % shards, shards);
+                let good = key_on_shard(&p, "good", shards - 1, shards);
+                assert_eq!(admin.cmd(&["SET", &bad, "str"]), b"+OK\r\n");
+                let args = |dst: &str| -> Vec<String> {
+                    let mut a = vec![cmd.to_string(), src.clone(), dst.to_string()];
+                    if *cmd == "BLMOVE" {
+                        a.extend(["RIGHT".into(), "LEFT".into()]);
+                    }
+                    a.push("0".into());
+                    a
+                };
+                let mut first = server.raw();
+                let mut second = server.raw();
+                let a = args(&bad);
+                send(
+                    &mut first,
+                    &a.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
+                wait_blocked(server, 1);
+                let b = args(&good);
+                send(
+                    &mut second,
+                    &b.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
+                wait_blocked(server, 2);
+                assert_eq!(admin.cmd(&["LPUSH", &src, "x"]), b":1\r\n");
+                assert!(
+                    reply(&mut first).starts_with(b"-WRONGTYPE"),
+                    "{cmd} round {round} at {shards} shards"
+                );
+                assert_eq!(reply(&mut second), b"$1\r\nx\r\n", "{cmd} round {round}");
+                assert_eq!(admin.cmd(&["LRANGE", &good, "0", "-1"]), bulk(&["x"]));
+                assert_eq!(admin.cmd(&["EXISTS", &src]), b":0\r\n");
+                wait_blocked(server, 0);
+            }
+        }
+    });
+}
+
+/// Issue 14 item 13: BZMPOP, BZPOPMIN and BLMPOP serve the first blocked client first, per key,
+/// and never wait on their non-key arguments (a push to a key named like an option serves no
+/// one).
+#[test]
+fn mpop_and_bzpop_serve_in_arrival_order_and_wait_on_keys_only() {
+    for_shards(|server, shards| {
+        let (k0, k1) = keys("m13", shards);
+        let mut admin = server.raw();
+        let cases: [(Vec<String>, &str); 3] = [
+            (
+                vec![
+                    "BZMPOP".into(),
+                    "0".into(),
+                    "1".into(),
+                    k0.clone(),
+                    "MIN".into(),
+                    "COUNT".into(),
+                    "1".into(),
+                ],
+                "zset",
+            ),
+            (
+                vec!["BZPOPMIN".into(), k0.clone(), k1.clone(), "0".into()],
+                "zset",
+            ),
+            (
+                vec![
+                    "BLMPOP".into(),
+                    "0".into(),
+                    "2".into(),
+                    k1.clone(),
+                    k0.clone(),
+                    "LEFT".into(),
+                    "COUNT".into(),
+                    "1".into(),
+                ],
+                "list",
+            ),
+        ];
+        for (args, kind) in cases {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut first = server.raw();
+            let mut second = server.raw();
+            send(&mut first, &a);
+            wait_blocked(server, 1);
+            send(&mut second, &a);
+            wait_blocked(server, 2);
+            // Pushes to keys named like the options and numbers serve nobody.
+            for fake in ["MIN", "COUNT", "1", "0", "LEFT"] {
+                if kind == "zset" {
+                    admin.cmd(&["ZADD", fake, "1", "m"]);
+                } else {
+                    admin.cmd(&["RPUSH", fake, "m"]);
+                }
+            }
+            admin.cmd(&["DEL", "MIN", "COUNT", "1", "0", "LEFT"]);
+            wait_blocked(server, 2);
+            if kind == "zset" {
+                assert_eq!(admin.cmd(&["ZADD", &k0, "1", "one"]), b":1\r\n");
+            } else {
+                assert_eq!(admin.cmd(&["RPUSH", &k0, "one"]), b":1\r\n");
+            }
+            let r = reply(&mut first);
+            assert!(
+                String::from_utf8_lossy(&r).contains("one"),
+                "{a:?}: the first blocked client is served first: {r:?}"
+            );
+            wait_blocked(server, 1);
+            if kind == "zset" {
+                admin.cmd(&["ZADD", &k0, "2", "two"]);
+            } else {
+                admin.cmd(&["RPUSH", &k0, "two"]);
+            }
+            let r = reply(&mut second);
+            assert!(String::from_utf8_lossy(&r).contains("two"), "{a:?}: {r:?}");
+            wait_blocked(server, 0);
+            admin.cmd(&["DEL", &k0, &k1]);
+        }
+    });
+}

@@ -224,7 +224,7 @@ pub fn hello_options(
         }
     }
     if !authed(conn) {
-        conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        conn.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         return false;
     }
     if let Some(n) = setname {

@@ -50,11 +50,20 @@ impl Engine for DataEngine {
                     false
                 }
             };
-            let was_off = conn.reply_mode == ReplyMode::Off;
+            let silenced_as = conn.reply_mode;
+            if skip {
+                conn.kept_pushes = Some(Vec::new());
+            }
             execute(conn, argv, queue, &mut clock).await;
-            // CLIENT REPLY ON answers even though replies were off when it arrived.
-            if skip && !(was_off && conn.reply_mode == ReplyMode::On) {
+            let kept = conn.kept_pushes.take();
+            // CLIENT REPLY ON answers even though replies were off (or skipped) when it
+            // arrived: Redis clears the flags before it replies.
+            let turned_on = silenced_as != ReplyMode::On && conn.reply_mode == ReplyMode::On;
+            if skip && !turned_on {
                 conn.out.buf.truncate(mark);
+                if let Some(kept) = kept {
+                    conn.out.raw(&kept);
+                }
                 if conn.reply_mode == ReplyMode::Skip {
                     conn.reply_mode = ReplyMode::On;
                 }

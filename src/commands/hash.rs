@@ -243,22 +243,64 @@ pub fn op_hincrbyfloat(
     Ok(text)
 }
 
-/// HRANDFIELD with a count: positions of the chosen pairs. A negative count may repeat; a
-/// count at least the size gives the whole hash in order; otherwise distinct random picks.
-pub fn pick_random(len: usize, count: i64, rng: &mut impl Rng) -> Vec<usize> {
-    if len == 0 || count == 0 {
-        return Vec::new();
-    }
-    if count < 0 {
-        let n = count.unsigned_abs() as usize;
-        return (0..n).map(|_| rng.random_range(0..len)).collect();
-    }
-    let n = count as u64;
-    if n >= len as u64 {
-        return (0..len).collect();
-    }
-    rand::seq::index::sample(rng, len, n as usize).into_vec()
+/// The positions a count argument picks (HRANDFIELD, SRANDMEMBER, ZRANDMEMBER with a count):
+/// a negative count draws `|count|` positions with repetition, one at a time as the reply is
+/// written, so nothing is allocated for the count itself (Redis streams these replies too and
+/// stops once the output buffer limit closes the client); a count at least the size gives the
+/// whole collection in order; otherwise distinct random picks, bounded by the size.
+pub fn pick_random<R: Rng>(len: usize, count: i64, rng: &mut R) -> RandomPicks<'_, R> {
+    let picks = if len == 0 || count == 0 {
+        Picks::Distinct(Vec::new().into_iter())
+    } else if count < 0 {
+        Picks::Repeat(count.unsigned_abs())
+    } else if count as u64 >= len as u64 {
+        Picks::Distinct((0..len).collect::<Vec<_>>().into_iter())
+    } else {
+        Picks::Distinct(
+            rand::seq::index::sample(rng, len, count as usize)
+                .into_vec()
+                .into_iter(),
+        )
+    };
+    RandomPicks { rng, len, picks }
 }
+
+/// The iterator [`pick_random`] returns.
+pub struct RandomPicks<'r, R> {
+    rng: &'r mut R,
+    len: usize,
+    picks: Picks,
+}
+
+enum Picks {
+    Distinct(std::vec::IntoIter<usize>),
+    Repeat(u64),
+}
+
+impl<R: Rng> Iterator for RandomPicks<'_, R> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match &mut self.picks {
+            Picks::Distinct(it) => it.next(),
+            Picks::Repeat(0) => None,
+            Picks::Repeat(left) => {
+                *left -= 1;
+                Some(self.rng.random_range(0..self.len))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match &self.picks {
+            Picks::Distinct(it) => it.len(),
+            Picks::Repeat(left) => usize::try_from(*left).unwrap_or(usize::MAX),
+        };
+        (n, Some(n))
+    }
+}
+
+impl<R: Rng> ExactSizeIterator for RandomPicks<'_, R> {}
 
 // ---- Handlers --------------------------------------------------------------------------------
 
@@ -473,12 +515,12 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) {
         };
         let picks = pick_random(h.len(), count, rng);
         let resp3 = out.proto == Proto::Resp3;
-        out.array(if withvalues && !resp3 {
-            picks.len() * 2
-        } else {
-            picks.len()
-        });
+        let n = picks.len();
+        out.array(if withvalues && !resp3 { n * 2 } else { n });
         for i in picks {
+            if out.closing {
+                break;
+            }
             let (f, v) = h.nth(i);
             if withvalues && resp3 {
                 out.array(2);
@@ -610,12 +652,19 @@ mod tests {
     #[test]
     fn random_picks() {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
-        assert_eq!(pick_random(3, 10, &mut rng), vec![0, 1, 2]);
-        assert_eq!(pick_random(3, -10, &mut rng).len(), 10);
-        let mut p = pick_random(10, 5, &mut rng);
+        assert_eq!(
+            pick_random(3, 10, &mut rng).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(pick_random(3, -10, &mut rng).count(), 10);
+        let mut p: Vec<usize> = pick_random(10, 5, &mut rng).collect();
         p.sort();
         p.dedup();
         assert_eq!(p.len(), 5);
-        assert!(pick_random(0, 5, &mut rng).is_empty());
+        assert_eq!(pick_random(0, 5, &mut rng).len(), 0);
+        // A huge negative count costs nothing until it is drawn.
+        let mut huge = pick_random(2, -999_999_999_999, &mut rng);
+        assert_eq!(huge.len(), 999_999_999_999);
+        assert!(huge.next().is_some_and(|i| i < 2));
     }
 }

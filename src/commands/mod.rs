@@ -9,6 +9,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod digest;
 pub mod dispatch;
 pub mod docs;
 pub mod dump;

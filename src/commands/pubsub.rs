@@ -175,6 +175,7 @@ fn sync_flag(conn: &Conn, sub: &Subscriber) {
 }
 
 fn reply(conn: &mut Conn, what: &[u8], name: Option<&[u8]>, count: usize) {
+    let at = conn.out.len();
     conn.out.push(3);
     conn.out.bulk(what);
     match name {
@@ -182,6 +183,10 @@ fn reply(conn: &mut Conn, what: &[u8], name: Option<&[u8]>, count: usize) {
         None => conn.out.null(),
     }
     conn.out.int(count as i64);
+    // A push survives CLIENT REPLY OFF/SKIP, as Redis's CLIENT_PUSHING.
+    if let Some(kept) = conn.kept_pushes.as_mut() {
+        kept.extend_from_slice(&conn.out.buf[at..]);
+    }
 }
 
 fn do_subscribe(conn: &mut Conn, argv: &[Bytes], kind: Kind, what: &[u8]) {

@@ -107,6 +107,42 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     )
     .with_tips(&["nondeterministic_output_order"]),
     spec(
+        "module|load",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        Keys::None,
+        "server",
+        "4.0.0",
+        "Load a module",
+        "O(1)",
+        Handler::Conn(module_load),
+    )
+    .with_acl(&["@admin", "@dangerous"]),
+    spec(
+        "module|loadex",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        Keys::None,
+        "server",
+        "7.0.0",
+        "Load a module with extended parameters",
+        "O(1)",
+        Handler::Conn(module_load),
+    )
+    .with_acl(&["@admin", "@dangerous"]),
+    spec(
+        "module|unload",
+        3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        Keys::None,
+        "server",
+        "4.0.0",
+        "Unload a module",
+        "O(1)",
+        Handler::Conn(module_unload),
+    )
+    .with_acl(&["@admin", "@dangerous"]),
+    spec(
         "module|help",
         2,
         LOADING | STALE,
@@ -430,6 +466,39 @@ fn module_list(conn: &mut Conn, _argv: &[Bytes]) {
     conn.out.array(0);
 }
 
+const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// `enable-module-command` guards LOAD, LOADEX and UNLOAD (Redis's `CMD_PROTECTED`).
+fn module_allowed(conn: &mut Conn) -> bool {
+    let allowed = match conn.shard.shared.config().enable_module_command {
+        crate::config::Protection::Yes => true,
+        crate::config::Protection::Local => super::introspect::is_local(conn),
+        crate::config::Protection::No => false,
+    };
+    if !allowed {
+        conn.error(MODULE_NOT_ALLOWED);
+    }
+    allowed
+}
+
+/// ringkv loads no modules: when allowed, MODULE LOAD fails the way Redis's does for a library
+/// it cannot load (the reason goes to the log).
+fn module_load(conn: &mut Conn, argv: &[Bytes]) {
+    if module_allowed(conn) {
+        tracing::warn!(
+            "Module {} failed to load: ringkv does not load Redis modules",
+            String::from_utf8_lossy(&argv[2])
+        );
+        conn.error("ERR Error loading the extension. Please check the server logs.");
+    }
+}
+
+fn module_unload(conn: &mut Conn, _argv: &[Bytes]) {
+    if module_allowed(conn) {
+        conn.error("ERR Error unloading module: no such module with that name");
+    }
+}
+
 fn module_help(conn: &mut Conn, _argv: &[Bytes]) {
     reply_help(
         &mut conn.out,
@@ -437,6 +506,12 @@ fn module_help(conn: &mut Conn, _argv: &[Bytes]) {
             "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "LIST",
             "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
         ],
     );
 }

@@ -524,14 +524,16 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) {
             None => out.null(),
         },
         Some(count) => {
-            let picks = s
-                .map(|s| pick_random(s.len(), count, rng))
-                .unwrap_or_default();
+            let Some(s) = s else {
+                return out.array(0);
+            };
+            let picks = pick_random(s.len(), count, rng);
             out.array(picks.len());
             for i in picks {
-                if let Some(s) = s {
-                    reply_member(out, s.nth(i));
+                if out.closing {
+                    break;
                 }
+                reply_member(out, s.nth(i));
             }
         }
     })

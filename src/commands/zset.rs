@@ -352,6 +352,9 @@ fn reply_members<'a>(
     let nested = withscores && out.proto == Proto::Resp3;
     out.array(if withscores && !nested { n * 2 } else { n });
     for (m, s) in items {
+        if out.closing {
+            break;
+        }
         if nested {
             out.array(2);
         }
@@ -1062,14 +1065,15 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) {
         return ctx.out.array(0);
     }
     let size = z.len();
-    let pick: Vec<(&[u8], f64)> = if l < 0 {
-        (0..l.unsigned_abs())
-            .map(|_| {
-                let s = z.scores.slot(ctx.rng.random_range(0..size));
-                (&s.key[..], s.val)
-            })
-            .collect()
-    } else if l as u64 >= size as u64 {
+    if l < 0 {
+        // Drawn as the reply is written: the count is the client's, not the data's.
+        let picks = (0..l.unsigned_abs()).map(|_| {
+            let s = z.scores.slot(ctx.rng.random_range(0..size));
+            (&s.key[..], s.val)
+        });
+        return reply_members(ctx.out, ExactLen(picks, l.unsigned_abs()), withscores);
+    }
+    let pick: Vec<(&[u8], f64)> = if l as u64 >= size as u64 {
         // Redis walks a small set's listpack from its tail here.
         z.iter(true).collect()
     } else {
@@ -1090,6 +1094,26 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) {
     };
     reply_members(ctx.out, pick.into_iter(), withscores);
 }
+
+/// An iterator with a known length that `Map` over a `u64` range cannot state itself.
+struct ExactLen<I>(I, u64);
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.0.next()?;
+        self.1 -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.1).unwrap_or(usize::MAX);
+        (n, Some(n))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
 
 // ---- ZUNION ZINTER ZDIFF and their STORE forms, ZINTERCARD -----------------------------------
 

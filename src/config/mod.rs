@@ -119,6 +119,7 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     pub hz: u32,
     pub enable_debug_command: Protection,
+    pub enable_module_command: Protection,
     pub enable_protected_configs: Protection,
     pub shutdown_on_sigterm: ShutdownFlags,
     pub shutdown_on_sigint: ShutdownFlags,
@@ -157,6 +158,9 @@ pub struct Config {
     pub rename_commands: Vec<(Vec<u8>, Vec<u8>)>,
     /// `user ...` lines (the words after `user`).
     pub users: Vec<Vec<Vec<u8>>>,
+    /// The data node's first `user` line (number, text): refused once the whole file was read
+    /// and checked like Redis checks it (so a duplicate user gets Redis's error first).
+    user_line: Option<(usize, Vec<u8>)>,
     /// `sentinel ...` lines, only in sentinel mode.
     pub sentinel_lines: Vec<SentinelLine>,
 
@@ -172,6 +176,10 @@ fn lower(s: &[u8]) -> String {
 fn strerror_of(e: &std::io::Error) -> String {
     value::strerror(e)
 }
+
+/// The data node has no ACL yet: a `user` line is refused rather than ignored, so a server
+/// never runs without the users its file asks for.
+pub const USER_UNSUPPORTED: &str = "The 'user' directive is not supported by the ringkv data node yet (it has no ACL users; only the default user with requirepass)";
 
 impl Config {
     /// Built-in defaults (no file), as redis-server without arguments.
@@ -202,6 +210,7 @@ impl Config {
             client_query_buffer_limit: 1 << 30,
             hz: 10,
             enable_debug_command: Protection::No,
+            enable_module_command: Protection::No,
             enable_protected_configs: Protection::No,
             shutdown_on_sigterm: ShutdownFlags::default(),
             shutdown_on_sigint: ShutdownFlags::default(),
@@ -232,6 +241,7 @@ impl Config {
             client_output_buffer_limit: value::OBUF_DEFAULTS,
             rename_commands: Vec::new(),
             users: Vec::new(),
+            user_line: None,
             sentinel_lines: Vec::new(),
             values: DIRECTIVES.iter().map(value::default_value).collect(),
             explicit: vec![false; DIRECTIVES.len()],
@@ -270,6 +280,9 @@ impl Config {
             save_loaded: false,
         };
         self.load_string(text, &mut ctx, 0)?;
+        if let Some((linenum, line)) = &self.user_line {
+            return Err(ConfigError::at(*linenum, line, USER_UNSUPPORTED));
+        }
         if !self.logfile.is_empty() {
             if let Err(e) = std::fs::OpenOptions::new()
                 .append(true)
@@ -354,14 +367,15 @@ impl Config {
                     self.note_ineffective("rename-command");
                 }
                 "user" if argc >= 2 => {
-                    // Sentinel enforces ACL users: their lines are checked as Redis does.
-                    if self.sentinel_mode {
-                        let all = self.enum_of("acl-pubsub-default") == 1;
-                        crate::sentinel::acl::check_config_user(&argv, &self.users, all)
-                            .map_err(|e| ConfigError::at(linenum, line, e))?;
-                    }
+                    // Checked as Redis does (duplicates, bad rules). Sentinel enforces ACL
+                    // users; the data node has no ACL yet and refuses them after the read.
+                    let all = self.enum_of("acl-pubsub-default") == 1;
+                    crate::sentinel::acl::check_config_user(&argv, &self.users, all)
+                        .map_err(|e| ConfigError::at(linenum, line, e))?;
                     self.users.push(argv[1..].to_vec());
-                    self.note_ineffective("user");
+                    if !self.sentinel_mode && self.user_line.is_none() {
+                        self.user_line = Some((linenum, line.to_vec()));
+                    }
                 }
                 "loadmodule" if argc >= 2 => self.note_ineffective("loadmodule"),
                 _ if name.contains('.') => {
@@ -699,6 +713,7 @@ impl Config {
         self.client_query_buffer_limit = self.u64_of("client-query-buffer-limit");
         self.hz = u32::try_from(self.num_of("hz")).unwrap_or(10);
         self.enable_debug_command = protection(self.enum_of("enable-debug-command"));
+        self.enable_module_command = protection(self.enum_of("enable-module-command"));
         self.enable_protected_configs = protection(self.enum_of("enable-protected-configs"));
         self.shutdown_on_sigterm = shutdown(self.enum_of("shutdown-on-sigterm"));
         self.shutdown_on_sigint = shutdown(self.enum_of("shutdown-on-sigint"));

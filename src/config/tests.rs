@@ -808,3 +808,32 @@ fn rewrite_with_sentinel_lines() {
         "sentinel mode does not write save lines: {out}"
     );
 }
+
+#[test]
+fn user_lines_are_checked_like_redis_then_refused_on_the_data_node() {
+    // Redis 7.0.15: the second line of the same user stops the server.
+    let e = fatal("port 1\nuser foo on\nuser foo on\n");
+    assert!(
+        e.contains("Reading the configuration file, at line 3"),
+        "{e}"
+    );
+    assert!(e.contains(">>> 'user foo on'"), "{e}");
+    assert!(
+        e.contains(
+            "Error in user declaration 'foo': Duplicate user found. A user can only be \
+             defined once in config files"
+        ),
+        "{e}"
+    );
+    // A valid user line is not ignored: the data node has no ACL users to give it.
+    let e = fatal("port 1\nuser alice on >pw ~* +@all\nport 2\n");
+    assert!(e.contains("at line 2"), "{e}");
+    assert!(e.contains(USER_UNSUPPORTED), "{e}");
+    // Sentinel keeps them.
+    let mut c = Config {
+        sentinel_mode: true,
+        ..Config::default()
+    };
+    c.load_text(b"user alice on >pw\n").unwrap();
+    assert_eq!(c.users.len(), 1);
+}

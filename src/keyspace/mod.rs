@@ -434,6 +434,11 @@ impl Db {
         self.main.get(key).is_some()
     }
 
+    /// The entry as stored, even when logically expired (DEBUG DIGEST-VALUE).
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.main.get(key)
+    }
+
     /// The dispatcher runs a command on this db: see [`Watchers::begin_command`].
     #[inline]
     pub fn watch_begin_command(&mut self) -> bool {

@@ -54,6 +54,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         out: ReplyBuf::new(Proto::Resp2),
         db: 0,
         reply_mode: ReplyMode::On,
+        kept_pushes: None,
         close_after_reply: false,
         cfg,
         shutdown_requested: false,

@@ -34,6 +34,9 @@ pub struct Conn {
     pub db: usize,
     pub authenticated: bool,
     pub reply_mode: ReplyMode,
+    /// While a command's replies are silenced (CLIENT REPLY OFF/SKIP): the push frames it
+    /// wrote (subscribe confirmations), which Redis delivers anyway (`CLIENT_PUSHING`).
+    pub kept_pushes: Option<Vec<u8>>,
     /// Close once the pending replies are written (QUIT, protocol errors, CLIENT KILL).
     pub close_after_reply: bool,
     pub cfg: ConnConfig,

@@ -16,6 +16,10 @@ pub enum Proto {
 pub struct ReplyBuf {
     pub buf: BytesMut,
     pub proto: Proto,
+    /// Set once the connection is to be closed (Redis's `CLIENT_CLOSE_ASAP`, raised by the
+    /// output buffer limit): a reply whose size the client chose stops being produced, so it
+    /// costs neither memory nor time past the limit.
+    pub closing: bool,
 }
 
 const CRLF: &[u8] = b"\r\n";
@@ -25,6 +29,7 @@ impl ReplyBuf {
         ReplyBuf {
             buf: BytesMut::with_capacity(16 * 1024),
             proto,
+            closing: false,
         }
     }
 

@@ -1255,11 +1255,22 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
 /// the AOF grew by `auto-aof-rewrite-percentage` over its base and passed the minimum size.
 pub fn cron(shard: &Rc<Shard>) {
     let aof = &shard.shared.aof;
-    if !aof.enabled.load(Ordering::Relaxed) || aof.rewrite_in_progress.load(Ordering::Relaxed) {
+    if aof.rewrite_in_progress.load(Ordering::Relaxed) {
         return;
     }
+    // A BGREWRITEAOF that came during a BGSAVE runs once the save is done, AOF on or off.
     if aof.rewrite_scheduled.load(Ordering::Relaxed) {
-        start_rewrite(shard, false);
+        if !shard
+            .shared
+            .persistence
+            .bgsave_in_progress
+            .load(Ordering::Relaxed)
+        {
+            start_requested_rewrite(shard);
+        }
+        return;
+    }
+    if !aof.enabled.load(Ordering::Relaxed) {
         return;
     }
     let s = Settings::from_config(&shard.shared.config());
@@ -1283,26 +1294,42 @@ fn bgrewriteaof<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
             conn.error(REWRITE_IN_PROGRESS);
             return;
         }
-        let off = !aof.enabled.load(Ordering::Relaxed)
-            && !aof.ctl.lock().map(|c| c.is_some()).unwrap_or(false);
-        if off {
-            // With the AOF off, Redis writes a new base file (and a manifest naming it) only.
-            if aof.rewrite_in_progress.swap(true, Ordering::SeqCst) {
-                conn.error(REWRITE_IN_PROGRESS);
-                return;
-            }
-            glommio::spawn_local(rewrite_base_only(shard.clone())).detach();
+        // Redis's answer while another child (a BGSAVE) runs: the cron starts it afterwards.
+        if shard
+            .shared
+            .persistence
+            .bgsave_in_progress
+            .load(Ordering::SeqCst)
+        {
+            aof.rewrite_scheduled.store(true, Ordering::Relaxed);
             conn.out
-                .simple("Background append only file rewriting started");
+                .simple("Background append only file rewriting scheduled");
             return;
         }
-        if start_rewrite(&shard, false) {
+        if start_requested_rewrite(&shard) {
             conn.out
                 .simple("Background append only file rewriting started");
         } else {
             conn.error(REWRITE_IN_PROGRESS);
         }
     })
+}
+
+/// Starts the rewrite BGREWRITEAOF asked for; false when one is already running.
+fn start_requested_rewrite(shard: &Rc<Shard>) -> bool {
+    let aof = &shard.shared.aof;
+    let off = !aof.enabled.load(Ordering::Relaxed)
+        && !aof.ctl.lock().map(|c| c.is_some()).unwrap_or(false);
+    if off {
+        // With the AOF off, Redis writes a new base file (and a manifest naming it) only.
+        if aof.rewrite_in_progress.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        aof.rewrite_scheduled.store(false, Ordering::Relaxed);
+        glommio::spawn_local(rewrite_base_only(shard.clone())).detach();
+        return true;
+    }
+    start_rewrite(shard, false)
 }
 
 #[cfg(test)]
