@@ -53,6 +53,12 @@ impl Engine for DataEngine {
             };
             let was_off = conn.reply_mode == ReplyMode::Off;
             execute(conn, argv, queue, &mut clock).await;
+            // Replies past client-output-buffer-limit close the client, as Redis's addReply
+            // checks them; the rest of its pipeline is dropped.
+            if conn.over_output_limit(conn.out.len()) {
+                queue.clear();
+                break;
+            }
             // CLIENT REPLY ON answers even though replies were off when it arrived.
             if skip && !(was_off && conn.reply_mode == ReplyMode::On) {
                 conn.out.buf.truncate(mark);
