@@ -27,11 +27,12 @@ pub struct DataEngine;
 impl Engine for DataEngine {
     async fn run(&self, conn: &mut Conn, queue: &mut VecDeque<Vec<Bytes>>) {
         let mut clock = RunClock::start();
-        // appendfsync always: the replies of this run leave once its writes are on disk (one
-        // fsync covers every connection's writes of the moment, like Redis's beforeSleep).
+        // With the AOF on, the replies of this run leave once its writes are in the file (on
+        // disk under appendfsync always): one write (and fsync) covers every connection's
+        // writes of the moment, like Redis's beforeSleep.
         let hub = &conn.shard.shared.hub;
-        let always = hub.wait_durable.load(Ordering::Relaxed);
-        let seq0 = if always { hub.seq() } else { 0 };
+        let wait = hub.replies_wait();
+        let seq0 = if wait { hub.seq() } else { 0 };
         while let Some(argv) = queue.pop_front() {
             if conn.close_after_reply || conn.handle.killed.get() {
                 queue.clear();
@@ -56,6 +57,12 @@ impl Engine for DataEngine {
             }
             execute(conn, argv, queue, &mut clock).await;
             let kept = conn.kept_pushes.take();
+            // Replies past client-output-buffer-limit close the client, as Redis's addReply
+            // checks them; the rest of its pipeline is dropped.
+            if conn.over_output_limit(conn.out.len()) {
+                queue.clear();
+                break;
+            }
             // CLIENT REPLY ON answers even though replies were off (or skipped) when it
             // arrived: Redis clears the flags before it replies.
             let turned_on = silenced_as != ReplyMode::On && conn.reply_mode == ReplyMode::On;
@@ -69,11 +76,11 @@ impl Engine for DataEngine {
                 }
             }
         }
-        if always {
+        if wait {
             let hub = &conn.shard.shared.hub;
             let upto = hub.seq();
             if upto != seq0 {
-                hub.durable(upto).await;
+                hub.acked(upto).await;
             }
         }
     }

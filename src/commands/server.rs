@@ -300,8 +300,7 @@ fn apply_config(
                 .slowlog_max_len
                 .store(cfg.slowlog_max_len, Ordering::Relaxed),
             "client-output-buffer-limit" => {
-                let l = cfg.client_output_buffer_limit[2];
-                crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds)
+                crate::net::obuf::set_limits(&cfg.client_output_buffer_limit)
             }
             "notify-keyspace-events" => {
                 crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)

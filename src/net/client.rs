@@ -13,7 +13,13 @@ pub struct ClientInfo {
     pub db: usize,
     pub resp: u8,
     pub last_cmd: &'static str,
+    /// Query buffer: bytes received and not parsed yet, and what its allocation has free.
     pub qbuf: usize,
+    pub qbuf_free: usize,
+    /// Reply bytes the kernel has not taken yet (Redis's omem), and the memory the
+    /// connection's buffers hold in all (tot-mem).
+    pub omem: usize,
+    pub tot_mem: usize,
     pub multi: i64,
     pub flags: String,
     pub no_evict: bool,
@@ -38,6 +44,8 @@ pub struct ClientHandle {
     pub blocked: RefCell<Option<std::sync::Arc<crate::shard::blocking::Waiter>>>,
     /// The peer closed the connection while a blocking command waited.
     pub eof: Cell<bool>,
+    /// Second since when its output has passed the soft output buffer limit (0: not).
+    pub obuf_soft_since: Cell<i64>,
 }
 
 impl ClientHandle {
@@ -61,6 +69,7 @@ impl ClientHandle {
             is_unix,
             blocked: RefCell::new(None),
             eof: Cell::new(false),
+            obuf_soft_since: Cell::new(0),
         }
     }
 
@@ -109,8 +118,8 @@ impl ClientHandle {
             (self.addr.clone(), self.laddr.clone())
         };
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
-            self.id, addr, laddr, self.fd, name, age, idle, flags, i.db, i.subs[0], i.subs[1], i.subs[2], i.multi, i.qbuf, i.last_cmd, i.user, i.resp
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            self.id, addr, laddr, self.fd, name, age, idle, flags, i.db, i.subs[0], i.subs[1], i.subs[2], i.multi, i.qbuf, i.qbuf_free, i.omem, i.tot_mem, i.last_cmd, i.user, i.resp
         );
         // Redis 7.0 has no CLIENT SETINFO; the fields appear once a client library sets them
         // (as Redis 7.2 shows them), so 7.0-era parsers see the exact 7.0 line.

@@ -104,7 +104,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
                 Some(Ok(n)) => n,
                 None => {
                     inbuf.truncate(start);
-                    if stream.write_all(&conn.out.buf).await.is_err() {
+                    if !write_out(&mut stream, &mut conn).await {
                         break 'conn;
                     }
                     conn.out.buf.clear();
@@ -200,10 +200,15 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
                 conn.handle.last_interaction.set(std::time::Instant::now());
             }
         }
-        conn.handle.info.borrow_mut().qbuf = inbuf.len();
+        {
+            let mut i = conn.handle.info.borrow_mut();
+            i.qbuf = inbuf.len();
+            i.qbuf_free = inbuf.capacity() - inbuf.len();
+            i.tot_mem = inbuf.capacity() + conn.out.buf.capacity() + CONN_OVERHEAD;
+        }
         if !conn.out.is_empty() {
             shard.data.borrow_mut().stats.net_output_bytes += conn.out.len() as u64;
-            if stream.write_all(&conn.out.buf).await.is_err() {
+            if !write_out(&mut stream, &mut conn).await {
                 break 'conn;
             }
             conn.out.buf.clear();
@@ -223,6 +228,38 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         super::pubsub::detach(&sub);
     }
     let _ = stream.close().await;
+}
+
+/// What a connection holds besides its buffers (its task, session and handle), for tot-mem.
+const CONN_OVERHEAD: usize = 2048;
+
+/// Writes the held replies. While the kernel does not take them all, `omem` shows what is
+/// left and the output buffer limits apply to it (re-checked each second for the soft limit's
+/// seconds). False when the connection is to close (write error, or past the limits).
+async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, conn: &mut Conn) -> bool {
+    let mut pos = 0;
+    let total = conn.out.buf.len();
+    while pos < total {
+        let left = total - pos;
+        conn.handle.info.borrow_mut().omem = left;
+        if conn.over_output_limit(left) {
+            return false;
+        }
+        let buf = &conn.out.buf[pos..];
+        let wrote = futures_lite::future::or(async { Some(stream.write(buf).await) }, async {
+            glommio::timer::sleep(std::time::Duration::from_secs(1)).await;
+            None
+        })
+        .await;
+        match wrote {
+            Some(Ok(0)) | Some(Err(_)) => return false,
+            Some(Ok(n)) => pos += n,
+            None => {} // the kernel took nothing for a second: re-check the limits
+        }
+    }
+    conn.handle.info.borrow_mut().omem = 0;
+    conn.handle.obuf_soft_since.set(0);
+    true
 }
 
 async fn read_some<S: AsyncRead + Unpin>(

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod conn;
 pub mod listener;
+pub mod obuf;
 pub mod outbound;
 pub mod pubsub;
 pub mod session;

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -45,45 +45,9 @@ pub struct Subscriber {
     closed: Cell<bool>,
 }
 
-/// `client-output-buffer-limit pubsub` (hard bytes, soft bytes, soft seconds; 0 disables),
-/// process wide so delivery checks it without the config lock.
-static OBUF_LIMIT: [AtomicU64; 3] = [
-    AtomicU64::new(32 << 20),
-    AtomicU64::new(8 << 20),
-    AtomicU64::new(60),
-];
-
 /// Channel and pattern subscriptions over all shards, so keyspace events skip the fan-out
 /// when nobody could receive them.
 static CHANNEL_SUBSCRIPTIONS: AtomicUsize = AtomicUsize::new(0);
-
-/// Applies `client-output-buffer-limit`'s pubsub class (startup and CONFIG SET).
-pub fn set_output_limit(hard: u64, soft: u64, soft_seconds: u64) {
-    OBUF_LIMIT[0].store(hard, Ordering::Relaxed);
-    OBUF_LIMIT[1].store(soft, Ordering::Relaxed);
-    OBUF_LIMIT[2].store(soft_seconds, Ordering::Relaxed);
-}
-
-/// Redis's checkClientOutputBufferLimits for a subscriber holding `used` bytes of pending
-/// output: the hard limit at once, the soft limit once passed for longer than its seconds.
-/// `soft_since` is the second the soft limit was first seen passed (0: not passed).
-pub fn over_output_limit(used: u64, now_secs: i64, soft_since: &Cell<i64>) -> bool {
-    let hard = OBUF_LIMIT[0].load(Ordering::Relaxed);
-    let soft = OBUF_LIMIT[1].load(Ordering::Relaxed);
-    let secs = OBUF_LIMIT[2].load(Ordering::Relaxed) as i64;
-    if hard != 0 && used >= hard {
-        return true;
-    }
-    if soft != 0 && used >= soft {
-        if soft_since.get() == 0 {
-            soft_since.set(now_secs);
-            return false;
-        }
-        return now_secs - soft_since.get() > secs;
-    }
-    soft_since.set(0);
-    false
-}
 
 #[derive(Default)]
 struct Registry {
@@ -173,7 +137,12 @@ impl Subscriber {
             pending.extend_from_slice(&out.buf);
             pending.len() as u64
         };
-        if over_output_limit(used, crate::keyspace::now_ms() / 1000, &self.soft_since) {
+        if super::obuf::over_limit(
+            super::obuf::Class::Pubsub,
+            used,
+            super::obuf::now_secs(),
+            &self.soft_since,
+        ) {
             self.close_for_output_limit();
             return;
         }
@@ -194,11 +163,7 @@ impl Subscriber {
         *self.pending.borrow_mut() = BytesMut::new();
         let client = self.client.borrow().clone();
         if let Some(c) = client {
-            tracing::warn!(
-                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                c.list_line(std::time::Instant::now())
-            );
-            c.kill();
+            super::obuf::close(&c);
         }
         // Wake the connection so it notices it was killed even when it is not writing.
         let waker = self.waker.borrow_mut().take();
@@ -345,19 +310,6 @@ pub fn numsub_local(kind: Kind, names: &[Bytes]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn output_limits_hard_at_once_soft_after_its_seconds() {
-        // The defaults: pubsub 32mb 8mb 60.
-        let since = Cell::new(0);
-        assert!(!over_output_limit(9 << 20, 100, &since));
-        assert_eq!(since.get(), 100);
-        assert!(!over_output_limit(9 << 20, 160, &since));
-        assert!(over_output_limit(9 << 20, 161, &since));
-        assert!(!over_output_limit(1 << 20, 162, &since));
-        assert_eq!(since.get(), 0);
-        assert!(over_output_limit(32 << 20, 162, &since));
-    }
 
     #[test]
     fn publish_reaches_channel_and_pattern_subscribers_in_their_protocol() {

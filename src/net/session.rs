@@ -61,6 +61,34 @@ impl Conn {
         self.handle.id
     }
 
+    /// The `client-output-buffer-limit` class this connection is in now (Redis's
+    /// getClientType: a subscribed client is pubsub; MONITOR counts as normal).
+    pub fn obuf_class(&self) -> super::obuf::Class {
+        match &self.pubsub {
+            Some(s) if s.active() => super::obuf::Class::Pubsub,
+            _ => super::obuf::Class::Normal,
+        }
+    }
+
+    /// Checks the replies held (`pending` bytes not taken by the kernel yet) against the
+    /// output buffer limits; past them, drops the replies and closes the connection, as Redis
+    /// does. True when it was closed.
+    pub fn over_output_limit(&mut self, pending: usize) -> bool {
+        let class = self.obuf_class();
+        if !super::obuf::limited(class) {
+            return false;
+        }
+        let now = super::obuf::now_secs();
+        if !super::obuf::over_limit(class, pending as u64, now, &self.handle.obuf_soft_since) {
+            return false;
+        }
+        self.handle.info.borrow_mut().omem = pending;
+        super::obuf::close(&self.handle);
+        self.out.buf.clear();
+        self.close_after_reply = true;
+        true
+    }
+
     pub fn proto(&self) -> Proto {
         self.out.proto
     }

@@ -102,6 +102,7 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
         tracing::warn!("Can't chdir to '{}': {e}", config.dir.display());
         return 1;
     }
+    crate::persistence::tempfiles::remove_stale(std::path::Path::new("."), &config.dbfilename);
     let pidfile = process::create_pidfile(&config.pidfile, daemonized);
     let signal = match ShutdownSignal::install() {
         Ok(s) => s,
@@ -291,16 +292,34 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
     Ok(())
 }
 
+/// How long startup retries a port in use. A process killed with -9 keeps its listening
+/// sockets in LISTEN for a few ms after it was reaped (its io_uring rings hold them through
+/// their pending accepts, and the kernel tears a dead process's rings down in a worker
+/// afterwards; SO_REUSEADDR does not cover a listening socket), so a supervisor's immediate
+/// restart would otherwise fail. A port held by a live server still fails, this much later.
+const BIND_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Binds every `bind` address on `port` ([`crate::net::listener::bind_tcp`]) and notes the
 /// unix socket to serve.
 pub fn bind_all(config: &Config) -> Result<Listeners, String> {
-    let tcp = crate::net::listener::bind_tcp(&config.bind, config.port, config.tcp_backlog)
-        .map_err(|e| {
-            format!(
-                "{}\nFailed listening on port {} (tcp), aborting.",
-                e.msg, config.port
-            )
-        })?;
+    let deadline = std::time::Instant::now() + BIND_RETRY;
+    let tcp = loop {
+        match crate::net::listener::bind_tcp(&config.bind, config.port, config.tcp_backlog) {
+            Err(e)
+                if e.kind == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            r => break r,
+        }
+    }
+    .map_err(|e| {
+        format!(
+            "{}\nFailed listening on port {} (tcp), aborting.",
+            e.msg, config.port
+        )
+    })?;
     let unix =
         (!config.unixsocket.is_empty()).then(|| (config.unixsocket.clone(), config.unixsocketperm));
     if tcp.is_empty() && unix.is_none() {

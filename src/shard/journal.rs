@@ -253,18 +253,49 @@ impl Doorbell {
     }
 }
 
+/// A level the consumer reaches (every unit numbered below it is written, or on disk) and the
+/// replies waiting for it: `wait` says whether replies wait at all (the AOF is on with the
+/// matching policy).
+#[derive(Default)]
+pub struct Watermark {
+    level: AtomicU64,
+    pub wait: AtomicBool,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+impl Watermark {
+    fn reached(&self, upto: u64) -> bool {
+        !self.wait.load(Ordering::SeqCst) || self.level.load(Ordering::SeqCst) >= upto
+    }
+
+    /// Consumer side: every unit numbered below `upto` got there; wakes waiting replies.
+    pub fn set(&self, upto: u64) {
+        self.level.fetch_max(upto, Ordering::SeqCst);
+        self.release();
+    }
+
+    /// Wakes every waiting reply to re-check (after `wait` was switched off).
+    pub fn release(&self) {
+        let w = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        for w in w {
+            w.wake();
+        }
+    }
+}
+
 /// The process-wide side of propagation (in `Shared`): the shard journals, the sequence
-/// counter, the consumer's doorbell and the durability watermark for `appendfsync always`.
+/// counter, the consumer's doorbell and the two watermarks replies wait for.
 pub struct Hub {
     active: AtomicBool,
     seq: AtomicU64,
     journals: Vec<Mutex<Vec<Item>>>,
     bell: Doorbell,
-    /// Every unit with a sequence number below this is on disk (appendfsync always).
-    durable: AtomicU64,
-    /// Replies wait for `durable` (appendfsync always with the AOF on).
-    pub wait_durable: AtomicBool,
-    waiters: Mutex<Vec<Waker>>,
+    /// `write()`n to the AOF file: every policy's replies wait for it, so a process crash
+    /// loses nothing acknowledged (Redis writes the AOF buffer in beforeSleep, before the
+    /// replies of that event-loop turn are sent).
+    pub written: Watermark,
+    /// On disk (appendfsync always): those replies wait for the fsync too.
+    pub durable: Watermark,
 }
 
 impl Hub {
@@ -276,9 +307,8 @@ impl Hub {
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
             bell: Doorbell::default(),
-            durable: AtomicU64::new(0),
-            wait_durable: AtomicBool::new(false),
-            waiters: Mutex::new(Vec::new()),
+            written: Watermark::default(),
+            durable: Watermark::default(),
         }
     }
 
@@ -370,30 +400,39 @@ impl Hub {
         self.bell.wait(timeout);
     }
 
-    /// Consumer side: every unit numbered below `upto` is on disk; wakes waiting replies.
-    pub fn set_durable(&self, upto: u64) {
-        self.durable.fetch_max(upto, Ordering::SeqCst);
-        let w = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
-        for w in w {
-            w.wake();
-        }
+    /// Sets how replies wait: for the write (any policy with the AOF on) and for the fsync
+    /// (`always`). Replies already waiting re-check.
+    pub fn set_reply_wait(&self, written: bool, durable: bool) {
+        self.written
+            .wait
+            .store(written || durable, Ordering::SeqCst);
+        self.durable.wait.store(durable, Ordering::SeqCst);
+        self.release_waiters();
     }
 
-    /// Waits until every unit numbered below `upto` is on disk (or the wait was switched off).
-    pub async fn durable(&self, upto: u64) {
+    /// Whether replies wait for the consumer at all (one relaxed load per reply batch).
+    #[inline]
+    pub fn replies_wait(&self) -> bool {
+        self.written.wait.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the units numbered below `upto` are written, and on disk when the policy
+    /// asks for it (or until the waits are switched off).
+    pub async fn acked(&self, upto: u64) {
+        self.reach(&self.written, upto).await;
+        self.reach(&self.durable, upto).await;
+    }
+
+    async fn reach(&self, mark: &Watermark, upto: u64) {
         poll_fn(|cx| {
-            if !self.wait_durable.load(Ordering::SeqCst)
-                || self.durable.load(Ordering::SeqCst) >= upto
-            {
+            if mark.reached(upto) {
                 return Poll::Ready(());
             }
-            self.waiters
+            mark.waiters
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(cx.waker().clone());
-            if !self.wait_durable.load(Ordering::SeqCst)
-                || self.durable.load(Ordering::SeqCst) >= upto
-            {
+            if mark.reached(upto) {
                 return Poll::Ready(());
             }
             self.bell.ring();
@@ -402,9 +441,10 @@ impl Hub {
         .await
     }
 
-    /// Releases every waiting reply (the AOF was switched off or failed).
+    /// Releases every waiting reply (the AOF was switched off, failed, or changed policy).
     pub fn release_waiters(&self) {
-        self.set_durable(u64::MAX);
+        self.written.release();
+        self.durable.release();
     }
 }
 

@@ -113,8 +113,7 @@ impl Shared {
         crate::alloc::mark_startup();
         crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
         journal::set_lazy_expire(config.get_one("lazyfree-lazy-expire").as_deref() == Some("yes"));
-        let l = config.client_output_buffer_limit[2];
-        crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds);
+        crate::net::obuf::set_limits(&config.client_output_buffer_limit);
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();

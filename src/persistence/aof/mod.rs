@@ -374,9 +374,7 @@ impl Writer {
     fn drain(&mut self) {
         let (limit, ready) = self.shared.hub.take_ready(&mut self.held);
         if ready.is_empty() {
-            if self.s.fsync == Fsync::Always {
-                self.shared.hub.set_durable(limit);
-            }
+            self.acked(limit);
             return;
         }
         let mut old = Vec::new();
@@ -424,12 +422,20 @@ impl Writer {
             .fetch_add((old.len() + new.len()) as u64, Ordering::Relaxed);
         self.unsynced = true;
         match self.s.fsync {
-            Fsync::Always => {
-                self.sync();
-                self.shared.hub.set_durable(limit);
-            }
+            Fsync::Always => self.sync(),
             Fsync::EverySec if self.last_fsync.elapsed() >= Duration::from_secs(1) => self.sync(),
             _ => {}
+        }
+        self.acked(limit);
+    }
+
+    /// Everything numbered below `limit` is written (and fsynced under `always`): its replies
+    /// may leave.
+    fn acked(&self, limit: u64) {
+        let hub = &self.shared.hub;
+        hub.written.set(limit);
+        if self.s.fsync == Fsync::Always {
+            hub.durable.set(limit);
         }
     }
 
@@ -798,10 +804,7 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     shared.aof.base_size.store(base_size, Ordering::Relaxed);
     shared.aof.current_size.store(total, Ordering::Relaxed);
     shared.aof.enabled.store(true, Ordering::Relaxed);
-    shared
-        .hub
-        .wait_durable
-        .store(s.fsync == Fsync::Always, Ordering::SeqCst);
+    shared.hub.set_reply_wait(true, s.fsync == Fsync::Always);
     shared.hub.set_active(true);
     let w = Writer {
         s,
@@ -849,10 +852,9 @@ fn request_stop(shared: &Shared) -> Option<crossbeam_channel::Receiver<()>> {
 fn stopped(shared: &Shared) {
     *shared.aof.ctl.lock().unwrap_or_else(|p| p.into_inner()) = None;
     shared.aof.enabled.store(false, Ordering::Relaxed);
-    shared.hub.wait_durable.store(false, Ordering::SeqCst);
+    shared.hub.set_reply_wait(false, false);
     shared.hub.set_active(false);
     shared.hub.clear();
-    shared.hub.release_waiters();
 }
 
 /// Flushes and fsyncs the AOF at shutdown (Redis's prepareForShutdown does the same).
@@ -1163,10 +1165,7 @@ pub fn enable(shard: &Rc<Shard>) -> Result<(), String> {
     let m = read_manifest(&s)
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
-    shared
-        .hub
-        .wait_durable
-        .store(s.fsync == Fsync::Always, Ordering::SeqCst);
+    shared.hub.set_reply_wait(true, s.fsync == Fsync::Always);
     let w = Writer {
         s,
         shared: shared.clone(),
@@ -1237,13 +1236,7 @@ pub fn config_changed(shard: &Rc<Shard>, changed: &[&str]) -> Result<(), String>
                 let f = Settings::from_config(&shared.config()).fsync;
                 shared.aof.send(shared, Control::SetFsync(f));
                 let on = shared.aof.ctl.lock().map(|c| c.is_some()).unwrap_or(false);
-                shared
-                    .hub
-                    .wait_durable
-                    .store(on && f == Fsync::Always, Ordering::SeqCst);
-                if f != Fsync::Always {
-                    shared.hub.release_waiters();
-                }
+                shared.hub.set_reply_wait(on, on && f == Fsync::Always);
             }
             _ => {}
         }
