@@ -217,6 +217,8 @@ async fn execute(
             monitor_argv = Some(argv.clone());
         }
     }
+    // CLIENT TRACKING: the keys a read-only command reads, remembered once it ran.
+    let tracked = notify::tracking().then(|| super::tracking::read_keys(spec, &argv));
     match spec.handler {
         // Outside MULTI a blocking command may wait (it runs its own keyed attempt first).
         Handler::Keyed(f) if spec.flags & BLOCKING != 0 => {
@@ -251,7 +253,8 @@ async fn execute(
     if let Some(argv) = monitor_argv {
         introspect::monitor_feed(conn, spec, &argv);
     }
-    if let Some(events) = notify::take() {
+    if let Some(mut events) = notify::take() {
+        let modified = crate::net::tracking::split_modified(&mut events);
         crate::net::pubsub::publish_events(&conn.shard, events).await;
         // A connection subscribed to its own keyspace events (RESP3) gets them before the
         // command's reply, as in Redis.
@@ -263,6 +266,12 @@ async fn execute(
                 conn.out.buf.unsplit(reply);
             }
         }
+        // Invalidations of keys this command changed reach its own connection after its
+        // reply (Redis 7.0's tracking_pending_keys).
+        crate::net::tracking::invalidate(&conn.shard, modified, Some(conn.id())).await;
+    }
+    if let Some(read) = tracked {
+        super::tracking::after_command(conn, spec, read, start).await;
     }
 }
 
@@ -389,9 +398,11 @@ pub fn run_here(
         dirty: 0,
         effects: &mut data.effects,
     };
+    notify::command_begin();
     f(&mut ctx, argv);
     crate::keyspace::evict::command_done();
     let dirty = ctx.dirty;
+    notify::command_end(dirty > 0);
     if watching {
         data.dbs[db].watch_end_command(dirty > 0);
     }
@@ -564,6 +575,8 @@ fn squashable(
         || !conn.authenticated
         || crate::keyspace::evict::over_limit()
         || shard.shared.monitors.load(Ordering::Relaxed) != 0
+        // A tracking client's reads are remembered command by command.
+        || notify::tracking()
     {
         return None;
     }

@@ -7,6 +7,7 @@ pub mod listener;
 pub mod outbound;
 pub mod pubsub;
 pub mod session;
+pub mod tracking;
 
 pub use session::Conn;
 

@@ -290,7 +290,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 "blocked_clients:{}",
                 crate::shard::blocking::blocked_clients()
             );
-            field!(o, "tracking_clients:0");
+            field!(o, "tracking_clients:{}", crate::net::tracking::counts().0);
             field!(o, "clients_in_timeout_table:0");
         }
         "memory" => {
@@ -442,6 +442,10 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "pubsubshard_channels:0");
             field!(o, "latest_fork_usec:0");
             field!(o, "total_forks:0");
+            let (_, keys, items, prefixes) = crate::net::tracking::counts();
+            field!(o, "tracking_total_keys:{keys}");
+            field!(o, "tracking_total_items:{items}");
+            field!(o, "tracking_total_prefixes:{prefixes}");
             field!(o, "unexpected_error_replies:0");
             field!(o, "total_error_replies:{}", snap.total_error_replies);
         }
