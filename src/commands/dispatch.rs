@@ -70,6 +70,22 @@ impl Engine for DataEngine {
     }
 }
 
+/// The command (or subcommand) whose arity `argv` gets wrong, if it names one.
+fn arity_rejected(argv: &[Bytes]) -> Option<&'static CommandSpec> {
+    let spec = lookup(&argv[0])?;
+    if !arity_ok(spec.arity, argv.len()) {
+        return Some(spec);
+    }
+    let sub = lookup_sub(spec, argv.get(1)?)?;
+    (!arity_ok(sub.arity, argv.len())).then_some(sub)
+}
+
+/// Redis's rejectCommand: the call never ran, it counts in `rejected_calls`.
+fn count_rejected(conn: &Conn, spec: &'static CommandSpec) {
+    let mut d = conn.shard.data.borrow_mut();
+    d.stats.commands.entry(spec.name).or_default().rejected += 1;
+}
+
 /// Finds the spec for argv (descending into subcommands) or the error Redis gives.
 pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, String> {
     let Some(spec) = lookup(&argv[0]) else {
@@ -169,12 +185,17 @@ async fn execute(
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
+            // A known command with the wrong arity is a rejected call of it.
+            if let Some(spec) = arity_rejected(&argv) {
+                count_rejected(conn, spec);
+            }
             transaction::flag(conn);
             conn.error(&e);
             return;
         }
     };
     if !conn.authenticated && spec.flags & NO_AUTH == 0 {
+        count_rejected(conn, spec);
         transaction::flag(conn);
         conn.error(errors::NOAUTH);
         return;
@@ -183,17 +204,21 @@ async fn execute(
         && !crate::shard::evict::perform(&conn.shard.clone()).await
         && oom_rejects(conn, spec)
     {
+        count_rejected(conn, spec);
         return transaction::reject_oom(conn, spec);
     }
     if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
+        count_rejected(conn, spec);
         return;
     }
     if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
+        count_rejected(conn, spec);
         transaction::flag(conn);
         conn.error(errors::MISCONF);
         return;
     }
     if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
+        count_rejected(conn, spec);
         transaction::flag(conn);
         conn.error(crate::persistence::loading::LOADING_ERR);
         return;
