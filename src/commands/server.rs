@@ -267,6 +267,9 @@ fn apply_config(
                 let l = cfg.client_output_buffer_limit[2];
                 crate::net::pubsub::set_output_limit(l.hard, l.soft, l.soft_seconds)
             }
+            name if crate::keyspace::encoding::is_threshold(name) => {
+                crate::keyspace::encoding::apply_config(cfg)
+            }
             "notify-keyspace-events" => {
                 crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
             }

@@ -2,6 +2,7 @@
 //! unit-tests without an executor.
 
 pub mod dense;
+pub mod encoding;
 pub mod evict;
 pub mod hash;
 pub mod list;
