@@ -57,6 +57,10 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     spec("client|reply", 3, CONN_FLAGS, Keys::None, "connection", "3.2.0",
         "Instruct the server whether to reply to commands", "O(1)", Handler::Conn(reply)),
     super::blocking::CLIENT_UNBLOCK,
+    super::tracking::CLIENT_CACHING,
+    super::tracking::CLIENT_GETREDIR,
+    super::tracking::CLIENT_TRACKING,
+    super::tracking::CLIENT_TRACKINGINFO,
     spec("client|help", 2, LOADING | STALE, Keys::None, "connection", "5.0.0",
         "Show helpful text about the different subcommands", "O(1)", Handler::Conn(help)),
 ];

@@ -273,6 +273,10 @@ fn quit(conn: &mut Conn, _argv: &[Bytes]) {
 fn reset(conn: &mut Conn, _argv: &[Bytes]) {
     super::transaction::reset(conn);
     super::pubsub::reset(conn);
+    if let Some(sub) = &conn.pubsub {
+        sub.set_tracking(false);
+    }
+    crate::net::tracking::disconnect(conn.id());
     conn.db = 0;
     conn.out.proto = Proto::Resp2;
     conn.reply_mode = ReplyMode::On;

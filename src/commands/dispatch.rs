@@ -86,6 +86,22 @@ impl Engine for DataEngine {
     }
 }
 
+/// The command (or subcommand) whose arity `argv` gets wrong, if it names one.
+fn arity_rejected(argv: &[Bytes]) -> Option<&'static CommandSpec> {
+    let spec = lookup(&argv[0])?;
+    if !arity_ok(spec.arity, argv.len()) {
+        return Some(spec);
+    }
+    let sub = lookup_sub(spec, argv.get(1)?)?;
+    (!arity_ok(sub.arity, argv.len())).then_some(sub)
+}
+
+/// Redis's rejectCommand: the call never ran, it counts in `rejected_calls`.
+fn count_rejected(conn: &Conn, spec: &'static CommandSpec) {
+    let mut d = conn.shard.data.borrow_mut();
+    d.stats.commands.entry(spec.name).or_default().rejected += 1;
+}
+
 /// Finds the spec for argv (descending into subcommands) or the error Redis gives.
 pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, String> {
     let Some(spec) = lookup(&argv[0]) else {
@@ -185,12 +201,17 @@ async fn execute(
     let spec = match resolve(&argv) {
         Ok(s) => s,
         Err(e) => {
+            // A known command with the wrong arity is a rejected call of it.
+            if let Some(spec) = arity_rejected(&argv) {
+                count_rejected(conn, spec);
+            }
             transaction::flag(conn);
             conn.error(&e);
             return;
         }
     };
     if !conn.authenticated && spec.flags & NO_AUTH == 0 {
+        count_rejected(conn, spec);
         transaction::flag(conn);
         conn.error(errors::NOAUTH);
         return;
@@ -203,17 +224,21 @@ async fn execute(
             && !crate::shard::evict::perform(&conn.shard.clone()).await
             && oom_rejects(conn, spec)
         {
+            count_rejected(conn, spec);
             return transaction::reject_oom(conn, spec);
         }
         if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
+            count_rejected(conn, spec);
             return;
         }
         if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
+            count_rejected(conn, spec);
             transaction::flag(conn);
             conn.error(errors::MISCONF);
             return;
         }
         if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
+            count_rejected(conn, spec);
             transaction::flag(conn);
             conn.error(crate::persistence::loading::LOADING_ERR);
             return;
@@ -238,6 +263,8 @@ async fn execute(
             monitor_argv = Some(argv.clone());
         }
     }
+    // CLIENT TRACKING: the keys a read-only command reads, remembered once it ran.
+    let tracked = notify::tracking().then(|| super::tracking::read_keys(spec, &argv));
     match spec.handler {
         // Outside MULTI a blocking command may wait (it runs its own keyed attempt first). A
         // socket-less session never blocks (Redis's CLIENT_DENY_BLOCKING): it gets the
@@ -274,7 +301,8 @@ async fn execute(
     if let Some(argv) = monitor_argv {
         introspect::monitor_feed(conn, spec, &argv);
     }
-    if let Some(events) = notify::take() {
+    if let Some(mut events) = notify::take() {
+        let modified = crate::net::tracking::split_modified(&mut events);
         crate::net::pubsub::publish_events(&conn.shard, events).await;
         // A connection subscribed to its own keyspace events (RESP3) gets them before the
         // command's reply, as in Redis.
@@ -286,6 +314,12 @@ async fn execute(
                 conn.out.buf.unsplit(reply);
             }
         }
+        // Invalidations of keys this command changed reach its own connection after its
+        // reply (Redis 7.0's tracking_pending_keys).
+        crate::net::tracking::invalidate(&conn.shard, modified, Some(conn.id())).await;
+    }
+    if let Some(read) = tracked {
+        super::tracking::after_command(conn, spec, read, start).await;
     }
 }
 
@@ -412,9 +446,11 @@ pub fn run_here(
         dirty: 0,
         effects: &mut data.effects,
     };
+    notify::command_begin();
     f(&mut ctx, argv);
     crate::keyspace::evict::command_done();
     let dirty = ctx.dirty;
+    notify::command_end(dirty > 0);
     if watching {
         data.dbs[db].watch_end_command(dirty > 0);
     }
@@ -587,6 +623,8 @@ fn squashable(
         || !conn.authenticated
         || crate::keyspace::evict::over_limit()
         || shard.shared.monitors.load(Ordering::Relaxed) != 0
+        // A tracking client's reads are remembered command by command.
+        || notify::tracking()
     {
         return None;
     }

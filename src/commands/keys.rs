@@ -985,7 +985,7 @@ fn flush_mode_ok(argv: &[Bytes]) -> bool {
 
 /// Empties db `which` (None: every db) on every shard; returns the number of keys removed.
 async fn flush(conn: &Conn, which: Option<usize>) -> u64 {
-    Mesh::run_on_all(&conn.shard, move |sh| {
+    let removed: u64 = Mesh::run_on_all(&conn.shard, move |sh| {
         let mut data = sh.data.borrow_mut();
         let mut removed = 0;
         for (i, d) in data.dbs.iter_mut().enumerate() {
@@ -998,7 +998,10 @@ async fn flush(conn: &Conn, which: Option<usize>) -> u64 {
     })
     .await
     .into_iter()
-    .sum()
+    .sum();
+    // Every tracking client drops its whole cache (trackingInvalidateKeysOnFlush).
+    crate::net::tracking::flush(&conn.shard).await;
+    removed
 }
 
 fn flushdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {

@@ -26,6 +26,7 @@ pub mod sort;
 pub mod spec;
 pub mod string;
 pub mod table;
+pub mod tracking;
 pub mod transaction;
 pub mod zset;
 

@@ -302,6 +302,9 @@ fn apply_config(
             "client-output-buffer-limit" => {
                 crate::net::obuf::set_limits(&cfg.client_output_buffer_limit)
             }
+            name if crate::keyspace::encoding::is_threshold(name) => {
+                crate::keyspace::encoding::apply_config(cfg)
+            }
             "notify-keyspace-events" => {
                 crate::keyspace::notify::set_flags(cfg.notify_keyspace_flags)
             }

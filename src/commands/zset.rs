@@ -406,7 +406,7 @@ pub fn op_zadd(
         let mut z = ZSet::new();
         if pairs
             .first()
-            .is_some_and(|p| p.1.len() > crate::keyspace::zset::MAX_LISTPACK_VALUE)
+            .is_some_and(|p| p.1.len() > crate::keyspace::encoding::zset_max_value())
         {
             z = ZSet::new_skiplist();
         }

@@ -80,7 +80,9 @@ impl Hash {
     /// Converts to a hash table before a write that a listpack could not hold (Redis's
     /// `hashTypeTryConversion` looks at the lengths of what is about to be written).
     pub fn fit(&mut self, field: &[u8], value: &[u8]) {
-        if field.len() > MAX_LISTPACK_VALUE || value.len() > MAX_LISTPACK_VALUE {
+        if field.len() > super::encoding::hash_max_value()
+            || value.len() > super::encoding::hash_max_value()
+        {
             self.convert();
         }
     }
@@ -111,7 +113,7 @@ impl Hash {
             },
             Hash::Table(d) => d.insert(field, value.into()).is_none(),
         };
-        if self.len() > MAX_LISTPACK_ENTRIES {
+        if self.len() > super::encoding::hash_max_entries() {
             self.convert();
         }
         new

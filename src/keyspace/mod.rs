@@ -2,6 +2,7 @@
 //! unit-tests without an executor.
 
 pub mod dense;
+pub mod encoding;
 pub mod evict;
 pub mod hash;
 pub mod list;
@@ -235,6 +236,7 @@ impl Db {
                 log.push(key.into());
             }
             notify::record(notify::NOTIFY_EXPIRED, "expired", self.id as usize, key);
+            self.tracked_modified(key);
             if !self.watch.is_empty() {
                 self.watch.touch_expired(key);
             }
@@ -272,6 +274,7 @@ impl Db {
         if !self.watch.is_empty() {
             self.watch.opened(key);
         }
+        notify::opened(self.id, key);
         self.before_write_at(i);
         let e = &mut self.main.slot_mut(i).val;
         evict::touch(e, key);
@@ -332,13 +335,18 @@ impl Db {
             notify::record(notify::NOTIFY_NEW, "new", self.id as usize, key);
         }
         self.install(key, entry);
+        self.tracked_modified(key);
     }
 
     /// [`Db::put_entry`] for a copy of an entry that lives elsewhere (a multi-shard command's
     /// fetch and write-back): no keyspace event, the command already reported its changes.
     pub fn install(&mut self, key: &[u8], entry: Entry) {
         self.mark(key);
-        self.touch(key);
+        // Not a modification for client tracking: a fetched copy, or the write-back of one
+        // the coordinator already reported.
+        if !self.watch.is_empty() {
+            self.watch.touch(key);
+        }
         let has_ttl = entry.expire_at != NO_EXPIRE;
         let i = match self.main.find(key) {
             Ok(i) => {
@@ -399,6 +407,13 @@ impl Db {
         if !self.watch.is_empty() {
             self.watch.touch(key);
         }
+        self.tracked_modified(key);
+    }
+
+    /// Client tracking: `key` was modified here (see `net::tracking`).
+    #[inline(always)]
+    fn tracked_modified(&self, key: &[u8]) {
+        notify::modified(self.id, key);
     }
 
     /// Marks the watchers of `key` dirty now, for a command that counts no change but is one

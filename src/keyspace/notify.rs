@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 pub use crate::config::value::{
     NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_GENERIC, NOTIFY_HASH, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE,
@@ -30,6 +30,102 @@ pub struct Event {
 
 thread_local! {
     static PENDING: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
+    /// Keys a running command opened for writing, for client tracking: modified only if the
+    /// command counts a change (see [`modified_opened`]).
+    static OPENED: RefCell<Option<Vec<(u32, Bytes)>>> = const { RefCell::new(None) };
+}
+
+/// The pseudo-event of a key modification that client tracking must invalidate (Redis's
+/// `signalModifiedKey` → `trackingInvalidateKey`). It travels with the keyspace events (so a
+/// command run on another shard reports it to its coordinator) and is never published.
+pub const TRACK: &str = "\0track";
+
+/// Whether any client tracks keys (CLIENT TRACKING on somewhere): only then are
+/// modifications recorded.
+static TRACKING: AtomicBool = AtomicBool::new(false);
+
+pub fn set_tracking(on: bool) {
+    TRACKING.store(on, Ordering::Relaxed);
+}
+
+#[inline(always)]
+pub fn tracking() -> bool {
+    TRACKING.load(Ordering::Relaxed)
+}
+
+/// `key` of database `db` was modified (a write, an expiry, an eviction).
+#[inline(always)]
+pub fn modified(db: u32, key: &[u8]) {
+    if tracking() {
+        push(TRACK, db as usize, key);
+    }
+}
+
+/// `key` was opened for writing: a modification now outside a command, else at its end if
+/// it changed something.
+#[inline(always)]
+pub fn opened(db: u32, key: &[u8]) {
+    if tracking() {
+        opened_slow(db, key);
+    }
+}
+
+#[cold]
+fn opened_slow(db: u32, key: &[u8]) {
+    let deferred = OPENED.with(|o| match &mut *o.borrow_mut() {
+        Some(v) => {
+            if !v.iter().any(|(d, k)| *d == db && k == key) {
+                v.push((db, Bytes::copy_from_slice(key)));
+            }
+            true
+        }
+        None => false,
+    });
+    if !deferred {
+        push(TRACK, db as usize, key);
+    }
+}
+
+/// A command starts running on this thread (opened keys wait for [`command_end`]).
+#[inline]
+pub fn command_begin() {
+    if tracking() {
+        OPENED.with(|o| *o.borrow_mut() = Some(Vec::new()));
+    }
+}
+
+/// The command ended; `changed`: it counted a change, so the keys it opened were modified.
+#[inline]
+pub fn command_end(changed: bool) {
+    if tracking() || OPENED.with(|o| o.borrow().is_some()) {
+        if let Some(v) = OPENED.with(|o| o.borrow_mut().take()) {
+            if changed {
+                for (db, k) in v {
+                    push(TRACK, db as usize, &k);
+                }
+            }
+        }
+    }
+}
+
+/// How many events this thread holds (for [`discard_modified_since`]).
+pub fn pending_len() -> usize {
+    PENDING.with(|p| p.borrow().len())
+}
+
+/// Drops the modifications recorded on this thread since it held `mark` events (a
+/// multi-shard write-back: the coordinator already reported them).
+pub fn discard_modified_since(mark: usize) {
+    if tracking() {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let mut i = 0;
+            p.retain(|e| {
+                i += 1;
+                i <= mark || e.event != TRACK
+            });
+        });
+    }
 }
 
 /// Applies `notify-keyspace-events` (startup and CONFIG SET).
@@ -101,6 +197,7 @@ pub fn absorb(events: Option<Vec<Event>>) {
 /// The channel and message of each publication an event makes: `__keyspace@<db>__:<key>` →
 /// event, then `__keyevent@<db>__:<event>` → key, as configured by K and E.
 pub fn publications(flags: u32, e: &Event) -> impl Iterator<Item = (Bytes, Bytes)> + '_ {
+    let flags = if e.event == TRACK { 0 } else { flags };
     let space = (flags & NOTIFY_KEYSPACE != 0).then(|| {
         let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
         ch.extend_from_slice(&e.key);

@@ -117,7 +117,7 @@ impl Set {
                         Ok(_) => false,
                         Err(at) => {
                             v.insert(at, i);
-                            if v.len() > MAX_INTSET_ENTRIES {
+                            if v.len() > super::encoding::set_max_intset_entries() {
                                 self.convert();
                             }
                             true

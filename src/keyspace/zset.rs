@@ -187,7 +187,8 @@ impl ZSet {
             return Some(prev);
         }
         if self.listpack
-            && (self.len() + 1 > MAX_LISTPACK_ENTRIES || member.len() > MAX_LISTPACK_VALUE)
+            && (self.len() + 1 > super::encoding::zset_max_entries()
+                || member.len() > super::encoding::zset_max_value())
         {
             self.listpack = false;
         }
@@ -205,11 +206,11 @@ impl ZSet {
     /// Converts to listpack when Redis's `zsetConvertToListpackIfNeeded` would.
     pub fn convert_to_listpack_if_fits(&mut self) {
         if !self.listpack
-            && self.len() <= MAX_LISTPACK_ENTRIES
+            && self.len() <= super::encoding::zset_max_entries()
             && self
                 .scores
                 .iter()
-                .all(|(m, _)| m.len() <= MAX_LISTPACK_VALUE)
+                .all(|(m, _)| m.len() <= super::encoding::zset_max_value())
         {
             self.listpack = true;
         }

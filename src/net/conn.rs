@@ -77,7 +77,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         }
         let start = inbuf.len();
         inbuf.resize(start + window.size(), 0);
-        let subscriber = conn.pubsub.clone().filter(|s| s.active());
+        let subscriber = conn.pubsub.clone().filter(|s| s.listening());
         let n = if std::mem::take(&mut carried) {
             0
         } else if conn.monitor.is_some() || subscriber.is_some() {
@@ -227,6 +227,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(sub) = conn.pubsub.take() {
         super::pubsub::detach(&sub);
     }
+    super::tracking::disconnect(conn.handle.id);
     let _ = stream.close().await;
 }
 

@@ -8,6 +8,7 @@ pub mod obuf;
 pub mod outbound;
 pub mod pubsub;
 pub mod session;
+pub mod tracking;
 
 pub use session::Conn;
 

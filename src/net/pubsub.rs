@@ -43,6 +43,9 @@ pub struct Subscriber {
     soft_since: Cell<i64>,
     /// Closed for passing the limits: messages are dropped.
     closed: Cell<bool>,
+    /// The connection has CLIENT TRACKING on: it waits for invalidations even when it
+    /// subscribes to nothing.
+    tracking: Cell<bool>,
 }
 
 /// Channel and pattern subscriptions over all shards, so keyspace events skip the fan-out
@@ -69,6 +72,7 @@ impl Subscriber {
             client: RefCell::new(None),
             soft_since: Cell::new(0),
             closed: Cell::new(false),
+            tracking: Cell::new(false),
         })
     }
 
@@ -80,6 +84,19 @@ impl Subscriber {
     /// Messages are framed for this protocol from now on (HELLO may switch it).
     pub fn set_proto(&self, proto: Proto) {
         self.proto.set(proto);
+    }
+
+    pub fn proto(&self) -> Proto {
+        self.proto.get()
+    }
+
+    pub fn set_tracking(&self, on: bool) {
+        self.tracking.set(on);
+    }
+
+    /// Whether the connection waits for messages: subscribed, or tracking keys.
+    pub fn listening(&self) -> bool {
+        self.tracking.get() || self.active()
     }
 
     pub fn subscriptions(&self, kind: Kind) -> Vec<Bytes> {
@@ -132,9 +149,17 @@ impl Subscriber {
         for p in parts {
             out.bulk(p);
         }
+        self.deliver_raw(&out.buf);
+    }
+
+    /// Queues an already framed message (client tracking's invalidations).
+    pub fn deliver_raw(&self, frame: &[u8]) {
+        if self.closed.get() {
+            return;
+        }
         let used = {
             let mut pending = self.pending.borrow_mut();
-            pending.extend_from_slice(&out.buf);
+            pending.extend_from_slice(frame);
             pending.len() as u64
         };
         if super::obuf::over_limit(
@@ -263,7 +288,14 @@ pub fn publish_local(kind: Kind, channel: &[u8], message: &[u8]) -> usize {
 /// Publishes keyspace events (see [`crate::keyspace::notify`]) to the subscribers of every
 /// shard, and returns once all have them queued, so the events of one command reach a
 /// subscriber before those of the next.
-pub async fn publish_events(shard: &Rc<Shard>, events: Vec<Event>) {
+pub async fn publish_events(shard: &Rc<Shard>, mut events: Vec<Event>) {
+    // Key modifications nobody claimed (expiries, evictions found by the cron): their
+    // invalidations, with no current client.
+    let modified = super::tracking::split_modified(&mut events);
+    super::tracking::invalidate(shard, modified, None).await;
+    if events.is_empty() {
+        return;
+    }
     if CHANNEL_SUBSCRIPTIONS.load(Ordering::Relaxed) == 0 {
         return;
     }
@@ -282,6 +314,19 @@ pub fn publish_events_local(events: &[Event]) {
             publish_local(Kind::Channel, &channel, &message);
         }
     }
+}
+
+/// This shard's subscribed connection `id`, if any.
+pub fn find_local(id: u64) -> Option<Rc<Subscriber>> {
+    REGISTRY.with(|r| {
+        r.borrow()
+            .by_kind
+            .iter()
+            .flat_map(|m| m.values())
+            .flat_map(|v| v.iter())
+            .find(|s| s.id == id)
+            .cloned()
+    })
 }
 
 /// This shard's channels (or patterns) with at least one subscriber, optionally filtered by a

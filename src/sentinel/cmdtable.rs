@@ -193,7 +193,7 @@ static ACL_SUBS: &[CommandSpec] = &[
 ];
 
 /// CLIENT subcommands of 7.0 the data node does not have (client-side caching); the sentinel
-/// runs them itself ([`super::tracking`]).
+/// runs them itself ([`crate::net::tracking::options`]).
 #[rustfmt::skip]
 static CLIENT_EXTRA: &[CommandSpec] = &[
     spec("client|caching", 3, NOSCRIPT | LOADING | STALE | SENTINEL, Keys::None, "connection", "6.0.0",
@@ -257,6 +257,8 @@ fn build() -> Table {
                             .subcommands
                             .iter()
                             .filter(|s| CLIENT_SUBS_70.contains(&sub_name(s.name)))
+                            // The sentinel runs its own tracking subcommands (no keys).
+                            .filter(|s| !CLIENT_EXTRA.iter().any(|e| e.name == s.name))
                             .copied()
                             .collect();
                         v.extend(CLIENT_EXTRA.iter().copied());

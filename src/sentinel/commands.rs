@@ -4,10 +4,11 @@
 //! against the connection's ACL user ([`acl`]) before it runs, as Redis's processCommand.
 
 use super::{
-    acl, cmdtable, config, failover, links, mstime, tracking, with_state, FailoverState, Kind, Loc,
-    Sentinel, Shared,
+    acl, cmdtable, config, failover, links, mstime, with_state, FailoverState, Kind, Loc, Sentinel,
+    Shared,
 };
 use crate::commands::{eq_ic, table, Handler};
+use crate::net::tracking::options as tracking;
 use crate::net::Conn;
 use crate::resp::Proto;
 use bytes::Bytes;

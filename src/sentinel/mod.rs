@@ -21,7 +21,6 @@ pub mod failover;
 pub mod links;
 pub mod run;
 pub mod scripts;
-pub mod tracking;
 
 use crate::server::log::Level;
 use std::cell::RefCell;

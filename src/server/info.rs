@@ -290,7 +290,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 "blocked_clients:{}",
                 crate::shard::blocking::blocked_clients()
             );
-            field!(o, "tracking_clients:0");
+            field!(o, "tracking_clients:{}", crate::net::tracking::counts().0);
             field!(o, "clients_in_timeout_table:0");
         }
         "memory" => {
@@ -442,6 +442,10 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "pubsubshard_channels:0");
             field!(o, "latest_fork_usec:0");
             field!(o, "total_forks:0");
+            let (_, keys, items, prefixes) = crate::net::tracking::counts();
+            field!(o, "tracking_total_keys:{keys}");
+            field!(o, "tracking_total_items:{items}");
+            field!(o, "tracking_total_prefixes:{prefixes}");
             field!(o, "unexpected_error_replies:0");
             field!(o, "total_error_replies:{}", snap.total_error_replies);
         }
@@ -511,14 +515,68 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 );
             }
         }
-        "latencystats" => o.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            if !cfg.latency_tracking {
+                return;
+            }
+            let pcts: Vec<f64> = cfg
+                .get_one("latency-tracking-info-percentiles")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let mut cmds = snap.commands.clone();
+            cmds.sort_by_key(|(n, _)| *n);
+            for (name, st) in cmds {
+                if st.calls == 0 {
+                    continue;
+                }
+                let line: Vec<String> = pcts
+                    .iter()
+                    .map(|p| format!("p{p}={:.3}", percentile_usec(&st.hist, *p)))
+                    .collect();
+                field!(o, "latency_percentiles_usec_{name}:{}", line.join(","));
+            }
+        }
         _ => {}
     }
+}
+
+/// The latency (µs) under which `pct` percent of the calls counted in `hist` finished: the
+/// upper bound of the power-of-two bucket that reaches the percentile (Redis reads it from an
+/// HDR histogram with finer buckets).
+fn percentile_usec(hist: &[u32], pct: f64) -> f64 {
+    let total: u64 = hist.iter().map(|&n| u64::from(n)).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let want = ((pct / 100.0) * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0u64;
+    for (b, &n) in hist.iter().enumerate() {
+        seen += u64::from(n);
+        if seen >= want {
+            return if b == 0 { 1.0 } else { (1u64 << b) as f64 };
+        }
+    }
+    (1u64 << (hist.len() - 1)) as f64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_come_from_the_bucket_that_reaches_them() {
+        let mut h = [0u32; crate::shard::LATENCY_BUCKETS];
+        h[3] = 98; // 4..7 µs
+        h[10] = 2; // 512..1023 µs
+        assert_eq!(percentile_usec(&h, 50.0), 8.0);
+        assert_eq!(percentile_usec(&h, 98.0), 8.0);
+        assert_eq!(percentile_usec(&h, 99.0), 1024.0);
+        assert_eq!(percentile_usec(&h, 100.0), 1024.0);
+        assert_eq!(percentile_usec(&[0; 4], 50.0), 0.0);
+    }
 
     #[test]
     fn sections_follow_redis_order_and_keywords() {

@@ -110,6 +110,7 @@ impl Shared {
         let nshards = config.shards.max(1);
         crate::keyspace::notify::set_flags(config.notify_keyspace_flags);
         crate::keyspace::evict::apply_config(&config);
+        crate::keyspace::encoding::apply_config(&config);
         crate::alloc::mark_startup();
         crate::commands::string::set_max_bulk_len(config.proto_max_bulk_len);
         journal::set_lazy_expire(config.get_one("lazyfree-lazy-expire").as_deref() == Some("yes"));

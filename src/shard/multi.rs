@@ -166,7 +166,9 @@ async fn run(
             let mark = ctx.out.len();
             let before = ctx.dirty;
             let marks: Vec<usize> = ctx.dbs.iter().map(Db::written_len).collect();
+            notify::command_begin();
             f(&mut ctx, argv);
+            notify::command_end(ctx.dirty != before);
             if ctx.dirty == before {
                 // Opened for writing, nothing changed: no write-back (WATCH would see one).
                 for (d, n) in ctx.dbs.iter_mut().zip(marks) {
@@ -230,6 +232,7 @@ async fn run(
             };
             {
                 let now = now_ms();
+                let mark = notify::pending_len();
                 let mut data = sh.data.borrow_mut();
                 for ((kdb, key), e) in w {
                     let db = &mut data.dbs[kdb as usize];
@@ -240,6 +243,7 @@ async fn run(
                         }
                     }
                 }
+                notify::discard_modified_since(mark);
             }
             if take_locks {
                 sh.locks.unlock(&keys);

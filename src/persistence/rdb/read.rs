@@ -494,7 +494,7 @@ fn read_object<R: Read>(src: &mut Src<R>, t: u8) -> Result<Option<Value>> {
         TYPE_SET_INTSET => {
             let b = src.string()?;
             let ints = intset_decode(&b).map_err(blob_err)?;
-            if ints.len() > crate::keyspace::set::MAX_INTSET_ENTRIES {
+            if ints.len() > crate::keyspace::encoding::set_max_intset_entries() {
                 let mut buf = itoa::Buffer::new();
                 let members: Vec<Vec<u8>> = ints
                     .iter()
@@ -640,7 +640,7 @@ fn read_object<R: Read>(src: &mut Src<R>, t: u8) -> Result<Option<Value>> {
 /// A set built as Redis's loader does: intset while every member is an integer and the count
 /// allows it, else a hash table; duplicates are corruption.
 fn build_set(members: Vec<Vec<u8>>) -> std::result::Result<Value, String> {
-    let mut s = if members.len() > crate::keyspace::set::MAX_INTSET_ENTRIES {
+    let mut s = if members.len() > crate::keyspace::encoding::set_max_intset_entries() {
         Set::Table(crate::keyspace::Dense::new())
     } else {
         Set::default()

@@ -1,6 +1,6 @@
-//! CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO in sentinel mode (`networking.c`,
-//! `tracking.c`). A sentinel holds no keys, so no invalidation is ever sent: what remains is
-//! each connection's tracking state, its option checks and its replies, as redis-sentinel.
+//! One connection's CLIENT TRACKING options (`networking.c`, shared by the data node and
+//! sentinel mode): option checks, CLIENT CACHING / GETREDIR / TRACKINGINFO replies, as Redis.
+//! A sentinel holds no keys, so it never sends invalidations; the data node does ([`super`]).
 
 use crate::commands::eq_ic;
 use crate::resp::ReplyBuf;
@@ -11,15 +11,15 @@ use std::collections::BTreeSet;
 #[derive(Default, Clone)]
 pub struct Tracking {
     pub on: bool,
-    bcast: bool,
-    optin: bool,
-    optout: bool,
-    noloop: bool,
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
     /// CLIENT CACHING yes/no given for the next command.
     pub caching: bool,
-    redirect: i64,
+    pub redirect: i64,
     /// BCAST prefixes, in byte order (Redis keeps them in a radix tree).
-    prefixes: BTreeSet<Vec<u8>>,
+    pub prefixes: BTreeSet<Vec<u8>>,
 }
 
 /// What a CLIENT tracking subcommand answers: zero, one or (Redis's prefix-collision quirk)
