@@ -67,6 +67,7 @@ impl StreamClient {
                 watched: Vec::new(),
                 pubsub: None,
                 origin: Some(origin),
+                kept_pushes: None,
             },
         }
     }
