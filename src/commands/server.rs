@@ -420,10 +420,7 @@ fn lastsave(conn: &mut Conn, _argv: &[Bytes]) {
 }
 
 fn role(conn: &mut Conn, _argv: &[Bytes]) {
-    conn.out.array(3);
-    conn.out.bulk(b"master");
-    conn.out.int(0);
-    conn.out.array(0);
+    crate::replication::report::role(&conn.shard.shared, &mut conn.out);
 }
 
 fn module_list(conn: &mut Conn, _argv: &[Bytes]) {
