@@ -60,6 +60,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         monitor: None,
         multi: None,
         watched: Vec::new(),
+        replconf: Default::default(),
         pubsub: None,
     };
     let mut parser = RequestParser::default();

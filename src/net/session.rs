@@ -47,6 +47,8 @@ pub struct Conn {
     pub watched: Vec<crate::commands::transaction::Watched>,
     /// Set by the first (P|S)SUBSCRIBE: this connection's subscriptions and message mailbox.
     pub pubsub: Option<std::rc::Rc<super::pubsub::Subscriber>>,
+    /// What REPLCONF set (listening port, capabilities; replica connections).
+    pub replconf: crate::shard::repl::ReplConf,
 }
 
 impl Conn {

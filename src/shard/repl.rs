@@ -200,6 +200,25 @@ impl ReplicaState {
     }
 }
 
+/// What a connection told us with REPLCONF (kept on the connection; it becomes a
+/// [`ReplicaInfo`] when the connection sends SYNC / PSYNC).
+#[derive(Clone, Debug, Default)]
+pub struct ReplConf {
+    /// `listening-port` (0 when never sent).
+    pub listening_port: u16,
+    /// `ip-address`.
+    pub ip_address: Option<String>,
+    /// `capa eof` and `capa psync2`.
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// `rdb-only 1`: the payload only, no stream (redis-cli --rdb).
+    pub rdb_only: bool,
+    /// `rdb-filter-only functions` (no keys in the payload).
+    pub rdb_filter_functions: bool,
+    /// This connection is a replica (after SYNC / PSYNC): ACKs are taken.
+    pub is_replica: bool,
+}
+
 /// Ids, offsets and backlog, changed together under one lock.
 pub struct Ids {
     pub replid: String,
