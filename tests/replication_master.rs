@@ -118,3 +118,44 @@ fn info_replication_and_role_of_a_master_without_replicas_match_redis() {
         s.terminate();
     }
 }
+
+/// A session of min-replicas-to-write on a master with no replica.
+fn min_replicas_session(port: u16) -> Vec<String> {
+    let mut c = RawConn::connect(port);
+    let cmds: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["CONFIG", "SET", "min-replicas-to-write", "1"],
+        &["SET", "k", "v2"],
+        &["GET", "k"],
+        &["PING"],
+        &["MULTI"],
+        &["SET", "k", "v3"],
+        &["EXEC"],
+        &["CONFIG", "SET", "min-slaves-max-lag", "0"],
+        &["SET", "k", "v4"],
+        &[
+            "CONFIG",
+            "SET",
+            "min-replicas-max-lag",
+            "10",
+            "min-slaves-to-write",
+            "0",
+        ],
+        &["SET", "k", "v5"],
+        &["GET", "k"],
+    ];
+    cmds.iter().map(|a| show(&c.cmd(a))).collect()
+}
+
+#[test]
+fn min_replicas_to_write_without_replicas_gives_noreplicas_as_redis() {
+    let mut redis = RedisServer::start(&[]);
+    let want = min_replicas_session(redis.port);
+    redis.terminate();
+    assert!(want[2].contains("NOREPLICAS"), "{want:?}");
+    for shards in SHARDS {
+        let mut s = Server::ringkv(shards, &[]);
+        assert_eq!(min_replicas_session(s.port), want, "at {shards} shards");
+        s.terminate();
+    }
+}

@@ -193,6 +193,11 @@ async fn execute(
         conn.error(errors::MISCONF);
         return;
     }
+    if spec.flags & WRITE != 0 && !crate::replication::master::enough_good_replicas(conn) {
+        transaction::flag(conn);
+        conn.error(errors::NOREPLICAS);
+        return;
+    }
     if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
         transaction::flag(conn);
         conn.error(crate::persistence::loading::LOADING_ERR);

@@ -257,6 +257,10 @@ fn apply_config(
             "dir" => {
                 std::env::set_current_dir(&cfg.dir).map_err(|e| failed(name, e.to_string()))?;
             }
+            // resizeReplicationBacklog: never below 16 KB.
+            "repl-backlog-size" => shared.repl.resize_backlog(
+                (cfg.repl_backlog_size as usize).max(crate::shard::repl::MIN_BACKLOG),
+            ),
             "slowlog-log-slower-than" => shared
                 .slowlog_slower_than
                 .store(cfg.slowlog_log_slower_than, Ordering::Relaxed),

@@ -3,4 +3,7 @@
 //! - [`report`]: INFO replication and ROLE, for both roles (the replica fields come from the
 //!   replica side's `LinkInfo`).
 
+//! - [`master`]: the master side's checks on clients (min-replicas-to-write).
+
+pub mod master;
 pub mod report;

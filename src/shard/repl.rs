@@ -25,6 +25,9 @@ pub fn random_id() -> String {
         .collect()
 }
 
+/// The smallest backlog (`CONFIG_REPL_BACKLOG_MIN_SIZE`).
+pub const MIN_BACKLOG: usize = 16 * 1024;
+
 /// The replid2 of a server with no previous history.
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
