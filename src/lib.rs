@@ -9,6 +9,7 @@
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
 //! - [`persistence`]: the append-only file (writer, manifest, loader, rewrite); RDB.
+//! - [`replication`]: master and replica sides of Redis replication (state in `shard::repl`).
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
 //! - [`config`]: redis.conf + argv parsing, the directive registry, CONFIG GET/SET/REWRITE.
@@ -24,6 +25,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod net;
 pub mod persistence;
+pub mod replication;
 pub mod resp;
 pub mod sentinel;
 pub mod server;

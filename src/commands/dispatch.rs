@@ -237,6 +237,12 @@ async fn execute(
             conn.error(errors::MISCONF);
             return;
         }
+        if spec.flags & WRITE != 0 && !crate::replication::master::enough_good_replicas(conn) {
+            count_rejected(conn, spec);
+            transaction::flag(conn);
+            conn.error(errors::NOREPLICAS);
+            return;
+        }
         if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
             count_rejected(conn, spec);
             transaction::flag(conn);

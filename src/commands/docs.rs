@@ -716,6 +716,8 @@ static DOCS: &[Doc] = &[
         .history(&[
             ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
         ]),
+    d("replconf", "")
+        .syscmd(),
     d("replicaof", "args(host-port{host:string port:integer} | no-one{NO ONE})"),
     d("restore", "key:key ttl:integer serialized-value:string REPLACE^3.0.0? ABSTTL^5.0.0? IDLETIME=seconds:integer^5.0.0? FREQ=frequency:integer^5.0.0?")
         .history(&[

@@ -112,4 +112,5 @@ pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
 pub const ERR_PLAIN: &str = "ERR";
 /// A `denyoom` command while used memory is above `maxmemory` and nothing can be evicted.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

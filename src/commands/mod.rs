@@ -20,6 +20,7 @@ pub mod keys;
 pub mod list;
 pub mod persist;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod sort;

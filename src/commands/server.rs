@@ -293,6 +293,10 @@ fn apply_config(
             "dir" => {
                 std::env::set_current_dir(&cfg.dir).map_err(|e| failed(name, e.to_string()))?;
             }
+            // resizeReplicationBacklog: never below 16 KB.
+            "repl-backlog-size" => shared.repl.resize_backlog(
+                (cfg.repl_backlog_size as usize).max(crate::shard::repl::MIN_BACKLOG),
+            ),
             "slowlog-log-slower-than" => shared
                 .slowlog_slower_than
                 .store(cfg.slowlog_log_slower_than, Ordering::Relaxed),
@@ -458,10 +462,7 @@ fn lastsave(conn: &mut Conn, _argv: &[Bytes]) {
 }
 
 fn role(conn: &mut Conn, _argv: &[Bytes]) {
-    conn.out.array(3);
-    conn.out.bulk(b"master");
-    conn.out.int(0);
-    conn.out.array(0);
+    crate::replication::report::role(&conn.shard.shared, &mut conn.out);
 }
 
 fn module_list(conn: &mut Conn, _argv: &[Bytes]) {

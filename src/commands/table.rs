@@ -25,6 +25,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::persistence::aof::COMMANDS,
         super::sort::COMMANDS,
         super::persist::COMMANDS,
+        super::replication::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -61,6 +61,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         monitor: None,
         multi: None,
         watched: Vec::new(),
+        replconf: Default::default(),
         pubsub: None,
         origin: None,
     };

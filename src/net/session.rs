@@ -25,6 +25,8 @@ pub struct ConnConfig {
     pub client_query_buffer_limit: u64,
     pub databases: usize,
     pub timeout: u64,
+    /// `min-replicas-to-write` / `min-replicas-max-lag`, when both are set.
+    pub min_replicas: Option<(i64, i64)>,
 }
 
 pub struct Conn {
@@ -54,6 +56,8 @@ pub struct Conn {
     /// dispatcher's client gates (AUTH, -LOADING, OOM, CLIENT PAUSE, MISCONF) do not apply.
     /// None for socket clients.
     pub origin: Option<crate::shard::origin::Origin>,
+    /// What REPLCONF set (listening port, capabilities; replica connections).
+    pub replconf: crate::shard::repl::ReplConf,
 }
 
 impl Conn {
@@ -120,5 +124,6 @@ pub fn conn_config(shard: &Shard, epoch: u64) -> ConnConfig {
         client_query_buffer_limit: c.client_query_buffer_limit,
         databases: c.databases,
         timeout: c.timeout,
+        min_replicas: crate::replication::report::min_replicas(&c),
     }
 }

@@ -427,9 +427,17 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
                 "rejected_connections:{}",
                 sh.rejected_connections.load(Ordering::Relaxed)
             );
-            field!(o, "sync_full:0");
-            field!(o, "sync_partial_ok:0");
-            field!(o, "sync_partial_err:0");
+            field!(o, "sync_full:{}", sh.repl.sync_full.load(Ordering::Relaxed));
+            field!(
+                o,
+                "sync_partial_ok:{}",
+                sh.repl.sync_partial_ok.load(Ordering::Relaxed)
+            );
+            field!(
+                o,
+                "sync_partial_err:{}",
+                sh.repl.sync_partial_err.load(Ordering::Relaxed)
+            );
             field!(o, "expired_keys:{}", snap.expired_keys);
             field!(o, "expired_stale_perc:0.00");
             field!(o, "expired_time_cap_reached_count:0");
@@ -451,17 +459,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
         }
         "replication" => {
             o.push_str("# Replication\r\n");
-            field!(o, "role:master");
-            field!(o, "connected_slaves:0");
-            field!(o, "master_failover_state:no-failover");
-            field!(o, "master_replid:{}", sh.run_id);
-            field!(o, "master_replid2:{}", "0".repeat(40));
-            field!(o, "master_repl_offset:0");
-            field!(o, "second_repl_offset:-1");
-            field!(o, "repl_backlog_active:0");
-            field!(o, "repl_backlog_size:{}", cfg.repl_backlog_size);
-            field!(o, "repl_backlog_first_byte_offset:0");
-            field!(o, "repl_backlog_histlen:0");
+            crate::replication::report::info(sh, cfg, crate::keyspace::now_ms(), o);
         }
         "cpu" => {
             o.push_str("# CPU\r\n");

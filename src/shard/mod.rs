@@ -10,6 +10,7 @@ pub mod locks;
 pub mod mesh;
 pub mod multi;
 pub mod origin;
+pub mod repl;
 pub mod route;
 pub mod runtime;
 pub mod watch;
@@ -79,6 +80,8 @@ pub struct Shared {
     /// Databases loaded at startup, taken by each shard as it starts (nothing on disk) or when
     /// the load ends (`persistence::loading`).
     pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
+    /// Replication ids, offsets, backlog, role and link state (`repl.rs`).
+    pub repl: repl::Repl,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -157,6 +160,7 @@ impl Shared {
             hub: journal::Hub::new(nshards),
             aof: crate::persistence::aof::Aof::default(),
             preload: std::sync::Mutex::new(Vec::new()),
+            repl: repl::Repl::new(),
         }
     }
 
