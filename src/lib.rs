@@ -8,6 +8,7 @@
 //! - [`shard`]: executors, the channel mesh between them, key routing, multi-shard
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
+//! - [`replication`]: master and replica sides of Redis replication (PSYNC, the stream).
 //! - [`persistence`]: the append-only file (writer, manifest, loader, rewrite); RDB.
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).
 //! - [`persistence`]: the RDB format (writer, reader, DUMP payloads).
@@ -24,6 +25,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod net;
 pub mod persistence;
+pub mod replication;
 pub mod resp;
 pub mod sentinel;
 pub mod server;

@@ -111,6 +111,52 @@ fn misconf(conn: &Conn) -> bool {
         && shared.persistence.refuses_writes(&shared.config())
 }
 
+/// A replica with `replica-read-only yes` refuses writes from normal clients (EXEC of a block
+/// holding one too), like Redis's processCommand. True when the command was rejected.
+fn replica_read_only_rejects(conn: &mut Conn, spec: &CommandSpec) -> bool {
+    if !conn.cfg.replica_read_only {
+        return false;
+    }
+    let write = spec.flags & WRITE != 0
+        || (spec.name == "exec"
+            && conn
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.cmds.iter().any(|(s, _)| s.flags & WRITE != 0)));
+    if !write {
+        return false;
+    }
+    reject_as(conn, spec, errors::READONLY);
+    true
+}
+
+/// `replica-serve-stale-data no` while the link to the master is not up: only commands with
+/// the `stale` flag run. True when the command was rejected.
+fn master_down_rejects(conn: &mut Conn, spec: &CommandSpec) -> bool {
+    if conn.cfg.replica_serve_stale
+        || spec.flags & super::spec::STALE != 0
+        || conn.shard.shared.link.state() == crate::shard::link::LinkState::Connected
+    {
+        return false;
+    }
+    reject_as(conn, spec, errors::MASTERDOWN);
+    true
+}
+
+/// Redis's rejectCommand with a full error (prefix included): EXEC discards the transaction
+/// (`-EXECABORT Transaction discarded because of: <error>`), anything else flags it.
+fn reject_as(conn: &mut Conn, spec: &CommandSpec, err: &str) {
+    if spec.name == "exec" {
+        transaction::reset(conn);
+        conn.error(&format!(
+            "EXECABORT Transaction discarded because of: {err}"
+        ));
+    } else {
+        transaction::flag(conn);
+        conn.error(err);
+    }
+}
+
 /// Whether a command is refused while memory is over `maxmemory` (Redis's processCommand):
 /// `denyoom` commands, EXEC of a block holding one, and anything queued in MULTI.
 fn oom_rejects(conn: &Conn, spec: &CommandSpec) -> bool {
@@ -180,26 +226,37 @@ async fn execute(
         return;
     }
     if crate::keyspace::evict::over_limit()
+        && conn.origin.is_none()
         && !crate::shard::evict::perform(&conn.shard.clone()).await
         && oom_rejects(conn, spec)
     {
         return transaction::reject_oom(conn, spec);
     }
+    let replica = conn.shard.shared.link.gate.load(Ordering::Relaxed) && conn.origin.is_none();
+    if replica && replica_read_only_rejects(conn, spec) {
+        return;
+    }
     if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
         return;
     }
-    if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
+    if (spec.flags & WRITE != 0 || spec.name == "ping") && conn.origin.is_none() && misconf(conn) {
         transaction::flag(conn);
         conn.error(errors::MISCONF);
         return;
     }
-    if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
+    if replica && master_down_rejects(conn, spec) {
+        return;
+    }
+    if spec.flags & LOADING == 0
+        && conn.shard.shared.persistence.loading.active()
+        && conn.origin.is_none()
+    {
         transaction::flag(conn);
         conn.error(crate::persistence::loading::LOADING_ERR);
         return;
     }
     // Like Redis, a pause holds a write even when it would only be queued by MULTI.
-    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {
+    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 && conn.origin.is_none() {
         wait_client_pause(conn, spec).await;
     }
     if transaction::queues(conn, spec) {

@@ -4,6 +4,7 @@
 //! A family file holds its specs (`pub static COMMANDS`), its shard-local operations (pure work
 //! on a [`Db`], no reply format) and its handlers (parse arguments, call the op, write the reply).
 
+pub mod apply;
 pub mod bitmap;
 pub mod blocking;
 pub mod client;

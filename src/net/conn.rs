@@ -61,6 +61,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         multi: None,
         watched: Vec::new(),
         pubsub: None,
+        origin: None,
     };
     let mut parser = RequestParser::default();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);

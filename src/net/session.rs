@@ -5,6 +5,15 @@ use crate::resp::{Proto, ReplyBuf};
 use crate::shard::Shard;
 use std::rc::Rc;
 
+/// Who a socket-less session speaks for (re-exported as `commands::apply::Origin`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Origin {
+    /// The AOF being loaded (Redis's fake AOF client).
+    Aof,
+    /// This replica's master (Redis's master client).
+    Master,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
     On,
@@ -25,6 +34,9 @@ pub struct ConnConfig {
     pub client_query_buffer_limit: u64,
     pub databases: usize,
     pub timeout: u64,
+    /// `replica-read-only` and `replica-serve-stale-data` (gates of a replica).
+    pub replica_read_only: bool,
+    pub replica_serve_stale: bool,
 }
 
 pub struct Conn {
@@ -47,6 +59,9 @@ pub struct Conn {
     pub watched: Vec<crate::commands::transaction::Watched>,
     /// Set by the first (P|S)SUBSCRIBE: this connection's subscriptions and message mailbox.
     pub pubsub: Option<std::rc::Rc<super::pubsub::Subscriber>>,
+    /// `Some` for a socket-less session (AOF loading, the replication stream): it is exempt
+    /// from the gates Redis does not apply to its fake AOF client or its master client.
+    pub origin: Option<Origin>,
 }
 
 impl Conn {
@@ -85,5 +100,7 @@ pub fn conn_config(shard: &Shard, epoch: u64) -> ConnConfig {
         client_query_buffer_limit: c.client_query_buffer_limit,
         databases: c.databases,
         timeout: c.timeout,
+        replica_read_only: c.get_one("replica-read-only").as_deref() != Some("no"),
+        replica_serve_stale: c.get_one("replica-serve-stale-data").as_deref() != Some("no"),
     }
 }

@@ -139,6 +139,8 @@ where
             if i == 0 {
                 let sh = shard.clone();
                 glommio::spawn_local(crate::persistence::snapshot::on_shutdown(sh)).detach();
+                glommio::spawn_local(crate::replication::replica::link_task(shard.clone()))
+                    .detach();
             }
             let _ = ready.send(Ok(i));
             cron(shard).await;
