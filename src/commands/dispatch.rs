@@ -225,39 +225,40 @@ async fn execute(
         conn.error(errors::NOAUTH);
         return;
     }
-    if crate::keyspace::evict::over_limit()
-        && conn.origin.is_none()
-        && !crate::shard::evict::perform(&conn.shard.clone()).await
-        && oom_rejects(conn, spec)
-    {
-        return transaction::reject_oom(conn, spec);
-    }
-    let replica = conn.shard.shared.link.gate.load(Ordering::Relaxed) && conn.origin.is_none();
-    if replica && replica_read_only_rejects(conn, spec) {
-        return;
-    }
-    if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
-        return;
-    }
-    if (spec.flags & WRITE != 0 || spec.name == "ping") && conn.origin.is_none() && misconf(conn) {
-        transaction::flag(conn);
-        conn.error(errors::MISCONF);
-        return;
-    }
-    if replica && master_down_rejects(conn, spec) {
-        return;
-    }
-    if spec.flags & LOADING == 0
-        && conn.shard.shared.persistence.loading.active()
-        && conn.origin.is_none()
-    {
-        transaction::flag(conn);
-        conn.error(crate::persistence::loading::LOADING_ERR);
-        return;
-    }
-    // Like Redis, a pause holds a write even when it would only be queued by MULTI.
-    if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 && conn.origin.is_none() {
-        wait_client_pause(conn, spec).await;
+    // The gates of a socket client. A socket-less session (the AOF being loaded, a replica's
+    // master) passes them as Redis's fake AOF client and master client do: it is never
+    // refused for -OOM (nor evicts for itself), -MISCONF or -LOADING, nor held by a pause.
+    if conn.origin.is_none() {
+        if crate::keyspace::evict::over_limit()
+            && !crate::shard::evict::perform(&conn.shard.clone()).await
+            && oom_rejects(conn, spec)
+        {
+            return transaction::reject_oom(conn, spec);
+        }
+        let replica = conn.shard.shared.link.gate.load(Ordering::Relaxed);
+        if replica && replica_read_only_rejects(conn, spec) {
+            return;
+        }
+        if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
+            return;
+        }
+        if (spec.flags & WRITE != 0 || spec.name == "ping") && misconf(conn) {
+            transaction::flag(conn);
+            conn.error(errors::MISCONF);
+            return;
+        }
+        if replica && master_down_rejects(conn, spec) {
+            return;
+        }
+        if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {
+            transaction::flag(conn);
+            conn.error(crate::persistence::loading::LOADING_ERR);
+            return;
+        }
+        // Like Redis, a pause holds a write even when it would only be queued by MULTI.
+        if conn.shard.shared.pause_until.load(Ordering::Relaxed) != 0 {
+            wait_client_pause(conn, spec).await;
+        }
     }
     if transaction::queues(conn, spec) {
         transaction::queue(conn, spec, argv);
@@ -275,8 +276,10 @@ async fn execute(
         }
     }
     match spec.handler {
-        // Outside MULTI a blocking command may wait (it runs its own keyed attempt first).
-        Handler::Keyed(f) if spec.flags & BLOCKING != 0 => {
+        // Outside MULTI a blocking command may wait (it runs its own keyed attempt first). A
+        // socket-less session never blocks (Redis's CLIENT_DENY_BLOCKING): it gets the
+        // immediate form, as inside MULTI.
+        Handler::Keyed(f) if spec.flags & BLOCKING != 0 && conn.origin.is_none() => {
             super::blocking::run(conn, spec, f, argv).await;
             *clock = RunClock::start();
         }

@@ -5,15 +5,6 @@ use crate::resp::{Proto, ReplyBuf};
 use crate::shard::Shard;
 use std::rc::Rc;
 
-/// Who a socket-less session speaks for (re-exported as `commands::apply::Origin`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Origin {
-    /// The AOF being loaded (Redis's fake AOF client).
-    Aof,
-    /// This replica's master (Redis's master client).
-    Master,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
     On,
@@ -59,9 +50,10 @@ pub struct Conn {
     pub watched: Vec<crate::commands::transaction::Watched>,
     /// Set by the first (P|S)SUBSCRIBE: this connection's subscriptions and message mailbox.
     pub pubsub: Option<std::rc::Rc<super::pubsub::Subscriber>>,
-    /// `Some` for a socket-less session (AOF loading, the replication stream): it is exempt
-    /// from the gates Redis does not apply to its fake AOF client or its master client.
-    pub origin: Option<Origin>,
+    /// Set for a socket-less session (the AOF loader, a replica's master stream): the
+    /// dispatcher's client gates (AUTH, -LOADING, OOM, CLIENT PAUSE, MISCONF) do not apply.
+    /// None for socket clients.
+    pub origin: Option<crate::shard::origin::Origin>,
 }
 
 impl Conn {

@@ -10,6 +10,7 @@ pub mod link;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
+pub mod origin;
 pub mod route;
 pub mod runtime;
 pub mod watch;
