@@ -16,7 +16,8 @@ use crate::commands::apply::{Origin, StreamClient};
 use crate::net::client::ClientHandle;
 use crate::net::Conn;
 use crate::shard::link::LinkState;
-use crate::shard::Shard;
+use crate::shard::repl::Role;
+use crate::shard::{Shard, Shared};
 use bytes::Bytes;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -56,6 +57,20 @@ pub fn replicaof_command(conn: &mut Conn, argv: &[Bytes]) {
     if eq_ic(&argv[1], "no") && eq_ic(&argv[2], "one") {
         if shared.link.is_replica() {
             shared.link.set_master(None);
+            shared.repl.set_role(Role::Master);
+            // Former siblings and the old master may PSYNC on the old history (replid2).
+            shared.repl.shift_replid();
+            {
+                let ids = shared.repl.ids();
+                tracing::info!(
+                    "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+                    ids.replid2,
+                    ids.second_replid_offset,
+                    ids.replid
+                );
+            }
+            shared.link.down_since.store(0, Ordering::Relaxed);
+            publish(&shared);
             shared.config_mut().set_replicaof(None);
             shared.bump_config_epoch();
             crate::server::log::set_role('M');
@@ -89,9 +104,10 @@ pub fn replicaof_command(conn: &mut Conn, argv: &[Bytes]) {
 /// Makes this server a replica of `host:port` (REPLICAOF, or `replicaof` at startup).
 fn set_master(shard: &Shard, host: String, port: u16) {
     let link = &shard.shared.link;
-    link.set_state(LinkState::Connect);
     link.drop_link.store(true, Ordering::Release);
-    link.set_master(Some((host, port)));
+    link.set_master(Some((host.clone(), port)));
+    shard.shared.repl.set_role(Role::Replica { host, port });
+    set_state(&shard.shared, LinkState::Connect);
     crate::server::log::set_role('S');
 }
 
@@ -103,6 +119,8 @@ pub async fn link_task(shard: Rc<Shard>) {
     }
     // `replicaof` in the config file or on argv.
     let configured = shared.config().replicaof.clone();
+    // A replica from the start has no history of its own to offer its master.
+    let mut was_replica = configured.is_some();
     if let Some((h, p)) = configured {
         set_master(&shard, h, p);
     }
@@ -116,7 +134,6 @@ pub async fn link_task(shard: Rc<Shard>) {
         cached: None,
         client,
     };
-    let mut was_replica = false;
     loop {
         let generation = shared.link.generation.load(Ordering::Acquire);
         let Some((host, port)) = shared.link.master() else {
@@ -129,11 +146,22 @@ pub async fn link_task(shard: Rc<Shard>) {
                     .has_master_client
                     .store(false, Ordering::Release);
                 shared.link.down_since.store(0, Ordering::Relaxed);
+                publish(&shared);
                 was_replica = false;
             }
             glommio::timer::sleep(Duration::from_millis(5)).await;
             continue;
         };
+        if !was_replica {
+            // A master turned replica: its own history is the cached master, so it can
+            // continue with a partial transfer from a promoted replica of its.
+            tracing::info!("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
+            let (replid, offset) = (shared.repl.replid(), shared.repl.offset());
+            f.cached = Some(Cached { replid, offset });
+            shared.link.reploff.store(offset, Ordering::Release);
+            shared.link.read_reploff.store(offset, Ordering::Release);
+            shared.link.has_master_client.store(true, Ordering::Release);
+        }
         was_replica = true;
         shared.link.drop_link.store(false, Ordering::Release);
         let started = std::time::Instant::now();
@@ -145,7 +173,7 @@ pub async fn link_task(shard: Rc<Shard>) {
                 .down_since
                 .store(crate::keyspace::now_ms(), Ordering::Relaxed);
         }
-        shared.link.set_state(LinkState::Connect);
+        set_state(&shared, LinkState::Connect);
         // Retry once a second (Redis's replicationCron), at once after a REPLICAOF.
         while started.elapsed() < Duration::from_secs(1)
             && shared.link.generation.load(Ordering::Acquire) == generation
@@ -168,7 +196,7 @@ async fn follow(f: &mut Follower, host: &str, port: u16) {
     let shared = f.shard.shared.clone();
     let generation = shared.link.generation.load(Ordering::Acquire);
     let timeout = repl_timeout(&f.shard);
-    shared.link.set_state(LinkState::Connecting);
+    set_state(&shared, LinkState::Connecting);
     tracing::info!("Connecting to MASTER {host}:{port}");
     let mut conn = match io::MasterConn::connect(host, port, timeout).await {
         Ok(c) => c,
@@ -213,6 +241,28 @@ pub(crate) fn repl_timeout(shard: &Shard) -> Duration {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(60);
     Duration::from_secs(secs.max(1))
+}
+
+/// Copies the link state into `shared.repl`, where INFO replication and ROLE read it.
+pub(crate) fn publish(shared: &Shared) {
+    let l = &shared.link;
+    shared.repl.update_link(|i| {
+        i.state = l.state();
+        i.has_master = l.has_master_client.load(Ordering::Acquire);
+        i.last_io = l.last_io.load(Ordering::Relaxed);
+        i.sync_total_bytes = l.sync_total_bytes.load(Ordering::Relaxed);
+        i.sync_read_bytes = l.sync_read_bytes.load(Ordering::Relaxed);
+        i.sync_last_io = l.sync_last_io.load(Ordering::Relaxed);
+        i.down_since = l.down_since.load(Ordering::Relaxed);
+        i.read_reploff = l.read_reploff.load(Ordering::Acquire);
+        i.reploff = l.reploff.load(Ordering::Acquire);
+    });
+}
+
+/// Sets the link state and publishes it.
+pub(crate) fn set_state(shared: &Shared, s: LinkState) {
+    shared.link.set_state(s);
+    publish(shared);
 }
 
 /// `REPLCONF ACK <offset>` as bytes.

@@ -6,39 +6,25 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
-/// Redis's repl_state, as ROLE names it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum LinkState {
-    /// Must connect (or reconnect).
-    Connect = 0,
-    Connecting = 1,
-    Handshake = 2,
-    /// Receiving the full-sync payload (or loading it).
-    Sync = 3,
-    Connected = 4,
+pub use super::repl::LinkState;
+
+fn state_from_u8(v: u8) -> LinkState {
+    match v {
+        1 => LinkState::Connecting,
+        2 => LinkState::Handshake,
+        3 => LinkState::Sync,
+        4 => LinkState::Connected,
+        _ => LinkState::Connect,
+    }
 }
 
-impl LinkState {
-    fn from_u8(v: u8) -> LinkState {
-        match v {
-            1 => LinkState::Connecting,
-            2 => LinkState::Handshake,
-            3 => LinkState::Sync,
-            4 => LinkState::Connected,
-            _ => LinkState::Connect,
-        }
-    }
-
-    /// The word ROLE shows.
-    pub fn role_name(self) -> &'static str {
-        match self {
-            LinkState::Connect => "connect",
-            LinkState::Connecting => "connecting",
-            LinkState::Handshake => "handshake",
-            LinkState::Sync => "sync",
-            LinkState::Connected => "connected",
-        }
+fn state_to_u8(s: LinkState) -> u8 {
+    match s {
+        LinkState::Connect => 0,
+        LinkState::Connecting => 1,
+        LinkState::Handshake => 2,
+        LinkState::Sync => 3,
+        LinkState::Connected => 4,
     }
 }
 
@@ -95,10 +81,10 @@ impl MasterLink {
     }
 
     pub fn state(&self) -> LinkState {
-        LinkState::from_u8(self.state.load(Ordering::Acquire))
+        state_from_u8(self.state.load(Ordering::Acquire))
     }
 
     pub fn set_state(&self, s: LinkState) {
-        self.state.store(s as u8, Ordering::Release);
+        self.state.store(state_to_u8(s), Ordering::Release);
     }
 }

@@ -11,6 +11,7 @@ pub mod locks;
 pub mod mesh;
 pub mod multi;
 pub mod origin;
+pub mod repl;
 pub mod route;
 pub mod runtime;
 pub mod watch;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
     /// Replica side: the master followed and the state of the link to it.
     pub link: link::MasterLink,
+    /// Replication ids, offsets, backlog, role and link state (`repl.rs`).
+    pub repl: repl::Repl,
 }
 
 /// Where a MONITOR connection's lines go: any shard appends, the monitor's shard drains.
@@ -161,6 +164,7 @@ impl Shared {
             aof: crate::persistence::aof::Aof::default(),
             preload: std::sync::Mutex::new(Vec::new()),
             link: Default::default(),
+            repl: repl::Repl::new(),
         }
     }
 

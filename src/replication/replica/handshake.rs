@@ -24,7 +24,7 @@ pub async fn run(
     handle: &ClientHandle,
 ) -> Option<Psync> {
     let shared = f.shard.shared.clone();
-    shared.link.set_state(LinkState::Handshake);
+    super::set_state(&shared, LinkState::Handshake);
     let (user, pass, announce_port, announce_ip, port) = {
         let c = shared.config();
         let get = |n: &str| c.get_one(n).unwrap_or_default();
@@ -168,7 +168,9 @@ async fn psync(
         if new.len() == 40 && new != cached.replid {
             tracing::info!("Master replication ID changed to {new}");
             cached.replid = new.to_string();
+            shared.repl.adopt_continue(new);
         }
+        shared.repl.create_backlog(backlog_size(&shared));
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         return Some(Psync::Continue);
     }
@@ -181,6 +183,15 @@ async fn psync(
     }
     tracing::warn!("Unexpected reply to PSYNC from master: {r}");
     None
+}
+
+/// `repl-backlog-size` in bytes.
+pub fn backlog_size(shared: &crate::shard::Shared) -> usize {
+    shared
+        .config()
+        .get_one("repl-backlog-size")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1 << 20)
 }
 
 /// The cached master after a full sync or a demotion (REPLICAOF on a master).

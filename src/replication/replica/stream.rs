@@ -25,6 +25,9 @@ struct Offsets {
     applied: i64,
     /// Whether the parsed commands leave a MULTI open.
     in_multi: bool,
+    /// Bytes parsed and not yet fed to the own backlog, from offset `fed + 1` on.
+    unfed: Vec<u8>,
+    fed: i64,
 }
 
 /// Applies the stream until the link breaks or must stop; then caches the master.
@@ -34,7 +37,7 @@ pub async fn run(f: &mut Follower, conn: &mut MasterConn, generation: u64, handl
     let start = link.reploff.load(Ordering::Acquire);
     link.read_reploff
         .store(start + conn.inbuf.len() as i64, Ordering::Release);
-    link.set_state(LinkState::Connected);
+    super::set_state(&shared, LinkState::Connected);
     link.last_io
         .store(crate::keyspace::now_ms(), Ordering::Relaxed);
     let timeout = repl_timeout(&f.shard);
@@ -47,6 +50,8 @@ pub async fn run(f: &mut Follower, conn: &mut MasterConn, generation: u64, handl
         parsed: start,
         applied: start,
         in_multi: f.client.in_multi(),
+        unfed: Vec::new(),
+        fed: start,
     };
     let mut last_ack = Instant::now();
     let mut last_data = Instant::now();
@@ -73,6 +78,7 @@ pub async fn run(f: &mut Follower, conn: &mut MasterConn, generation: u64, handl
                 link.read_reploff.fetch_add(n as i64, Ordering::AcqRel);
                 link.last_io
                     .store(crate::keyspace::now_ms(), Ordering::Relaxed);
+                super::publish(&shared);
             }
             Err(IoError::Timeout) => {
                 if last_data.elapsed() > timeout {
@@ -91,6 +97,7 @@ pub async fn run(f: &mut Follower, conn: &mut MasterConn, generation: u64, handl
     tracing::info!("Caching the disconnected master state.");
     let applied = link.reploff.load(Ordering::Acquire);
     link.read_reploff.store(applied, Ordering::Release);
+    super::publish(&shared);
     if let Some(c) = f.cached.as_mut() {
         c.offset = applied;
     }
@@ -105,10 +112,11 @@ async fn apply(
     limits: &ParseLimits,
     off: &mut Offsets,
 ) -> Result<(), &'static str> {
-    let shared = f.shard.shared.clone();
-    let link = &shared.link;
     let mut queue: VecDeque<Vec<Bytes>> = VecDeque::new();
     let mut argv = Vec::new();
+    // What the parser consumes, verbatim, for the own backlog.
+    let raw = conn.inbuf.clone();
+    let mut pos = 0usize;
     loop {
         let before = conn.inbuf.len();
         match parser.parse(&mut conn.inbuf, limits, &mut argv) {
@@ -125,6 +133,8 @@ async fn apply(
             }
         }
         let used = (before - conn.inbuf.len()) as i64;
+        off.unfed.extend_from_slice(&raw[pos..pos + used as usize]);
+        pos += used as usize;
         let args = std::mem::take(&mut argv);
         let name = &args[0];
         if name.eq_ignore_ascii_case(b"replconf") {
@@ -139,7 +149,7 @@ async fn apply(
             }
             if !off.in_multi {
                 off.applied = off.parsed;
-                link.reploff.store(off.applied, Ordering::Release);
+                feed(f, off);
             }
             continue;
         }
@@ -159,13 +169,24 @@ async fn apply(
 }
 
 /// Executes the queued commands and publishes the applied offset.
-async fn execute(f: &mut Follower, queue: &mut VecDeque<Vec<Bytes>>, off: &Offsets) {
+async fn execute(f: &mut Follower, queue: &mut VecDeque<Vec<Bytes>>, off: &mut Offsets) {
     if !queue.is_empty() {
         f.client.run(queue).await;
     }
-    f.shard
-        .shared
-        .link
-        .reploff
-        .store(off.applied, Ordering::Release);
+    feed(f, off);
+}
+
+/// Publishes the applied offset and feeds the applied bytes verbatim into the own backlog
+/// (sub-replicas and a later promotion see the master's offsets).
+fn feed(f: &Follower, off: &mut Offsets) {
+    let shared = &f.shard.shared;
+    let n = (off.applied - off.fed).max(0) as usize;
+    if n > 0 {
+        let n = n.min(off.unfed.len());
+        shared.repl.feed_verbatim(&off.unfed[..n]);
+        off.unfed.drain(..n);
+        off.fed = off.applied;
+    }
+    shared.link.reploff.store(off.applied, Ordering::Release);
+    super::publish(shared);
 }

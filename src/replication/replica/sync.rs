@@ -34,7 +34,7 @@ pub async fn run(
 ) -> bool {
     let shared = f.shard.shared.clone();
     let link = &shared.link;
-    link.set_state(LinkState::Sync);
+    super::set_state(&shared, LinkState::Sync);
     link.sync_total_bytes.store(-1, Ordering::Relaxed);
     link.sync_read_bytes.store(0, Ordering::Relaxed);
     let timeout = repl_timeout(&f.shard);
@@ -54,10 +54,16 @@ pub async fn run(
     if !load(f, conn, &tmp).await {
         return false;
     }
+    let replid_for_repl = replid.clone();
     super::handshake::cache(f, replid, offset);
     link.read_reploff.store(offset, Ordering::Release);
     link.reploff.store(offset, Ordering::Release);
     link.has_master_client.store(true, Ordering::Release);
+    shared.repl.adopt(&replid_for_repl, offset);
+    shared
+        .repl
+        .create_backlog(super::handshake::backlog_size(&shared));
+    super::publish(&shared);
     f.client.discard_multi();
     f.client.set_db(0);
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
@@ -182,6 +188,7 @@ async fn receive(
         let now = crate::keyspace::now_ms();
         link.sync_last_io.store(now, Ordering::Relaxed);
         link.last_io.store(now, Ordering::Relaxed);
+        super::publish(&f.shard.shared);
         if done {
             if let Framing::Mark(_) = framing {
                 pending.truncate(pending.len() - EOF_MARK_SIZE);
