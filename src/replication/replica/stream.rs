@@ -56,11 +56,12 @@ pub async fn run(f: &mut Follower, conn: &mut MasterConn, generation: u64, handl
     let mut last_ack = Instant::now();
     let mut last_data = Instant::now();
     let reason = loop {
-        if let Err(why) = apply(f, conn, &mut parser, &limits, &mut off).await {
-            break why;
-        }
+        // Checked before applying: nothing read after a REPLICAOF may still run.
         if must_stop(f, generation, handle) {
             break "stop";
+        }
+        if let Err(why) = apply(f, conn, &mut parser, &limits, &mut off).await {
+            break why;
         }
         if last_ack.elapsed() >= ACK_PERIOD {
             last_ack = Instant::now();
