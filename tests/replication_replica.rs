@@ -347,3 +347,27 @@ fn multi_queueing_on_a_replica_is_refused_like_redis() {
         b"-EXECABORT Transaction discarded because of previous errors.\r\n"
     );
 }
+
+#[test]
+fn serve_stale_data_no_answers_masterdown_while_the_link_is_down() {
+    // A master port nothing listens on: the link never comes up.
+    let dead = common::free_port().to_string();
+    let replica = Server::ringkv(
+        2,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &dead,
+            "--replica-serve-stale-data",
+            "no",
+        ],
+    );
+    let mut c = replica.raw();
+    let masterdown =
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n";
+    assert_eq!(c.cmd(&["GET", "k"]), masterdown);
+    assert_eq!(c.cmd(&["PING"]), masterdown);
+    assert!(c.cmd(&["INFO", "server"]).starts_with(b"$"));
+    assert_eq!(c.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"$-1\r\n");
+}
