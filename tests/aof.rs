@@ -1041,3 +1041,113 @@ fn an_old_style_appendonly_aof_is_upgraded_to_the_multi_part_layout() {
         }
     }
 }
+
+/// An AOF written by hand (the way a client's writes reach it): MULTI/EXEC whose keys live on
+/// different shards, SELECT of several dbs (also inside MULTI), absolute expiries in the past
+/// and the future (SET PXAT, PEXPIREAT), DEL of expired keys, every collection type. Loaded by
+/// redis-server and by ringkv at 1 and 2 shards, every key, type, value and TTL is the same.
+#[test]
+fn a_hand_written_aof_loads_into_ringkv_as_into_redis() {
+    let _serial = serial();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let past = (now - 60_000).to_string();
+    let future = (now + 3_600_000).to_string();
+    let a0 = key_on_shard("a", "", 0, 2);
+    let b1 = key_on_shard("b", "", 1, 2);
+    let c0 = key_on_shard("c", "", 0, 2);
+    let d1 = key_on_shard("d", "", 1, 2);
+    let l0 = key_on_shard("list", "", 0, 2);
+    let l1 = key_on_shard("list", "", 1, 2);
+    let s0 = key_on_shard("set", "", 0, 2);
+    let s1 = key_on_shard("set", "", 1, 2);
+    let (p, f) = (past.as_str(), future.as_str());
+    let cmds: Vec<Vec<&str>> = vec![
+        vec!["SELECT", "0"],
+        vec!["SET", "plain", "v"],
+        vec!["SET", "gone", "v", "PXAT", p],
+        vec!["SET", "kept", "v", "PXAT", f],
+        vec!["RPUSH", &l0, "a", "b", "c"],
+        vec!["HSET", "h", "f1", "v1", "f2", "v2"],
+        vec!["SADD", &s0, "x", "y", "z"],
+        vec!["SADD", &s1, "y", "w"],
+        vec!["ZADD", "z", "1", "a", "2.5", "b", "-3", "c"],
+        vec!["MULTI"],
+        vec!["SET", &a0, "1"],
+        vec!["SET", &b1, "2"],
+        vec!["LMOVE", &l0, &l1, "LEFT", "RIGHT"],
+        vec!["SINTERSTORE", &c0, &s0, &s1],
+        vec!["INCRBY", &d1, "7"],
+        vec!["EXEC"],
+        vec!["MSET", &a0, "10", &b1, "20"],
+        vec!["RENAME", &a0, "renamed"],
+        vec!["SELECT", "3"],
+        vec!["SET", "d3", "v"],
+        vec!["PEXPIREAT", "d3", f],
+        vec!["SET", "d3gone", "v"],
+        vec!["PEXPIREAT", "d3gone", p],
+        vec!["HSET", "h3", "a", "1"],
+        vec!["HINCRBY", "h3", "a", "4"],
+        vec!["ZADD", "z3", "5", "m"],
+        vec!["PEXPIREAT", "z3", f],
+        vec!["MULTI"],
+        vec!["SELECT", "5"],
+        vec!["SET", &a0, "in5"],
+        vec!["SET", &b1, "in5", "PXAT", f],
+        vec!["RPUSH", "l5", "q"],
+        vec!["SELECT", "3"],
+        vec!["SET", "back3", "v"],
+        vec!["EXEC"],
+        // The db selected inside MULTI stays selected after EXEC.
+        vec!["SET", "after_exec", "v"],
+        vec!["SELECT", "1"],
+        vec!["SET", "e", "v", "PXAT", p],
+        vec!["DEL", "e"],
+        vec!["SET", "e2", "v"],
+        vec!["PEXPIREAT", "e2", p],
+        vec!["DEL", "e2"],
+        vec!["SET", "e3", "v", "PXAT", p],
+        vec!["SET", "e3", "new"],
+        vec!["SADD", "s", "1", "2", "3"],
+        vec!["SREM", "s", "2"],
+        vec!["MULTI"],
+        vec!["DEL", &c0, &d1],
+        vec!["SET", &c0, "c"],
+        vec!["HSET", &d1, "k", "v"],
+        vec!["EXEC"],
+        vec!["SELECT", "0"],
+        vec!["INCR", "counter"],
+        vec!["DEL", &d1],
+    ];
+    let mut incr = Vec::new();
+    for c in &cmds {
+        incr.extend_from_slice(&encode_command(c));
+    }
+    let write = |dir: &TestDir| {
+        let d = dir.join("appendonlydir");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("appendonly.aof.1.base.aof"), b"").unwrap();
+        std::fs::write(d.join("appendonly.aof.1.incr.aof"), &incr).unwrap();
+    };
+    let load = |kind: Kind| {
+        let dir = TestDir::new();
+        write(&dir);
+        let p = Proc::must_start(kind, &dir, AOF);
+        let d = dump(&mut p.conn());
+        p.stop();
+        d
+    };
+    let want = load(Kind::Redis);
+    // The test means something: the stream left keys of every kind in several dbs.
+    assert!(want.contains_key(&(5, b1.clone())) && want.contains_key(&(3, "after_exec".into())));
+    assert!(!want.contains_key(&(0, "gone".into())) && !want.contains_key(&(1, "e".into())));
+    for shards in [1, 2] {
+        assert_eq!(load(Kind::Ringkv(shards)), want, "{shards} shards");
+    }
+}

@@ -501,24 +501,6 @@ fn needs_lookups(o: &SortOpts) -> bool {
     by || o.gets.iter().any(|g| g.contains(&b'*') && &g[..] != b"#")
 }
 
-/// The keyed step of a SORT whose source holds `src` (None when absent), to run like any
-/// keyed command: what an offline replay (AOF loading) uses, where every key is at hand.
-pub fn replay_step(
-    argv: &[Bytes],
-    src: Option<&Value>,
-) -> Option<(&'static CommandSpec, Vec<Bytes>)> {
-    let o = parse_opts(argv, false).ok()?;
-    let refs = match needs_lookups(&o) {
-        true => referenced_keys(&o, &elements(src).unwrap_or_default()),
-        false => Vec::new(),
-    };
-    let mut step: Vec<Bytes> = argv.to_vec();
-    let n = refs.len();
-    step.extend(refs.into_iter().map(Bytes::from));
-    step.push(Bytes::from(n.to_string()));
-    Some((&SORT_STEP, step))
-}
-
 // ---- Coordinator ------------------------------------------------------------------------------
 
 fn sort<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {

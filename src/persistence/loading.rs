@@ -9,11 +9,15 @@
 //! ([`install_when_loaded`]), and only then is the flag cleared, so no command that passed the
 //! check can see the empty databases.
 
+use crate::commands::apply::{Origin, StreamClient};
 use crate::keyspace::Db;
 use crate::shard::Shard;
+use bytes::Bytes;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 /// The reply to a command refused while loading.
@@ -33,6 +37,19 @@ pub struct Loading {
     ready: AtomicBool,
     /// How many shards took their databases in.
     installed: AtomicUsize,
+    /// The AOF commands to replay, for shard 0 to take once the databases are in.
+    replay: std::sync::Mutex<Option<Receiver<Replay>>>,
+}
+
+/// What the AOF loader thread sends the shard that replays its commands.
+pub enum Replay {
+    /// Commands to run in order, as the AOF client.
+    Run(VecDeque<Vec<Bytes>>),
+    /// Answer on `done` once everything before ran (dropping an open MULTI first if asked).
+    Sync {
+        discard_multi: bool,
+        done: std::sync::mpsc::Sender<()>,
+    },
 }
 
 impl Loading {
@@ -71,6 +88,12 @@ impl Loading {
     /// The RDB's `used-mem` aux field.
     pub fn set_rdb_used_mem(&self, m: u64) {
         self.rdb_used_mem.store(m, Ordering::Relaxed);
+    }
+
+    /// Commands follow the loaded databases: shard 0 runs what comes on `rx` (before
+    /// [`Loading::publish`]).
+    pub fn set_replay(&self, rx: Receiver<Replay>) {
+        *self.replay.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
     }
 
     /// The loaded databases are in `Shared::preload`: the shards may take them.
@@ -161,6 +184,40 @@ pub async fn install_when_loaded(shard: Rc<Shard>) {
         install(&shard, dbs);
     }
     loading.installed.fetch_add(1, Ordering::AcqRel);
+    if shard.id == 0 {
+        let rx = loading.replay.lock().ok().and_then(|mut r| r.take());
+        if let Some(rx) = rx {
+            replay(shard, rx).await;
+        }
+    }
+}
+
+/// Runs the AOF's commands through the kernel as the AOF client, once every shard has its
+/// databases (a command hopping to a shard that has not swapped yet would be lost).
+async fn replay(shard: Rc<Shard>, rx: Receiver<Replay>) {
+    let loading = &shard.shared.persistence.loading;
+    while !loading.all_installed(shard.nshards) {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    let mut client = StreamClient::new(shard.clone(), Origin::Aof);
+    loop {
+        match rx.try_recv() {
+            Ok(Replay::Run(mut batch)) => client.run(&mut batch).await,
+            Ok(Replay::Sync {
+                discard_multi,
+                done,
+            }) => {
+                if discard_multi {
+                    client.discard_multi();
+                }
+                let _ = done.send(());
+            }
+            Err(TryRecvError::Empty) => {
+                glommio::timer::sleep(Duration::from_micros(200)).await;
+            }
+            Err(TryRecvError::Disconnected) => return,
+        }
+    }
 }
 
 /// Replaces the shard's (empty) databases by the loaded ones.

@@ -1,29 +1,26 @@
 //! Loading an AOF directory at startup (Redis's `loadAppendOnlyFiles` /
 //! `loadSingleAppendOnlyFile`): the manifest's base file, then its incr files, each a stream of
-//! RESP commands replayed through the command table into per-shard databases (on the
-//! loader thread; the shards take them in at the end). Truncated tails and garbage get Redis's
-//! outcome and log lines.
+//! RESP commands. This module only reads: it parses the frames, detects truncated tails and
+//! garbage with Redis's outcomes and log lines, and hands the commands, in batches, to a
+//! [`Sink`] (at startup the execution kernel, `commands::apply::StreamClient` as the AOF
+//! client, on the live shards: see `persistence::loading`). It executes nothing itself.
 //!
 //! A file that starts with `REDIS` (a `.base.rdb` base, or an old single-file AOF with an RDB
-//! preamble) is read by [`RdbBaseLoader`] (normally [`rdb_reader`]) first; any AOF commands
-//! after the RDB part are then replayed.
+//! preamble) is read by [`RdbBaseLoader`] (normally [`rdb_reader`]) first: that part is data,
+//! not commands, and goes to [`Sink::put`]; any AOF commands after it then follow.
 
 use super::manifest::Manifest;
-use crate::commands::dispatch::resolve;
-use crate::commands::{Ctx, Handler};
-use crate::keyspace::{Db, Entry};
-use crate::resp::{Proto, ReplyBuf};
-use crate::shard::journal::Effects;
-use crate::shard::{shard_of, ShardStats};
+use crate::keyspace::Entry;
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::path::Path;
 
-/// Loads an RDB base into the replayer; returns the bytes it consumed.
-pub type RdbBaseLoader = fn(data: &[u8], sink: &mut Replayer) -> Result<usize, String>;
+/// Loads an RDB base into the loader's sink; returns the bytes it consumed.
+pub type RdbBaseLoader = fn(data: &[u8], sink: &mut Loader) -> Result<usize, String>;
 
-/// The RDB reader of [`load_dir`]: every key is routed to its shard by slot; keys whose TTL
-/// already passed are skipped (what Redis does loading as a master).
-pub fn rdb_reader(data: &[u8], r: &mut Replayer) -> Result<usize, String> {
+/// The RDB reader of [`load_dir`]: every key goes to the sink; keys whose TTL already passed
+/// are skipped (what Redis does loading as a master).
+pub fn rdb_reader(data: &[u8], r: &mut Loader) -> Result<usize, String> {
     let now = r.now;
     let ndbs = r.ndbs;
     let sum = crate::persistence::rdb::read::load(data, |e| {
@@ -38,7 +35,7 @@ pub fn rdb_reader(data: &[u8], r: &mut Replayer) -> Result<usize, String> {
         let mut entry = Entry::new(e.value);
         entry.expire_at = e.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
         entry.lru = crate::keyspace::evict::loaded_access(e.idle_secs, e.freq);
-        r.put(e.db, &e.key, entry);
+        r.sink.put(e.db, &e.key, entry);
         Ok(())
     })
     .map_err(|e| format!("Internal error in RDB reading offset {} -> {}", e.offset, e.what))?;
@@ -56,47 +53,49 @@ pub enum Status {
     Failed,
 }
 
-/// Replays commands into per-shard databases (a fake client with no connection).
-pub struct Replayer {
-    pub shards: Vec<Vec<Db>>,
-    db: usize,
+/// Where the loaded data goes.
+pub trait Sink {
+    /// A key of an RDB part (always before any command).
+    fn put(&mut self, db: usize, key: &[u8], e: Entry);
+    /// Commands to run in order, as the AOF client.
+    fn run(&mut self, batch: VecDeque<Vec<Bytes>>);
+    /// Returns once every command given so far ran; `discard_multi`: then drop the MULTI the
+    /// stream left open (its queued commands never run).
+    fn sync(&mut self, discard_multi: bool);
+}
+
+/// Commands handed to the sink at once (consecutive ones for the same shard then travel
+/// together).
+const BATCH: usize = 512;
+
+/// Reads AOF files into a [`Sink`].
+pub struct Loader {
+    pub sink: Box<dyn Sink>,
     ndbs: usize,
-    multi: Option<Vec<Vec<Bytes>>>,
-    stats: ShardStats,
-    rng: rand::rngs::SmallRng,
-    effects: Effects,
     now: i64,
+    /// Commands read.
     pub commands: u64,
     /// Told how many more bytes of the files were read (INFO's loading progress), every 1024
     /// commands like Redis.
     pub on_progress: Option<Box<dyn Fn(u64)>>,
     /// How much of the current file was reported.
     reported: usize,
+    batch: VecDeque<Vec<Bytes>>,
+    /// A MULTI of the stream is open (its EXEC not read yet).
+    multi: bool,
 }
 
-/// What a command did to the replay.
-enum Step {
-    Done,
-    Unknown(String),
-}
-
-impl Replayer {
-    pub fn new(nshards: usize, ndbs: usize) -> Replayer {
-        use rand::SeedableRng;
-        Replayer {
-            shards: (0..nshards.max(1))
-                .map(|_| (0..ndbs).map(|_| Db::new()).collect())
-                .collect(),
-            db: 0,
+impl Loader {
+    pub fn new(sink: Box<dyn Sink>, ndbs: usize) -> Loader {
+        Loader {
+            sink,
             ndbs,
-            multi: None,
-            stats: ShardStats::default(),
-            rng: rand::rngs::SmallRng::seed_from_u64(0),
-            effects: Effects::default(),
             now: crate::keyspace::now_ms(),
             commands: 0,
             on_progress: None,
             reported: 0,
+            batch: VecDeque::new(),
+            multi: false,
         }
     }
 
@@ -109,162 +108,41 @@ impl Replayer {
     }
 
     pub fn in_multi(&self) -> bool {
-        self.multi.is_some()
+        self.multi
     }
 
-    /// Stores a loaded key (for the RDB base reader).
-    pub fn put(&mut self, db: usize, key: &[u8], e: Entry) {
-        let s = shard_of(key, self.shards.len());
-        if let Some(d) = self.shards[s].get_mut(db) {
-            d.put_entry(key, e);
+    /// Queues one command for the sink; Err(name) for a command the server does not know
+    /// (which ends the load, like Redis). Errors of known commands (arity, arguments) are
+    /// the kernel's to answer and ignore.
+    fn feed(&mut self, argv: Vec<Bytes>) -> Result<(), String> {
+        if crate::commands::table::lookup(&argv[0]).is_none() {
+            return Err(String::from_utf8_lossy(&argv[0]).into_owned());
         }
-    }
-
-    fn exec(&mut self, argv: Vec<Bytes>) -> Step {
-        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
-        if let Some(q) = &mut self.multi {
-            if name != "exec" {
-                if crate::commands::table::lookup(&argv[0]).is_none() {
-                    return Step::Unknown(String::from_utf8_lossy(&argv[0]).into_owned());
-                }
-                q.push(argv);
-                return Step::Done;
-            }
+        if argv[0].eq_ignore_ascii_case(b"multi") {
+            self.multi = true;
+        } else if argv[0].eq_ignore_ascii_case(b"exec") || argv[0].eq_ignore_ascii_case(b"discard")
+        {
+            self.multi = false;
         }
-        let spec = match resolve(&argv) {
-            Ok(s) => s,
-            Err(_) if crate::commands::table::lookup(&argv[0]).is_none() => {
-                return Step::Unknown(String::from_utf8_lossy(&argv[0]).into_owned())
-            }
-            // Wrong arity or an unknown subcommand: Redis would run it and get an error reply.
-            Err(_) => return Step::Done,
-        };
         self.commands += 1;
-        match spec.name {
-            "multi" => self.multi = Some(Vec::new()),
-            "exec" => {
-                for cmd in self.multi.take().unwrap_or_default() {
-                    self.exec(cmd);
-                }
-            }
-            "select" => {
-                if let Some(i) = crate::commands::parse_i64(&argv[1]) {
-                    if i >= 0 && (i as usize) < self.ndbs {
-                        self.db = i as usize;
-                    }
-                }
-            }
-            "flushall" => {
-                for s in &mut self.shards {
-                    for d in s.iter_mut() {
-                        d.clear();
-                    }
-                }
-            }
-            "flushdb" => {
-                let db = self.db;
-                for s in &mut self.shards {
-                    s[db].clear();
-                }
-            }
-            "swapdb" => {
-                let a = crate::commands::parse_i64(&argv[1]);
-                let b = crate::commands::parse_i64(&argv[2]);
-                if let (Some(a), Some(b)) = (a, b) {
-                    let ok = |i: i64| i >= 0 && (i as usize) < self.ndbs;
-                    if ok(a) && ok(b) {
-                        for s in &mut self.shards {
-                            s.swap(a as usize, b as usize);
-                        }
-                    }
-                }
-            }
-            "sort" => {
-                // A coordinator in the server; here its keyed step runs with every key at hand.
-                let n = self.shards.len();
-                let src = argv.get(1).and_then(|k| {
-                    self.shards[shard_of(k, n)][self.db]
-                        .get_live(k, self.now)
-                        .map(|e| &e.value)
-                });
-                if let Some((spec, step)) = crate::commands::sort::replay_step(&argv, src) {
-                    if let Handler::Keyed(f) = spec.handler {
-                        self.keyed(spec, f, &step);
-                    }
-                }
-            }
-            // Keyless work (PING, ...) and connection or whole-server commands other than the
-            // ones above change no data.
-            _ => {
-                if let Handler::Keyed(f) = spec.handler {
-                    self.keyed(spec, f, &argv);
-                }
-            }
+        self.batch.push_back(argv);
+        if self.batch.len() >= BATCH {
+            self.flush();
         }
-        Step::Done
+        Ok(())
     }
 
-    fn keyed(
-        &mut self,
-        spec: &'static crate::commands::CommandSpec,
-        f: fn(&mut Ctx, &[Bytes]),
-        argv: &[Bytes],
-    ) {
-        let n = self.shards.len();
-        let mut pos = Vec::new();
-        spec.keys_with_db(argv, self.db, self.ndbs, &mut pos);
-        let mut owners = pos.iter().map(|&(_, i)| shard_of(&argv[i], n));
-        let first = owners.next().unwrap_or(0);
-        let one_db = pos.iter().all(|&(d, _)| d == self.db);
-        let mut out = ReplyBuf::new(Proto::Resp2);
-        if owners.all(|s| s == first) && one_db {
-            let mut ctx = Ctx {
-                dbs: &mut self.shards[first],
-                db: self.db,
-                now: self.now,
-                out: &mut out,
-                stats: &mut self.stats,
-                rng: &mut self.rng,
-                dirty: 0,
-                effects: &mut self.effects,
-            };
-            f(&mut ctx, argv);
-            return;
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.sink.run(std::mem::take(&mut self.batch));
         }
-        // Keys on several shards (or dbs): run against scratch dbs, then write back.
-        let mut scratch: Vec<Db> = (0..self.ndbs).map(|_| Db::tracking()).collect();
-        for &(d, i) in &pos {
-            let key = &argv[i];
-            let s = shard_of(key, n);
-            if let Some(e) = self.shards[s][d].peek(key, self.now).cloned() {
-                scratch[d].put_entry(key, e);
-            }
-        }
-        for d in &mut scratch {
-            d.take_written();
-        }
-        let mut ctx = Ctx {
-            dbs: &mut scratch,
-            db: self.db,
-            now: self.now,
-            out: &mut out,
-            stats: &mut self.stats,
-            rng: &mut self.rng,
-            dirty: 0,
-            effects: &mut self.effects,
-        };
-        f(&mut ctx, argv);
-        for (d, sdb) in scratch.iter_mut().enumerate() {
-            for key in sdb.take_written() {
-                let s = shard_of(&key, n);
-                match sdb.peek(&key, self.now).cloned() {
-                    Some(e) => self.shards[s][d].put_entry(&key, e),
-                    None => {
-                        self.shards[s][d].remove(&key, self.now);
-                    }
-                }
-            }
-        }
+    }
+
+    /// Every command read so far has run; an open MULTI is dropped.
+    fn settle(&mut self) {
+        self.flush();
+        let open = std::mem::take(&mut self.multi);
+        self.sink.sync(open);
     }
 }
 
@@ -320,7 +198,7 @@ fn atol(b: &[u8]) -> i64 {
 /// Parses and replays one AOF-format stream from `start`; returns where it stopped and the
 /// offset just after the last complete command outside a MULTI (Redis's `valid_up_to`, or
 /// `valid_before_multi` when the data ends inside a MULTI).
-fn replay(data: &[u8], start: usize, r: &mut Replayer) -> (Stop, usize) {
+fn replay(data: &[u8], start: usize, r: &mut Loader) -> (Stop, usize) {
     let mut pos = start;
     let mut valid_up_to = start;
     let mut valid_before_multi = start;
@@ -361,7 +239,7 @@ fn replay(data: &[u8], start: usize, r: &mut Replayer) -> (Stop, usize) {
         if is_multi {
             valid_before_multi = valid_up_to;
         }
-        if let Step::Unknown(name) = r.exec(argv) {
+        if let Err(name) = r.feed(argv) {
             return (Stop::Unknown(name), valid_up_to);
         }
         valid_up_to = pos;
@@ -370,7 +248,6 @@ fn replay(data: &[u8], start: usize, r: &mut Replayer) -> (Stop, usize) {
         }
     }
     if r.in_multi() {
-        r.multi = None;
         return (Stop::OpenMulti, valid_before_multi);
     }
     (Stop::Eof, valid_up_to)
@@ -382,7 +259,7 @@ pub fn load_file(
     name: &str,
     load_truncated: bool,
     rdb: RdbBaseLoader,
-    r: &mut Replayer,
+    r: &mut Loader,
 ) -> Status {
     let path = dir.join(name);
     let data = match std::fs::read(&path) {
@@ -420,6 +297,9 @@ pub fn load_file(
     }
     r.report(start);
     let (stop, valid_up_to) = replay(&data, start, r);
+    // The file's commands have all run (the "DB loaded" line times them) and a MULTI it left
+    // open is dropped, whatever the outcome.
+    r.settle();
     r.report(data.len());
     match stop {
         Stop::Eof => Status::Ok,
@@ -472,7 +352,7 @@ pub fn load_dir(
     m: &Manifest,
     load_truncated: bool,
     rdb: RdbBaseLoader,
-    r: &mut Replayer,
+    r: &mut Loader,
     progress: Option<&crate::persistence::loading::Loading>,
 ) -> (Status, u64) {
     let files = m.load_order();
@@ -538,28 +418,60 @@ pub fn load_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
-    fn run(data: &[u8]) -> (Replayer, Stop, usize) {
-        let mut r = Replayer::new(2, 16);
-        let (stop, valid) = replay(data, 0, &mut r);
-        (r, stop, valid)
+    /// What the loader handed over: keys, commands, and the syncs (with their discard flag).
+    #[derive(Default)]
+    struct Seen {
+        keys: Vec<(usize, Vec<u8>, Entry)>,
+        cmds: Vec<Vec<Bytes>>,
+        syncs: Vec<bool>,
     }
 
-    fn get(r: &mut Replayer, db: usize, key: &[u8]) -> Option<Entry> {
-        let s = shard_of(key, r.shards.len());
-        r.shards[s][db].peek(key, 0).cloned()
+    struct Rec(Rc<RefCell<Seen>>);
+
+    impl Sink for Rec {
+        fn put(&mut self, db: usize, key: &[u8], e: Entry) {
+            self.0.borrow_mut().keys.push((db, key.to_vec(), e));
+        }
+        fn run(&mut self, batch: VecDeque<Vec<Bytes>>) {
+            self.0.borrow_mut().cmds.extend(batch);
+        }
+        fn sync(&mut self, discard_multi: bool) {
+            self.0.borrow_mut().syncs.push(discard_multi);
+        }
+    }
+
+    fn loader(ndbs: usize) -> (Loader, Rc<RefCell<Seen>>) {
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        (Loader::new(Box::new(Rec(seen.clone())), ndbs), seen)
+    }
+
+    fn run(data: &[u8]) -> (Rc<RefCell<Seen>>, Stop, usize) {
+        let (mut r, seen) = loader(16);
+        let (stop, valid) = replay(data, 0, &mut r);
+        r.settle();
+        (seen, stop, valid)
+    }
+
+    fn names(seen: &Seen) -> Vec<String> {
+        seen.cmds
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c[0]).into_owned())
+            .collect()
     }
 
     #[test]
-    fn replays_select_multi_and_cross_shard_commands() {
+    fn feeds_every_command_in_order_including_select_and_multi() {
         let data = b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n*5\r\n$4\r\nMSET\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n*1\r\n$4\r\nEXEC\r\n";
-        let (mut r, stop, valid) = run(data);
+        let (seen, stop, valid) = run(data);
         assert!(matches!(stop, Stop::Eof));
         assert_eq!(valid, data.len());
-        for k in [&b"a"[..], b"b", b"c"] {
-            assert!(get(&mut r, 2, k).is_some(), "{k:?}");
-            assert!(get(&mut r, 0, k).is_none());
-        }
+        let seen = seen.borrow();
+        assert_eq!(names(&seen), ["SELECT", "MULTI", "set", "MSET", "EXEC"]);
+        assert_eq!(seen.cmds[3].len(), 5);
+        assert_eq!(seen.syncs, [false]);
     }
 
     #[test]
@@ -567,19 +479,21 @@ mod tests {
         let one = b"*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n";
         let mut data = one.to_vec();
         data.extend_from_slice(b"*3\r\n$3\r\nset\r\n$1\r\nb\r\n$3\r\n1");
-        let (_, stop, valid) = run(&data);
+        let (seen, stop, valid) = run(&data);
         assert!(matches!(stop, Stop::Short));
         assert_eq!(valid, one.len());
+        assert_eq!(seen.borrow().cmds.len(), 1);
         let mut data = one.to_vec();
         data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n1\r\n");
-        let (mut r, stop, valid) = run(&data);
+        let (seen, stop, valid) = run(&data);
         assert!(matches!(stop, Stop::OpenMulti));
         assert_eq!(valid, one.len());
-        assert!(get(&mut r, 0, b"b").is_none());
+        // The open MULTI is dropped by the sink: its SET never runs.
+        assert_eq!(seen.borrow().syncs, [true]);
     }
 
     #[test]
-    fn rdb_part_loads_skipping_expired_keys_then_the_aof_tail_replays() {
+    fn rdb_part_loads_skipping_expired_keys_then_the_aof_tail_follows() {
         use crate::keyspace::Value;
         use crate::persistence::rdb::{RdbWriter, WriteOptions};
         let mut w = RdbWriter::new(Vec::new(), WriteOptions::default());
@@ -592,19 +506,29 @@ mod tests {
         let mut data = w.finish().unwrap();
         let rdb_len = data.len();
         data.extend_from_slice(b"*3\r\n$3\r\nset\r\n$4\r\ntail\r\n$1\r\n1\r\n");
-        let mut r = Replayer::new(2, 16);
+        let (mut r, seen) = loader(16);
         assert_eq!(rdb_reader(&data, &mut r), Ok(rdb_len));
         let (stop, _) = replay(&data, rdb_len, &mut r);
+        r.settle();
         assert!(matches!(stop, Stop::Eof));
-        assert_eq!(
-            get(&mut r, 3, b"live").map(|e| e.expire_at),
-            Some(i64::MAX / 2)
-        );
-        assert!(get(&mut r, 3, b"plain").is_some());
-        assert!(get(&mut r, 3, b"dead").is_none());
-        assert!(get(&mut r, 0, b"tail").is_some());
+        {
+            let seen = seen.borrow();
+            let keys: Vec<_> = seen
+                .keys
+                .iter()
+                .map(|(db, k, e)| (*db, k.as_slice(), e.expire_at))
+                .collect();
+            assert_eq!(
+                keys,
+                [
+                    (3, &b"live"[..], i64::MAX / 2),
+                    (3, b"plain", crate::keyspace::NO_EXPIRE)
+                ]
+            );
+            assert_eq!(names(&seen), ["set"]);
+        }
         // A db the server does not have stops the load.
-        let mut r = Replayer::new(1, 2);
+        let (mut r, _) = loader(2);
         assert!(rdb_reader(&data, &mut r).is_err());
     }
 
@@ -612,8 +536,9 @@ mod tests {
     fn garbage_is_a_format_error_and_unknown_commands_stop() {
         let (_, stop, _) = run(b"*1\r\n$4\r\nPING\r\ngarbage\r\n*1\r\n$4\r\nPING\r\n");
         assert!(matches!(stop, Stop::Format));
-        let (_, stop, _) = run(b"*1\r\n$7\r\nNOTACMD\r\n");
+        let (seen, stop, _) = run(b"*1\r\n$4\r\nPING\r\n*1\r\n$7\r\nNOTACMD\r\n");
         assert!(matches!(stop, Stop::Unknown(n) if n == "NOTACMD"));
+        assert_eq!(names(&seen.borrow()), ["PING"]);
     }
 
     #[test]
@@ -629,7 +554,7 @@ mod tests {
         std::fs::write(dir.path().join("a.aof"), &data).unwrap();
         let total = Arc::new(AtomicU64::new(0));
         let calls = Arc::new(AtomicU64::new(0));
-        let mut r = Replayer::new(2, 16);
+        let (mut r, seen) = loader(16);
         let (t, c) = (total.clone(), calls.clone());
         r.on_progress = Some(Box::new(move |n| {
             t.fetch_add(n, Ordering::Relaxed);
@@ -639,6 +564,7 @@ mod tests {
         assert_eq!(st, Status::Ok);
         assert_eq!(total.load(Ordering::Relaxed), data.len() as u64);
         assert!(calls.load(Ordering::Relaxed) >= 3, "reported in steps");
-        assert_eq!(r.shards.iter().map(|s| s[0].len()).sum::<usize>(), 3000);
+        assert_eq!(seen.borrow().cmds.len(), 3000);
+        assert_eq!(seen.borrow().syncs, [false]);
     }
 }

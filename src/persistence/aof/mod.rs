@@ -20,6 +20,7 @@
 //! `.base.aof` ([`rewrite`]). Both load ([`loader::rdb_reader`] for RDB bases).
 
 pub mod check;
+pub mod feed;
 pub mod loader;
 pub mod manifest;
 pub mod rewrite;
@@ -728,7 +729,8 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
     let mut m = read_manifest(&s)?.unwrap_or_default();
     upgrade_legacy(&s, &mut m)?;
     let start = Instant::now();
-    let mut r = loader::Replayer::new(shared.nshards, ndbs);
+    let feed = feed::KernelFeed::new(shared.clone(), ndbs);
+    let mut r = loader::Loader::new(Box::new(feed), ndbs);
     let sh = shared.clone();
     r.on_progress = Some(Box::new(move |n| sh.persistence.loading.progress(n)));
     let (status, base_size) = loader::load_dir(
@@ -747,8 +749,8 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
             start.elapsed().as_secs_f32()
         ),
     }
-    *shared.preload.lock().unwrap_or_else(|p| p.into_inner()) =
-        r.shards.into_iter().map(Some).collect();
+    // The dataset is in place: the RDB part in the preload, every command run on the shards.
+    drop(r);
     if let Err(e) = std::fs::create_dir_all(&s.dir) {
         tracing::warn!(
             "Can't open or create append-only dir {}: {}",
