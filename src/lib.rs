@@ -8,6 +8,7 @@
 //! - [`shard`]: executors, the channel mesh between them, key routing, multi-shard
 //!   transactions (lock, fetch, execute, write back).
 //! - [`net`]: listener, connection loop, per-connection session state.
+//! - [`replication`]: master and replica sides of Redis replication (PSYNC, the stream).
 //! - [`persistence`]: the append-only file (writer, manifest, loader, rewrite); RDB.
 //! - [`replication`]: master and replica sides of Redis replication (state in `shard::repl`).
 //! - [`keyspace`]: per-shard databases, values, expiry (synchronous, no I/O).

@@ -143,6 +143,52 @@ fn misconf(conn: &Conn) -> bool {
         && shared.persistence.refuses_writes(&shared.config())
 }
 
+/// A replica with `replica-read-only yes` refuses writes from normal clients (EXEC of a block
+/// holding one too), like Redis's processCommand. True when the command was rejected.
+fn replica_read_only_rejects(conn: &mut Conn, spec: &CommandSpec) -> bool {
+    if !conn.cfg.replica_read_only {
+        return false;
+    }
+    let write = spec.flags & WRITE != 0
+        || (spec.name == "exec"
+            && conn
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.cmds.iter().any(|(s, _)| s.flags & WRITE != 0)));
+    if !write {
+        return false;
+    }
+    reject_as(conn, spec, errors::READONLY);
+    true
+}
+
+/// `replica-serve-stale-data no` while the link to the master is not up: only commands with
+/// the `stale` flag run. True when the command was rejected.
+fn master_down_rejects(conn: &mut Conn, spec: &CommandSpec) -> bool {
+    if conn.cfg.replica_serve_stale
+        || spec.flags & super::spec::STALE != 0
+        || conn.shard.shared.link.state() == crate::shard::link::LinkState::Connected
+    {
+        return false;
+    }
+    reject_as(conn, spec, errors::MASTERDOWN);
+    true
+}
+
+/// Redis's rejectCommand with a full error (prefix included): EXEC discards the transaction
+/// (`-EXECABORT Transaction discarded because of: <error>`), anything else flags it.
+fn reject_as(conn: &mut Conn, spec: &CommandSpec, err: &str) {
+    if spec.name == "exec" {
+        transaction::reset(conn);
+        conn.error(&format!(
+            "EXECABORT Transaction discarded because of: {err}"
+        ));
+    } else {
+        transaction::flag(conn);
+        conn.error(err);
+    }
+}
+
 /// Whether a command is refused while memory is over `maxmemory` (Redis's processCommand):
 /// `denyoom` commands, EXEC of a block holding one, and anything queued in MULTI.
 fn oom_rejects(conn: &Conn, spec: &CommandSpec) -> bool {
@@ -227,6 +273,10 @@ async fn execute(
             count_rejected(conn, spec);
             return transaction::reject_oom(conn, spec);
         }
+        let replica = conn.shard.shared.link.gate.load(Ordering::Relaxed);
+        if replica && replica_read_only_rejects(conn, spec) {
+            return;
+        }
         if super::pubsub::in_resp2_context(conn) && super::pubsub::gate(conn, spec, &argv) {
             count_rejected(conn, spec);
             return;
@@ -241,6 +291,9 @@ async fn execute(
             count_rejected(conn, spec);
             transaction::flag(conn);
             conn.error(errors::NOREPLICAS);
+            return;
+        }
+        if replica && master_down_rejects(conn, spec) {
             return;
         }
         if spec.flags & LOADING == 0 && conn.shard.shared.persistence.loading.active() {

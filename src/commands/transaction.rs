@@ -39,7 +39,6 @@ pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
-pub const REPLICAOF_UNSUPPORTED: &str = "ERR REPLICAOF is not supported yet";
 
 const TX: Flags = NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY;
 
@@ -239,8 +238,8 @@ fn unwatch(conn: &mut Conn, _argv: &[Bytes]) {
     conn.out.ok();
 }
 
-fn replicaof(conn: &mut Conn, _argv: &[Bytes]) {
-    conn.error(REPLICAOF_UNSUPPORTED);
+fn replicaof(conn: &mut Conn, argv: &[Bytes]) {
+    crate::replication::replica::replicaof_command(conn, argv);
 }
 
 fn watch<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {

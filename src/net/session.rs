@@ -27,6 +27,9 @@ pub struct ConnConfig {
     pub timeout: u64,
     /// `min-replicas-to-write` / `min-replicas-max-lag`, when both are set.
     pub min_replicas: Option<(i64, i64)>,
+    /// `replica-read-only` and `replica-serve-stale-data` (gates of a replica).
+    pub replica_read_only: bool,
+    pub replica_serve_stale: bool,
 }
 
 pub struct Conn {
@@ -125,5 +128,7 @@ pub fn conn_config(shard: &Shard, epoch: u64) -> ConnConfig {
         databases: c.databases,
         timeout: c.timeout,
         min_replicas: crate::replication::report::min_replicas(&c),
+        replica_read_only: c.get_one("replica-read-only").as_deref() != Some("no"),
+        replica_serve_stale: c.get_one("replica-serve-stale-data").as_deref() != Some("no"),
     }
 }

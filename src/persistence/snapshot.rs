@@ -660,6 +660,14 @@ pub async fn debug_reload(shard: &Rc<Shard>, held: usize) -> Result<(), String> 
                 .map(|_| (0..databases).map(|_| Db::new()).collect())
                 .collect()
         });
+    replace_all(shard, loaded).await;
+    tracing::info!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}
+
+/// Replaces the databases of every shard by `loaded` (one `Vec<Db>` per shard), keeping the
+/// WATCHes on them (DEBUG RELOAD, a replica's full sync).
+pub async fn replace_all(shard: &Rc<Shard>, loaded: Vec<Vec<Db>>) {
     let slots: Arc<Vec<Mutex<Option<Vec<Db>>>>> =
         Arc::new(loaded.into_iter().map(|d| Mutex::new(Some(d))).collect());
     crate::shard::Mesh::run_on_all(shard, move |sh| {
@@ -668,14 +676,18 @@ pub async fn debug_reload(shard: &Rc<Shard>, held: usize) -> Result<(), String> 
             .and_then(|m| m.lock().unwrap_or_else(|p| p.into_inner()).take());
         if let Some(mut dbs) = dbs {
             let mut data = sh.data.borrow_mut();
+            let logging = data.effects.on;
+            for (i, db) in dbs.iter_mut().enumerate() {
+                db.id = i as u32;
+                db.expired_log = logging.then(Vec::new);
+            }
             crate::shard::watch::carry_over(&mut data.dbs, &mut dbs);
             let old = std::mem::replace(&mut data.dbs, dbs);
+            drop(data);
             drop(old);
         }
     })
     .await;
-    tracing::info!("DB reloaded by DEBUG RELOAD");
-    Ok(())
 }
 
 /// A loaded file: the dbs of every shard and what was read.
@@ -704,6 +716,18 @@ pub fn load_at_startup(
     nshards: usize,
     databases: usize,
     state: Option<&State>,
+) -> Result<Option<Loaded>, String> {
+    load_file(path, nshards, databases, state, false)
+}
+
+/// [`load_at_startup`]; `keep_expired`: keys already expired are loaded too, as a replica
+/// loads its master's payload (the master's DELs come in the stream).
+pub fn load_file(
+    path: &Path,
+    nshards: usize,
+    databases: usize,
+    state: Option<&State>,
+    keep_expired: bool,
 ) -> Result<Option<Loaded>, String> {
     let progress = state.map(|s| &s.loading);
     let file = match std::fs::File::open(path) {
@@ -737,6 +761,7 @@ pub fn load_at_startup(
         loaded: 0,
         progress,
         state,
+        keep_expired,
     };
     let file = crate::persistence::loading::Counting {
         inner: file,
@@ -786,6 +811,7 @@ struct Loader<'a> {
     progress: Option<&'a crate::persistence::loading::Loading>,
     /// Where INFO reads the running counts (`rdb_last_load_keys_*`).
     state: Option<&'a State>,
+    keep_expired: bool,
 }
 
 impl Loader<'_> {
@@ -847,7 +873,7 @@ impl rdb::Visitor for Loader<'_> {
 
     fn entry(&mut self, e: rdb::RdbEntry) -> Result<(), String> {
         if let Some(ms) = e.expire_ms {
-            if ms < self.now {
+            if ms < self.now && !self.keep_expired {
                 self.count(true);
                 return Ok(());
             }

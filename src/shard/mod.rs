@@ -6,6 +6,7 @@ pub mod clock;
 pub mod cut;
 pub mod evict;
 pub mod journal;
+pub mod link;
 pub mod locks;
 pub mod mesh;
 pub mod multi;
@@ -80,6 +81,8 @@ pub struct Shared {
     /// Databases loaded at startup, taken by each shard as it starts (nothing on disk) or when
     /// the load ends (`persistence::loading`).
     pub preload: std::sync::Mutex<Vec<Option<Vec<Db>>>>,
+    /// Replica side: the master followed and the state of the link to it.
+    pub link: link::MasterLink,
     /// Replication ids, offsets, backlog, role and link state (`repl.rs`).
     pub repl: repl::Repl,
 }
@@ -160,6 +163,7 @@ impl Shared {
             hub: journal::Hub::new(nshards),
             aof: crate::persistence::aof::Aof::default(),
             preload: std::sync::Mutex::new(Vec::new()),
+            link: Default::default(),
             repl: repl::Repl::new(),
         }
     }

@@ -139,6 +139,8 @@ where
             if i == 0 {
                 let sh = shard.clone();
                 glommio::spawn_local(crate::persistence::snapshot::on_shutdown(sh)).detach();
+                glommio::spawn_local(crate::replication::replica::link_task(shard.clone()))
+                    .detach();
             }
             let _ = ready.send(Ok(i));
             cron(shard).await;
@@ -203,10 +205,16 @@ async fn cron(shard: Rc<Shard>) {
 /// Like Redis's activeExpireCycle: sample keys with a TTL in each db, repeat while more than a
 /// quarter of the sample was expired, within a time budget of 25% of the cron period.
 fn active_expire_cycle(shard: &Shard) {
+    // A replica never expires keys on its own: its master's DELs come in the stream.
     if !shard
         .shared
         .active_expire
         .load(std::sync::atomic::Ordering::Relaxed)
+        || shard
+            .shared
+            .link
+            .gate
+            .load(std::sync::atomic::Ordering::Relaxed)
     {
         return;
     }

@@ -1,0 +1,90 @@
+//! The replica side's process-wide state, pure data: which master to follow, the state of the
+//! link to it (INFO replication / ROLE read it), and the gates the dispatcher applies to normal
+//! clients of a replica (READONLY, MASTERDOWN). The link task (`replication::replica`) writes
+//! it; no I/O here.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+pub use super::repl::LinkState;
+
+fn state_from_u8(v: u8) -> LinkState {
+    match v {
+        1 => LinkState::Connecting,
+        2 => LinkState::Handshake,
+        3 => LinkState::Sync,
+        4 => LinkState::Connected,
+        _ => LinkState::Connect,
+    }
+}
+
+fn state_to_u8(s: LinkState) -> u8 {
+    match s {
+        LinkState::Connect => 0,
+        LinkState::Connecting => 1,
+        LinkState::Handshake => 2,
+        LinkState::Sync => 3,
+        LinkState::Connected => 4,
+    }
+}
+
+/// The link to this server's master.
+#[derive(Default)]
+pub struct MasterLink {
+    /// `Some((host, port))` while this server is a replica.
+    master: Mutex<Option<(String, u16)>>,
+    /// Moves on every REPLICAOF that changes the master: the link task starts over.
+    pub generation: AtomicU64,
+    state: AtomicU8,
+    /// Unix ms of the last byte received from the master.
+    pub last_io: AtomicI64,
+    /// Full sync: payload size (-1 unknown, 0 for an EOF-marked payload) and bytes read.
+    pub sync_total_bytes: AtomicI64,
+    pub sync_read_bytes: AtomicI64,
+    /// Unix ms of the last I/O of the full sync transfer.
+    pub sync_last_io: AtomicI64,
+    /// Unix ms since when the link is down; 0 when it was never up.
+    pub down_since: AtomicI64,
+    /// Stream bytes read from the master / applied (outside MULTI); offsets of the master's
+    /// stream (`slave_read_repl_offset`, `slave_repl_offset`). -1: no master client.
+    pub read_reploff: AtomicI64,
+    pub reploff: AtomicI64,
+    /// Whether a (cached) master exists, i.e. the offsets above mean something.
+    pub has_master_client: AtomicBool,
+    /// Set while this server is a replica: the dispatcher then applies the READONLY and
+    /// MASTERDOWN gates to normal clients (one relaxed load on the hot path otherwise).
+    pub gate: AtomicBool,
+    /// Set by `CLIENT KILL TYPE master` or REPLICAOF: the link task drops the connection.
+    pub drop_link: AtomicBool,
+}
+
+impl MasterLink {
+    pub fn master(&self) -> Option<(String, u16)> {
+        self.master
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.master
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Sets (or clears) the master; the link task notices through `generation`.
+    pub fn set_master(&self, m: Option<(String, u16)>) {
+        self.gate.store(m.is_some(), Ordering::Release);
+        *self.master.lock().unwrap_or_else(|p| p.into_inner()) = m;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn state(&self) -> LinkState {
+        state_from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    pub fn set_state(&self, s: LinkState) {
+        self.state.store(state_to_u8(s), Ordering::Release);
+    }
+}
