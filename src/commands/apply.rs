@@ -68,6 +68,7 @@ impl StreamClient {
                 pubsub: None,
                 origin: Some(origin),
                 kept_pushes: None,
+                replconf: Default::default(),
             },
         }
     }
