@@ -526,10 +526,7 @@ pub fn run_here(
         st.failed += 1;
     }
     if dirty > 0 {
-        shard
-            .shared
-            .dirty
-            .fetch_add(dirty, std::sync::atomic::Ordering::Relaxed);
+        shard.shared.dirty.add(shard.id, dirty);
         if shard.blocking.has_waiters() {
             drop(guard);
             crate::shard::blocking::signal_command(shard, spec, db, argv);

@@ -1636,7 +1636,7 @@ async fn debug_populate(conn: &mut Conn, argv: &[Bytes]) {
     .await
     .into_iter()
     .sum();
-    conn.shard.shared.dirty.fetch_add(added, Ordering::Relaxed);
+    conn.shard.shared.dirty.add(conn.shard.id, added);
     conn.out.ok();
 }
 

@@ -17,7 +17,6 @@ use crate::net::Conn;
 use crate::shard::Mesh;
 use bytes::Bytes;
 use rand::Rng;
-use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec("del", -2, WRITE, Keys::Range(1, -1, 1), "generic", "1.0.0", "Delete a key", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).", Handler::Keyed(del))
@@ -1010,10 +1009,7 @@ fn flushdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             return conn.error(errors::SYNTAX);
         }
         let removed = flush(conn, Some(conn.db)).await;
-        conn.shard
-            .shared
-            .dirty
-            .fetch_add(removed, Ordering::Relaxed);
+        conn.shard.shared.dirty.add(conn.shard.id, removed);
         conn.out.ok();
     })
 }
@@ -1027,7 +1023,7 @@ fn flushall<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         let shared = conn.shard.shared.clone();
         // Like redis-server 7.0.15: dirty grows by the keys removed, and with save points the
         // now empty dataset is saved at once (which resets it).
-        shared.dirty.fetch_add(removed, Ordering::Relaxed);
+        shared.dirty.add(conn.shard.id, removed);
         if !shared.config().save_params.is_empty() {
             // A gate pass is held by the EXEC block, or by the AOF's write path (coord_write).
             let held = usize::from(super::persist::in_exec(conn) || conn.shard.shared.hub.active());
@@ -1060,7 +1056,7 @@ fn swapdb<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             })
             .await;
         }
-        conn.shard.shared.dirty.fetch_add(1, Ordering::Relaxed);
+        conn.shard.shared.dirty.add(conn.shard.id, 1);
         conn.out.ok();
     })
 }

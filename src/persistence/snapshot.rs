@@ -201,7 +201,7 @@ fn begin_on_shard(sh: &Rc<Shard>, epoch: u32, ser: EntrySerializer, link: &Arc<L
             }
         }
     }
-    let dirty = sh.shared.dirty.load(Ordering::Acquire);
+    let dirty = sh.shared.dirty.total();
     link.walkers.fetch_add(1, Ordering::AcqRel);
     glommio::spawn_local(walk_shard(sh.clone(), link.clone())).detach();
     dirty
@@ -517,11 +517,7 @@ pub async fn run_claimed(shard: &Rc<Shard>, held: usize, kind: SaveKind) -> Resu
         Ok(stats) => {
             tracing::info!("DB saved on disk");
             let cut = stats.dirty_at_cut;
-            let _ = shared
-                .dirty
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                    Some(d.saturating_sub(cut))
-                });
+            shared.dirty.saved_upto(cut);
             shared.lastsave.store(
                 crate::keyspace::now_ms() / 1000,
                 std::sync::atomic::Ordering::Relaxed,
@@ -592,7 +588,7 @@ pub fn cron(shard: &Rc<Shard>) {
         return;
     }
     let now = crate::keyspace::now_ms() / 1000;
-    let dirty = shared.dirty.load(Ordering::Relaxed);
+    let dirty = shared.dirty.since_save();
     let lastsave = shared.lastsave.load(Ordering::Relaxed);
     let retry_ok = st.last_bgsave_ok.load(Ordering::Relaxed)
         || now - st.last_bgsave_try.load(Ordering::Relaxed) > BGSAVE_RETRY_DELAY_SECS;

@@ -347,11 +347,7 @@ fn render_section(o: &mut String, sec: &str, snap: &ShardSnapshot, sh: &Shared, 
             field!(o, "current_fork_perc:0.00");
             field!(o, "current_save_keys_processed:0");
             field!(o, "current_save_keys_total:0");
-            field!(
-                o,
-                "rdb_changes_since_last_save:{}",
-                sh.dirty.load(Ordering::Relaxed)
-            );
+            field!(o, "rdb_changes_since_last_save:{}", sh.dirty.since_save());
             let ps = &sh.persistence;
             field!(
                 o,

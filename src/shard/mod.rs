@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod clock;
 pub mod cut;
+pub mod dirty;
 pub mod evict;
 pub mod journal;
 pub mod link;
@@ -46,7 +47,7 @@ pub struct Shared {
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     /// Changes since the last save (rdb_changes_since_last_save).
-    pub dirty: AtomicU64,
+    pub dirty: dirty::Dirty,
     pub lastsave: AtomicI64,
     pub shutting_down: AtomicBool,
     /// CLIENT PAUSE: deadline in unix ms and whether only writes are paused.
@@ -143,7 +144,7 @@ impl Shared {
             connected_clients: AtomicU64::new(0),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
-            dirty: AtomicU64::new(0),
+            dirty: dirty::Dirty::new(nshards),
             lastsave: AtomicI64::new(crate::keyspace::now_ms() / 1000),
             shutting_down: AtomicBool::new(false),
             pause_until: AtomicI64::new(0),

@@ -201,10 +201,7 @@ async fn run(
         dirty
     };
     if dirty > 0 {
-        shard
-            .shared
-            .dirty
-            .fetch_add(dirty, std::sync::atomic::Ordering::Relaxed);
+        shard.shared.dirty.add(shard.id, dirty);
     }
 
     // 3. Write back and unlock, all shards at once.
