@@ -117,6 +117,7 @@ pub async fn link_task(shard: Rc<Shard>) {
     if shared.config().sentinel_mode {
         return;
     }
+    crate::keyspace::expiry::set_writable(!shared.config().replica_read_only);
     // `replicaof` in the config file or on argv.
     let configured = shared.config().replicaof.clone();
     // A replica from the start has no history of its own to offer its master.

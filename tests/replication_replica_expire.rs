@@ -1,0 +1,134 @@
+//! ringkv as a replica of redis-server 7.0.15: keys whose TTL has passed are hidden from reads
+//! but stay until the master's DEL arrives (Redis's lookupKey / expireIfNeeded on a replica),
+//! and the replica-side INFO fields (`slave_priority`, `replica_announced`) and the
+//! `REPLCONF ip-address` of `replica-announce-ip` reach the master.
+
+mod common;
+
+use common::{RedisServer, Server};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
+    let out = common::redis_cli_ok(port, &["INFO", section]);
+    out.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+fn linked(replica: u16) -> bool {
+    info_field(replica, "replication", "master_link_status").as_deref() == Some("up")
+}
+
+fn expired_keys_wait_for_the_masters_del(shards: usize) {
+    let master = RedisServer::start(&["--enable-debug-command", "yes"]);
+    let mport = master.port.to_string();
+    let replica = Server::ringkv(shards, &["--replicaof", "127.0.0.1", &mport]);
+    assert!(
+        common::wait_until(WAIT, || linked(replica.port)),
+        "{}",
+        replica.log()
+    );
+    let mut m = master.raw();
+    // The master keeps logically expired keys until something touches them.
+    assert_eq!(m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), b"+OK\r\n");
+    let (a, b) = (
+        common::key_on_shard("gone", "", 0, 2),
+        common::key_on_shard("gone", "", 1, 2),
+    );
+    for k in [&a, &b] {
+        assert_eq!(m.cmd(&["SET", k, "v"]), b"+OK\r\n");
+        assert_eq!(m.cmd(&["PEXPIRE", k, "300"]), b":1\r\n");
+    }
+    assert_eq!(m.cmd(&["SET", "live", "x"]), b"+OK\r\n");
+    let mut r = replica.raw();
+    assert!(common::wait_until(WAIT, || r.cmd(&["GET", "live"]) == b"$1\r\nx\r\n"));
+    std::thread::sleep(Duration::from_millis(500));
+    // Hidden from every read, still counted by DBSIZE.
+    assert_eq!(r.cmd(&["GET", &a]), b"$-1\r\n");
+    assert_eq!(r.cmd(&["EXISTS", &a, &b]), b":0\r\n");
+    assert_eq!(r.cmd(&["TTL", &b]), b":-2\r\n");
+    assert_eq!(r.cmd(&["MGET", &a, &b]), b"*2\r\n$-1\r\n$-1\r\n");
+    assert_eq!(r.cmd(&["KEYS", "*"]), b"*1\r\n$4\r\nlive\r\n");
+    assert_eq!(
+        r.cmd(&["SCAN", "0", "COUNT", "100"]),
+        b"*2\r\n$1\r\n0\r\n*1\r\n$4\r\nlive\r\n"
+    );
+    assert_eq!(r.cmd(&["DBSIZE"]), b":3\r\n");
+    // Reads did not delete them: still counted.
+    assert_eq!(r.cmd(&["DBSIZE"]), b":3\r\n");
+    // The master touches one: its DEL removes it on the replica.
+    assert_eq!(m.cmd(&["GET", &a]), b"$-1\r\n");
+    assert!(
+        common::wait_until(WAIT, || r.cmd(&["DBSIZE"]) == b":2\r\n"),
+        "the master's DEL arrives\n{}",
+        replica.log()
+    );
+    assert_eq!(m.cmd(&["EXISTS", &b]), b":0\r\n");
+    assert!(common::wait_until(WAIT, || r.cmd(&["DBSIZE"]) == b":1\r\n"));
+}
+
+#[test]
+fn expired_keys_wait_for_the_masters_del_1_shard() {
+    expired_keys_wait_for_the_masters_del(1);
+}
+
+#[test]
+fn expired_keys_wait_for_the_masters_del_2_shards() {
+    expired_keys_wait_for_the_masters_del(2);
+}
+
+#[test]
+fn replica_priority_announced_and_announce_ip_reach_info_and_the_master() {
+    let master = RedisServer::start(&[]);
+    let mport = master.port.to_string();
+    let replica = Server::ringkv(
+        2,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &mport,
+            "--replica-priority",
+            "42",
+            "--replica-announced",
+            "no",
+            "--replica-announce-ip",
+            "10.1.2.3",
+            "--replica-announce-port",
+            "7777",
+        ],
+    );
+    assert!(
+        common::wait_until(WAIT, || linked(replica.port)),
+        "{}",
+        replica.log()
+    );
+    assert_eq!(
+        info_field(replica.port, "replication", "slave_priority").as_deref(),
+        Some("42")
+    );
+    assert_eq!(
+        info_field(replica.port, "replication", "replica_announced").as_deref(),
+        Some("0")
+    );
+    let slave0 = info_field(master.port, "replication", "slave0").unwrap_or_default();
+    assert!(
+        slave0.starts_with("ip=10.1.2.3,port=7777,state=online"),
+        "{slave0}"
+    );
+    let mut r = replica.raw();
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "replica-priority", "7"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "slave-priority"]),
+        b"*2\r\n$14\r\nslave-priority\r\n$1\r\n7\r\n"
+    );
+    assert_eq!(
+        info_field(replica.port, "replication", "slave_priority").as_deref(),
+        Some("7")
+    );
+}
