@@ -132,3 +132,38 @@ fn replica_priority_announced_and_announce_ip_reach_info_and_the_master() {
         Some("7")
     );
 }
+
+/// REPLICAOF host port on a master: its blocked clients get Redis's -UNBLOCKED error and are
+/// disconnected (disconnectAllBlockedClients); they would wait for writes a replica never takes.
+fn replicaof_drops_blocked_clients(server: Server) {
+    let master = RedisServer::start(&[]);
+    let mut blocked = server.raw();
+    blocked.send(&common::encode_command(&["BLPOP", "some-list", "0"]));
+    let mut other = server.raw();
+    other.send(&common::encode_command(&["BZPOPMIN", "some-zset", "0"]));
+    assert!(common::wait_until(WAIT, || {
+        info_field(server.port, "clients", "blocked_clients").as_deref() == Some("2")
+    }));
+    let mut admin = server.raw();
+    assert_eq!(
+        admin.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]),
+        b"+OK\r\n"
+    );
+    let err = b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n";
+    for c in [&mut blocked, &mut other] {
+        let (bytes, closed) = c.read_until_idle_or_close(Duration::from_secs(5));
+        assert_eq!(common::show(&bytes), common::show(err));
+        assert!(closed || c.is_closed(Duration::from_secs(5)));
+    }
+    assert_eq!(admin.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn replicaof_drops_blocked_clients_ringkv_2_shards() {
+    replicaof_drops_blocked_clients(Server::ringkv(2, &[]));
+}
+
+#[test]
+fn replicaof_drops_blocked_clients_redis() {
+    replicaof_drops_blocked_clients(RedisServer::start(&[]));
+}

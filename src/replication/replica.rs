@@ -93,6 +93,12 @@ pub fn replicaof_command(conn: &mut Conn, argv: &[Bytes]) {
         }
     }
     set_master(&conn.shard, host.clone(), port as u16);
+    // Blocked clients would wait for writes a replica never takes from them.
+    let shard = conn.shard.clone();
+    glommio::spawn_local(async move {
+        crate::commands::blocking::disconnect_all_blocked(&shard).await;
+    })
+    .detach();
     shared
         .config_mut()
         .set_replicaof(Some((host.clone(), port as u16)));
