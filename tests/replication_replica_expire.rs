@@ -167,3 +167,44 @@ fn replicaof_drops_blocked_clients_ringkv_2_shards() {
 fn replicaof_drops_blocked_clients_redis() {
     replicaof_drops_blocked_clients(RedisServer::start(&[]));
 }
+
+/// `replica-ignore-maxmemory yes` (the default): a replica over `maxmemory` neither evicts on
+/// a client's command nor answers -OOM; its dataset stays the master's.
+#[test]
+fn replica_ignores_maxmemory_by_default() {
+    let master = RedisServer::start(&[]);
+    let mut m = master.raw();
+    let big = "x".repeat(10_000);
+    for i in 0..300 {
+        assert_eq!(m.cmd(&["SET", &format!("k{i}"), &big]), b"+OK\r\n");
+    }
+    let mport = master.port.to_string();
+    let replica = Server::ringkv(
+        2,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &mport,
+            "--maxmemory",
+            "1mb",
+            "--maxmemory-policy",
+            "allkeys-random",
+        ],
+    );
+    assert!(
+        common::wait_until(WAIT, || linked(replica.port)),
+        "{}",
+        replica.log()
+    );
+    let mut r = replica.raw();
+    assert!(common::wait_until(WAIT, || r.cmd(&["DBSIZE"]) == b":300\r\n"));
+    for i in 0..50 {
+        let reply = r.cmd(&["GET", &format!("k{i}")]);
+        assert!(reply.starts_with(b"$10000\r\n"), "{}", common::show(&reply));
+    }
+    assert_eq!(r.cmd(&["DBSIZE"]), b":300\r\n");
+    assert_eq!(
+        info_field(replica.port, "stats", "evicted_keys").as_deref(),
+        Some("0")
+    );
+}
