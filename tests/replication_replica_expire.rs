@@ -208,3 +208,50 @@ fn replica_ignores_maxmemory_by_default() {
         Some("0")
     );
 }
+
+/// `repl-diskless-load` takes Redis's values (a full sync always keeps serving the old dataset
+/// until the new one is loaded, which is `swapdb`'s behaviour); replica directives and their
+/// `slave-` aliases answer CONFIG GET / SET as in redis-server.
+fn replica_directives(server: Server) {
+    let mut c = server.raw();
+    for v in ["swapdb", "on-empty-db", "disabled"] {
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "repl-diskless-load", v]),
+            b"+OK\r\n"
+        );
+        let want = format!("*2\r\n$18\r\nrepl-diskless-load\r\n${}\r\n{v}\r\n", v.len());
+        assert_eq!(
+            common::show(&c.cmd(&["CONFIG", "GET", "repl-diskless-load"])),
+            common::show(want.as_bytes())
+        );
+    }
+    assert!(c
+        .cmd(&["CONFIG", "SET", "repl-diskless-load", "sometimes"])
+        .starts_with(b"-ERR CONFIG SET failed"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "slave-ignore-maxmemory", "no"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "replica-ignore-maxmemory"]),
+        b"*2\r\n$24\r\nreplica-ignore-maxmemory\r\n$2\r\nno\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "replica-announced", "no"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "replica-announced"]),
+        b"*2\r\n$17\r\nreplica-announced\r\n$2\r\nno\r\n"
+    );
+}
+
+#[test]
+fn replica_directives_ringkv() {
+    replica_directives(Server::ringkv(1, &[]));
+}
+
+#[test]
+fn replica_directives_redis() {
+    replica_directives(RedisServer::start(&[]));
+}
