@@ -31,6 +31,27 @@ use std::task::Poll;
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+/// What a blocked client gets when REPLICAOF turns the server into a replica of a new master.
+pub const ROLE_CHANGED: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
+/// Ends every blocked command of every shard with [`Outcome::RoleChanged`] (REPLICAOF host
+/// port: those clients would otherwise wait for writes a replica never gets from them).
+pub async fn disconnect_all_blocked(shard: &std::rc::Rc<crate::shard::Shard>) {
+    Mesh::run_on_all(shard, |sh| {
+        let waiting: Vec<_> = sh
+            .clients
+            .borrow()
+            .values()
+            .filter_map(|h| h.blocked.borrow().clone())
+            .collect();
+        // Ended outside the borrows: ending wakes the blocked connection.
+        for w in waiting {
+            w.end(Outcome::RoleChanged);
+        }
+    })
+    .await;
+}
 const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
 const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
 const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
@@ -518,6 +539,10 @@ async fn block(
         Outcome::Reply(r) => conn.out.raw(&r),
         Outcome::TimedOut => conn.out.null_array(),
         Outcome::Unblocked => conn.error(UNBLOCKED),
+        Outcome::RoleChanged => {
+            conn.error(ROLE_CHANGED);
+            conn.close_after_reply = true;
+        }
         // The client is gone: nothing pipelined behind the command runs (Redis frees it).
         Outcome::Gone => conn.close_after_reply = true,
     }

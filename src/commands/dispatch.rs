@@ -267,6 +267,7 @@ async fn execute(
     // refused for -OOM (nor evicts for itself), -MISCONF or -LOADING, nor held by a pause.
     if conn.origin.is_none() {
         if crate::keyspace::evict::over_limit()
+            && !replica_ignores_maxmemory(conn)
             && !crate::shard::evict::perform(&conn.shard.clone()).await
             && oom_rejects(conn, spec)
         {
@@ -380,6 +381,19 @@ async fn execute(
     if let Some(read) = tracked {
         super::tracking::after_command(conn, spec, read, start).await;
     }
+}
+
+/// `replica-ignore-maxmemory yes` on a replica (Redis's isSafeToPerformEvictions): neither
+/// evictions nor -OOM; the master's DELs keep the dataset in line with the master's.
+fn replica_ignores_maxmemory(conn: &Conn) -> bool {
+    conn.shard.shared.link.gate.load(Ordering::Relaxed)
+        && conn
+            .shard
+            .shared
+            .config()
+            .get_one("replica-ignore-maxmemory")
+            .as_deref()
+            != Some("no")
 }
 
 /// A whole-server write (FLUSHALL, FLUSHDB, SWAPDB) while effects are recorded: it spans

@@ -293,6 +293,7 @@ fn apply_config(
             "dir" => {
                 std::env::set_current_dir(&cfg.dir).map_err(|e| failed(name, e.to_string()))?;
             }
+            "replica-read-only" => crate::keyspace::expiry::set_writable(!cfg.replica_read_only),
             // resizeReplicationBacklog: never below 16 KB.
             "repl-backlog-size" => shared.repl.resize_backlog(
                 (cfg.repl_backlog_size as usize).max(crate::shard::repl::MIN_BACKLOG),

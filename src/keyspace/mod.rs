@@ -4,6 +4,7 @@
 pub mod dense;
 pub mod encoding;
 pub mod evict;
+pub mod expiry;
 pub mod hash;
 pub mod list;
 pub mod notify;
@@ -221,13 +222,19 @@ impl Db {
         self.expires.len()
     }
 
-    /// Position of a live `key`, removing it first if its TTL has passed. One hash lookup on
-    /// the common path.
+    /// Position of a live `key`, removing it first if its TTL has passed (on a replica: see
+    /// [`expiry`]; `write` says which kind of lookup this is). One hash lookup on the common
+    /// path.
     #[inline]
-    fn live_position(&mut self, key: &[u8], now: i64) -> Option<usize> {
+    fn live_position(&mut self, key: &[u8], now: i64, write: bool) -> Option<usize> {
         let i = self.main.position(key)?;
         let e = &self.main.slot(i).val;
         if e.expire_at != NO_EXPIRE && e.expire_at <= now {
+            match expiry::on_expired(write) {
+                expiry::OnExpired::Delete => {}
+                expiry::OnExpired::Hide => return None,
+                expiry::OnExpired::Keep => return Some(i),
+            }
             self.before_write_at(i);
             self.main.remove_at(i);
             self.expires.remove(key);
@@ -248,13 +255,19 @@ impl Db {
     /// Removes `key` if its TTL has passed. Returns true when the key is (now) absent.
     #[inline]
     fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
-        self.live_position(key, now).is_none()
+        self.live_position(key, now, false).is_none()
+    }
+
+    /// [`Db::expire_if_needed`] for a lookup that writes.
+    #[inline]
+    fn expire_if_needed_for_write(&mut self, key: &[u8], now: i64) -> bool {
+        self.live_position(key, now, true).is_none()
     }
 
     /// Read access (expires lazily, updates the LRU clock).
     #[inline]
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        let i = self.live_position(key, now)?;
+        let i = self.live_position(key, now, false)?;
         let e = &mut self.main.slot_mut(i).val;
         evict::touch(e, key);
         Some(e)
@@ -262,14 +275,14 @@ impl Db {
 
     /// Read access without touching the LRU clock (OBJECT IDLETIME, TYPE of NO-TOUCH clients).
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        let i = self.live_position(key, now)?;
+        let i = self.live_position(key, now, false)?;
         Some(&self.main.slot(i).val)
     }
 
     /// Write access to an existing key (marks it written).
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        let i = self.live_position(key, now)?;
+        let i = self.live_position(key, now, true)?;
         self.mark(key);
         if !self.watch.is_empty() {
             self.watch.opened(key);
@@ -368,7 +381,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Entry> {
-        if self.expire_if_needed(key, now) {
+        if self.expire_if_needed_for_write(key, now) {
             return None;
         }
         let i = self.main.position(key)?;
@@ -382,7 +395,7 @@ impl Db {
     /// Sets the absolute expiry of an existing key; `NO_EXPIRE` persists it. Returns false when
     /// the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: i64, now: i64) -> bool {
-        if self.expire_if_needed(key, now) {
+        if self.expire_if_needed_for_write(key, now) {
             return false;
         }
         let Some(i) = self.main.position(key) else {
@@ -442,6 +455,28 @@ impl Db {
     /// `isWatchedKeyExpired`: EXEC aborts), unless it was already expired for `t` at WATCH.
     pub fn watched_key_expired(&self, key: &[u8], t: &Token, now: i64) -> bool {
         self.is_expired_in_place(key, now) && !self.watch.expired_flag(key, t)
+    }
+
+    /// A copy of `key`'s entry for a multi-shard command's scratch database. On a replica the
+    /// copy is taken even when expired, so the scratch lookups apply the replica's rule (the
+    /// master's writes see the key, reads do not); on a master an expired key is removed.
+    pub fn fetch(&mut self, key: &[u8], now: i64) -> Option<Entry> {
+        if expiry::replica() {
+            let i = self.main.position(key)?;
+            let e = &mut self.main.slot_mut(i).val;
+            evict::touch(e, key);
+            return Some(e.clone());
+        }
+        self.get(key, now).cloned()
+    }
+
+    /// What a scratch database hands back for `key` once the command ran (see [`Db::fetch`]):
+    /// on a replica the entry as it is, expired or not; on a master a live entry only.
+    pub fn written_back(&mut self, key: &[u8], now: i64) -> Option<Entry> {
+        if expiry::replica() {
+            return self.get_raw(key).cloned();
+        }
+        self.peek(key, now).cloned()
     }
 
     /// Whether `key` is in the table, expired or not (Redis's `dictFind` on `db->dict`).

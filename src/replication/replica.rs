@@ -93,6 +93,12 @@ pub fn replicaof_command(conn: &mut Conn, argv: &[Bytes]) {
         }
     }
     set_master(&conn.shard, host.clone(), port as u16);
+    // Blocked clients would wait for writes a replica never takes from them.
+    let shard = conn.shard.clone();
+    glommio::spawn_local(async move {
+        crate::commands::blocking::disconnect_all_blocked(&shard).await;
+    })
+    .detach();
     shared
         .config_mut()
         .set_replicaof(Some((host.clone(), port as u16)));
@@ -117,6 +123,7 @@ pub async fn link_task(shard: Rc<Shard>) {
     if shared.config().sentinel_mode {
         return;
     }
+    crate::keyspace::expiry::set_writable(!shared.config().replica_read_only);
     // `replicaof` in the config file or on argv.
     let configured = shared.config().replicaof.clone();
     // A replica from the start has no history of its own to offer its master.

@@ -68,6 +68,9 @@ pub enum Outcome {
     TimedOut,
     /// CLIENT UNBLOCK ... ERROR.
     Unblocked,
+    /// REPLICAOF made this server follow another master (Redis's disconnectAllBlockedClients):
+    /// an error, then the connection closes.
+    RoleChanged,
     /// The client went away.
     Gone,
 }

@@ -76,6 +76,7 @@ impl MasterLink {
     /// Sets (or clears) the master; the link task notices through `generation`.
     pub fn set_master(&self, m: Option<(String, u16)>) {
         self.gate.store(m.is_some(), Ordering::Release);
+        crate::keyspace::expiry::set_replica(m.is_some());
         *self.master.lock().unwrap_or_else(|p| p.into_inner()) = m;
         self.generation.fetch_add(1, Ordering::AcqRel);
     }

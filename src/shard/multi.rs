@@ -115,7 +115,7 @@ async fn run(
                 let fetched = keys
                     .into_iter()
                     .map(|k| {
-                        let e = data.dbs[k.0 as usize].get(&k.1, now).cloned();
+                        let e = data.dbs[k.0 as usize].fetch(&k.1, now);
                         (k, e)
                     })
                     .collect();
@@ -209,7 +209,7 @@ async fn run(
     let mut writes: BTreeMap<usize, Vec<(LockKey, Option<Entry>)>> = BTreeMap::new();
     for (i, d) in scratch.iter_mut().enumerate() {
         for key in d.take_written() {
-            let e = d.peek(&key, now).cloned();
+            let e = d.written_back(&key, now);
             writes
                 .entry(shard.shard_of(&key))
                 .or_default()
