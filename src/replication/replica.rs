@@ -92,7 +92,7 @@ pub fn replicaof_command(conn: &mut Conn, argv: &[Bytes]) {
             return conn.out.simple("OK Already connected to specified master");
         }
     }
-    set_master(&conn.shard, host.clone(), port as u16);
+    set_master(&conn.shard.shared, host.clone(), port as u16);
     // Blocked clients would wait for writes a replica never takes from them.
     let shard = conn.shard.clone();
     glommio::spawn_local(async move {
@@ -108,13 +108,27 @@ pub fn replicaof_command(conn: &mut Conn, argv: &[Bytes]) {
 }
 
 /// Makes this server a replica of `host:port` (REPLICAOF, or `replicaof` at startup).
-fn set_master(shard: &Shard, host: String, port: u16) {
-    let link = &shard.shared.link;
+fn set_master(shared: &Shared, host: String, port: u16) {
+    let link = &shared.link;
     link.drop_link.store(true, Ordering::Release);
     link.set_master(Some((host.clone(), port)));
-    shard.shared.repl.set_role(Role::Replica { host, port });
-    set_state(&shard.shared, LinkState::Connect);
+    shared.repl.set_role(Role::Replica { host, port });
+    set_state(shared, LinkState::Connect);
     crate::server::log::set_role('S');
+}
+
+/// `replicaof` in the config file or on argv, and `replica-read-only`: applied before any
+/// executor accepts a client, so the first command already meets the replica's gates
+/// (READONLY, MASTERDOWN, hidden expired keys).
+pub fn configure_at_startup(shared: &Shared) {
+    if shared.config().sentinel_mode {
+        return;
+    }
+    crate::keyspace::expiry::set_writable(!shared.config().replica_read_only);
+    let configured = shared.config().replicaof.clone();
+    if let Some((h, p)) = configured {
+        set_master(shared, h, p);
+    }
 }
 
 /// The link task: follows `shared.link` forever (shard 0 runs it).
@@ -123,14 +137,9 @@ pub async fn link_task(shard: Rc<Shard>) {
     if shared.config().sentinel_mode {
         return;
     }
-    crate::keyspace::expiry::set_writable(!shared.config().replica_read_only);
-    // `replicaof` in the config file or on argv.
-    let configured = shared.config().replicaof.clone();
-    // A replica from the start has no history of its own to offer its master.
-    let mut was_replica = configured.is_some();
-    if let Some((h, p)) = configured {
-        set_master(&shard, h, p);
-    }
+    // A replica from the start (configure_at_startup) has no history of its own to offer its
+    // master.
+    let mut was_replica = shared.config().replicaof.is_some();
     // Wait for the startup load: the cached master of a restart comes from it.
     while shared.persistence.loading.active() {
         glommio::timer::sleep(Duration::from_millis(10)).await;

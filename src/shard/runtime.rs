@@ -33,6 +33,7 @@ where
     F: Fn() -> E + Send + Clone + 'static,
 {
     let n = shared.nshards;
+    crate::replication::replica::configure_at_startup(&shared);
     {
         let (bind, port) = {
             let c = shared.config();
