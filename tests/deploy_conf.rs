@@ -19,13 +19,18 @@ const PASS: &str = "change-me-ha-secret";
 const SENTINEL_BIN: &str = env!("CARGO_BIN_EXE_ringkv-sentinel");
 
 fn conf_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("conf").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("conf")
+        .join(name)
 }
 
 /// A copy of conf/`name` in `dir` with its `dir` line pointing at `data`.
 fn conf_copy(name: &str, dir: &TestDir, data: &Path) -> PathBuf {
     let text = std::fs::read_to_string(conf_path(name)).unwrap();
-    assert!(text.lines().any(|l| l.starts_with("dir ")), "{name} sets dir");
+    assert!(
+        text.lines().any(|l| l.starts_with("dir ")),
+        "{name} sets dir"
+    );
     let text: String = text
         .lines()
         .map(|l| {
@@ -99,10 +104,16 @@ impl Daemon {
             use std::io::Read;
             let _ = e.read_to_string(&mut err);
         }
-        assert!(status.success(), "{} failed: {status}\n{err}", conf.display());
         assert!(
-            wait_until(Duration::from_secs(10), || std::fs::read_to_string(&pidfile)
-                .is_ok_and(|s| s.trim().parse::<u32>().is_ok())),
+            status.success(),
+            "{} failed: {status}\n{err}",
+            conf.display()
+        );
+        assert!(
+            wait_until(Duration::from_secs(10), || std::fs::read_to_string(
+                &pidfile
+            )
+            .is_ok_and(|s| s.trim().parse::<u32>().is_ok())),
             "no pid file {}",
             pidfile.display()
         );
@@ -117,10 +128,14 @@ impl Daemon {
             pidfile,
             logfile,
         };
-        assert_ne!(pid, launcher, "daemonize yes forks: the daemon is another process");
+        assert_ne!(
+            pid, launcher,
+            "daemonize yes forks: the daemon is another process"
+        );
         assert!(pid_alive(pid), "daemon {pid} is not running");
         assert!(
-            wait_until(Duration::from_secs(10), || auth_cli(port, &["PING"]) == "PONG\n"),
+            wait_until(Duration::from_secs(10), || auth_cli(port, &["PING"])
+                == "PONG\n"),
             "daemon does not answer PING with the password:\n{}",
             d.log()
         );
@@ -174,7 +189,11 @@ fn master_conf_loads(shards: usize) {
     assert_eq!(d.config("save"), "3600 1 300 100 60 10000");
     assert_eq!(d.config("masterauth"), PASS);
     assert_eq!(d.config("dir"), data.display().to_string());
-    assert!(d.log().contains("Ready to accept connections"), "{}", d.log());
+    assert!(
+        d.log().contains("Ready to accept connections"),
+        "{}",
+        d.log()
+    );
     assert_eq!(auth_cli(d.port, &["SET", "deploy", "kept"]), "OK\n");
     // Redis 7 multi-part AOF under dir, base in RDB format.
     let aofdir = data.join("appendonlydir");
@@ -258,7 +277,9 @@ fn sentinel_conf(dir: &TestDir, port: u16, master_port: u16) -> PathBuf {
         out.push_str(&l);
         out.push('\n');
     }
-    assert!(out.contains(&format!("sentinel monitor mymaster 127.0.0.1 {master_port} 2\n")));
+    assert!(out.contains(&format!(
+        "sentinel monitor mymaster 127.0.0.1 {master_port} 2\n"
+    )));
     assert!(out.contains(&format!("sentinel auth-pass mymaster {PASS}\n")));
     let path = dir.join("sentinel.conf");
     std::fs::write(&path, out).unwrap();
@@ -297,8 +318,10 @@ fn sentinel_conf_monitors(redis_sentinel: bool) {
     assert!(status.success(), "sentinel.conf: {status}");
     let pidfile = dir.join("sentinel.pid");
     assert!(
-        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&pidfile)
-            .is_ok_and(|s| s.trim().parse::<u32>().is_ok())),
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(
+            &pidfile
+        )
+        .is_ok_and(|s| s.trim().parse::<u32>().is_ok())),
         "sentinel wrote no pid file"
     );
     let pid: u32 = std::fs::read_to_string(&pidfile)
