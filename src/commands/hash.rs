@@ -518,7 +518,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) {
         let n = picks.len();
         out.array(if withvalues && !resp3 { n * 2 } else { n });
         for i in picks {
-            if out.closing {
+            if out.stop() {
                 break;
             }
             let (f, v) = h.nth(i);

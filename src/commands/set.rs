@@ -530,7 +530,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) {
             let picks = pick_random(s.len(), count, rng);
             out.array(picks.len());
             for i in picks {
-                if out.closing {
+                if out.stop() {
                     break;
                 }
                 reply_member(out, s.nth(i));

@@ -352,7 +352,7 @@ fn reply_members<'a>(
     let nested = withscores && out.proto == Proto::Resp3;
     out.array(if withscores && !nested { n * 2 } else { n });
     for (m, s) in items {
-        if out.closing {
+        if out.stop() {
             break;
         }
         if nested {

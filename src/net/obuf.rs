@@ -39,6 +39,7 @@ pub fn set_limits(limits: &[crate::config::value::ObufLimit; 3]) {
         LIMITS[class][1].store(l.soft, Ordering::Relaxed);
         LIMITS[class][2].store(l.soft_seconds, Ordering::Relaxed);
     }
+    crate::resp::writer::set_hard_limit(limits[Class::Normal as usize].hard);
 }
 
 /// Whether `class` has any limit (one relaxed load each: the common normal class has none).

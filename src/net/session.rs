@@ -81,13 +81,17 @@ impl Conn {
     /// output buffer limits; past them, drops the replies and closes the connection, as Redis
     /// does. True when it was closed.
     pub fn over_output_limit(&mut self, pending: usize) -> bool {
-        let class = self.obuf_class();
-        if !super::obuf::limited(class) {
-            return false;
-        }
-        let now = super::obuf::now_secs();
-        if !super::obuf::over_limit(class, pending as u64, now, &self.handle.obuf_soft_since) {
-            return false;
+        // A reply cut short at the hard limit (ReplyBuf::stop) closes the client whatever
+        // its class: the truncated reply must never reach it.
+        if !self.out.closing {
+            let class = self.obuf_class();
+            if !super::obuf::limited(class) {
+                return false;
+            }
+            let now = super::obuf::now_secs();
+            if !super::obuf::over_limit(class, pending as u64, now, &self.handle.obuf_soft_since) {
+                return false;
+            }
         }
         self.handle.info.borrow_mut().omem = pending;
         super::obuf::close(&self.handle);

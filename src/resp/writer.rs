@@ -2,6 +2,7 @@
 //! the protocols is decided here, in one place, from the connection's [`Proto`].
 
 use bytes::{BufMut, BytesMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The protocol a connection speaks (`HELLO 2` / `HELLO 3`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -24,7 +25,31 @@ pub struct ReplyBuf {
 
 const CRLF: &[u8] = b"\r\n";
 
+/// `client-output-buffer-limit normal`'s hard limit in bytes (0: none), set by the network
+/// layer's limits: a reply whose size the client chose stops once its buffer reaches it.
+static HARD_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the hard limit [`ReplyBuf::stop`] applies (startup and CONFIG SET).
+pub fn set_hard_limit(bytes: u64) {
+    HARD_LIMIT.store(
+        usize::try_from(bytes).unwrap_or(usize::MAX),
+        Ordering::Relaxed,
+    );
+}
+
 impl ReplyBuf {
+    /// Whether a reply being streamed should stop: [`Self::closing`], raised here once the
+    /// buffer reaches the normal class's hard limit (the connection then closes this client,
+    /// as Redis's checkClientOutputBufferLimits does mid-reply).
+    #[inline]
+    pub fn stop(&mut self) -> bool {
+        if !self.closing {
+            let limit = HARD_LIMIT.load(Ordering::Relaxed);
+            self.closing = limit != 0 && self.buf.len() >= limit;
+        }
+        self.closing
+    }
+
     pub fn new(proto: Proto) -> Self {
         ReplyBuf {
             buf: BytesMut::with_capacity(16 * 1024),
