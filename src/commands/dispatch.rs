@@ -25,6 +25,22 @@ use std::sync::atomic::Ordering;
 pub struct DataEngine;
 
 impl Engine for DataEngine {
+    #[allow(clippy::manual_async_fn)]
+    fn take_over<'a, S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        stream: &'a mut S,
+        inbuf: &'a mut bytes::BytesMut,
+    ) -> impl std::future::Future<Output = bool> + 'a {
+        async move {
+            if conn.replconf.start.is_none() {
+                return false;
+            }
+            crate::replication::sync::serve(conn, stream, inbuf).await;
+            true
+        }
+    }
+
     async fn run(&self, conn: &mut Conn, queue: &mut VecDeque<Vec<Bytes>>) {
         let mut clock = RunClock::start();
         // With the AOF on, the replies of this run leave once its writes are in the file (on

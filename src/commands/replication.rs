@@ -7,17 +7,41 @@ use super::{eq_ic, parse_i64, Handler};
 use crate::net::Conn;
 use bytes::Bytes;
 
-pub static COMMANDS: &[CommandSpec] = &[spec(
-    "replconf",
-    -1,
-    ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY | DANGEROUS,
-    Keys::None,
-    "server",
-    "3.0.0",
-    "An internal command for configuring the replication stream",
-    "O(1)",
-    Handler::Conn(replconf),
-)];
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "psync",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        Keys::None,
+        "server",
+        "2.8.0",
+        "An internal command used in replication",
+        "O(1)",
+        Handler::Conn(crate::replication::sync::sync_command),
+    ),
+    spec(
+        "sync",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        Keys::None,
+        "server",
+        "1.0.0",
+        "An internal command used in replication",
+        "O(1)",
+        Handler::Conn(crate::replication::sync::sync_command),
+    ),
+    spec(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY | DANGEROUS,
+        Keys::None,
+        "server",
+        "3.0.0",
+        "An internal command for configuring the replication stream",
+        "O(1)",
+        Handler::Conn(replconf),
+    ),
+];
 
 /// `NET_HOST_STR_LEN`: an `ip-address` must be shorter.
 const MAX_IP_LEN: usize = 256;

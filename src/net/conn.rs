@@ -217,6 +217,11 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         if conn.close_after_reply {
             break;
         }
+        if conn.replconf.start.is_some() {
+            // SYNC / PSYNC: the connection serves a replica from now on.
+            engine.take_over(&mut conn, &mut stream, &mut inbuf).await;
+            break;
+        }
         // Keep the buffer from holding on to a large allocation after a big request.
         if inbuf.is_empty() && inbuf.capacity() > 4 * READ_CHUNK {
             inbuf = BytesMut::with_capacity(READ_CHUNK);

@@ -329,6 +329,29 @@ where
     H: Fn(&Rc<Shard>) + Send + Sync + Clone + 'static,
     F: FnOnce(W) -> Result<(), String> + Send + 'static,
 {
+    write_rdb_to_at_cut_aux(shard, held, opts, |a| a, aux, at_cut, open, finish).await
+}
+
+/// [`write_rdb_to_at_cut`] whose AUX block is completed on the writer thread, after the cut
+/// (`fill_aux`: a full sync waits there for the stream offset of its cut).
+#[allow(clippy::too_many_arguments)]
+pub async fn write_rdb_to_at_cut_aux<W, O, H, F, A>(
+    shard: &Rc<Shard>,
+    held: usize,
+    opts: WriteOptions,
+    fill_aux: A,
+    aux: AuxFields,
+    at_cut: H,
+    open: O,
+    finish: F,
+) -> Result<SnapshotStats, String>
+where
+    W: Write,
+    O: FnOnce() -> Result<W, String> + Send + 'static,
+    H: Fn(&Rc<Shard>) + Send + Sync + Clone + 'static,
+    F: FnOnce(W) -> Result<(), String> + Send + 'static,
+    A: FnOnce(AuxFields) -> AuxFields + Send + 'static,
+{
     let (tx, rx) = crossbeam_channel::unbounded();
     let link = Arc::new(Link {
         tx,
@@ -357,6 +380,7 @@ where
     let spawned = std::thread::Builder::new()
         .name("rdb-writer".into())
         .spawn(move || {
+            let aux = fill_aux(aux);
             let res = write_stream(&wl, rx, nshards, opts, &aux, open, finish);
             if res.is_err() {
                 wl.aborted.store(true, Ordering::Release);

@@ -9,3 +9,5 @@
 pub mod master;
 pub mod replica;
 pub mod report;
+pub mod stream;
+pub mod sync;

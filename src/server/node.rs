@@ -123,6 +123,7 @@ fn run(mut config: Config, src: &ConfigSource) -> i32 {
         .unwrap_or_default();
     let (port, logo) = (config.port, config.always_show_logo);
     let shared = Arc::new(Shared::new(config, exe, signal.clone()));
+    crate::replication::stream::start(&shared);
     banner::log_logo_or_mode(logo, banner::Mode::Standalone, port);
     tracing::info!("Server initialized");
     // Like Redis, clients are served while the dataset loads (commands without the `loading`

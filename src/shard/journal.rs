@@ -25,7 +25,7 @@
 
 use bytes::Bytes;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -283,10 +283,32 @@ impl Watermark {
     }
 }
 
+/// Consumers of the merged stream: the AOF writer (it drains the journals while it runs) and
+/// the replication stream (fed through the tap by whoever drains).
+const ACTIVE_AOF: u8 = 1;
+const ACTIVE_REPL: u8 = 2;
+
+/// The db of an effect that selects nothing (the replication stream's PING, GETACK).
+pub const NO_DB: u32 = u32::MAX;
+
+/// Sees every merged item, in sequence order, whoever drains the journals (the replication
+/// stream's encoder).
+pub type Tap = Box<dyn FnMut(&[(usize, Item)]) + Send>;
+
+/// The consumers' side of the merge: items drained but not ready yet, and the tap. One lock,
+/// held over a whole drain, so items leave in sequence order even if the draining thread
+/// changes (the AOF writer starts or stops while the replication stream runs).
+#[derive(Default)]
+struct Merge {
+    held: Vec<(usize, Item)>,
+    tap: Option<Tap>,
+}
+
 /// The process-wide side of propagation (in `Shared`): the shard journals, the sequence
 /// counter, the consumer's doorbell and the two watermarks replies wait for.
 pub struct Hub {
-    active: AtomicBool,
+    active: AtomicU8,
+    merge: Mutex<Merge>,
     seq: AtomicU64,
     journals: Vec<Mutex<Vec<Item>>>,
     bell: Doorbell,
@@ -301,7 +323,8 @@ pub struct Hub {
 impl Hub {
     pub fn new(nshards: usize) -> Hub {
         Hub {
-            active: AtomicBool::new(false),
+            active: AtomicU8::new(0),
+            merge: Mutex::new(Merge::default()),
             seq: AtomicU64::new(0),
             journals: (0..nshards.max(1))
                 .map(|_| Mutex::new(Vec::new()))
@@ -315,11 +338,40 @@ impl Hub {
     /// Whether a consumer is attached (shards record effects).
     #[inline]
     pub fn active(&self) -> bool {
-        self.active.load(Ordering::Relaxed)
+        self.active.load(Ordering::Relaxed) != 0
     }
 
+    /// The AOF writer attached (it drains) or detached.
     pub fn set_active(&self, on: bool) {
-        self.active.store(on, Ordering::SeqCst);
+        self.set_bit(ACTIVE_AOF, on);
+    }
+
+    /// The replication stream needs effects (a backlog exists).
+    pub fn set_repl_active(&self, on: bool) {
+        self.set_bit(ACTIVE_REPL, on);
+    }
+
+    fn set_bit(&self, bit: u8, on: bool) {
+        if on {
+            self.active.fetch_or(bit, Ordering::SeqCst);
+        } else {
+            self.active.fetch_and(!bit, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether the AOF writer drains the journals (else the replication stream does).
+    pub fn aof_draining(&self) -> bool {
+        self.active.load(Ordering::SeqCst) & ACTIVE_AOF != 0
+    }
+
+    /// Whether the replication stream takes effects.
+    pub fn repl_active(&self) -> bool {
+        self.active.load(Ordering::SeqCst) & ACTIVE_REPL != 0
+    }
+
+    /// Installs the tap every drain feeds.
+    pub fn set_tap(&self, tap: Tap) {
+        self.merge.lock().unwrap_or_else(|p| p.into_inner()).tap = Some(tap);
     }
 
     pub fn nshards(&self) -> usize {
@@ -374,25 +426,42 @@ impl Hub {
     }
 
     /// Consumer side: moves every item numbered below the counter (read first) from the
-    /// journals into `held`, and returns the ready ones in sequence order (the rest stay held)
-    /// with that counter value.
-    pub fn take_ready(&self, held: &mut Vec<(usize, Item)>) -> (u64, Vec<(usize, Item)>) {
+    /// journals into the held ones, and returns the ready ones in sequence order (the rest stay
+    /// held) with that counter value, after the tap saw them.
+    pub fn take_ready(&self) -> (u64, Vec<(usize, Item)>) {
+        let mut m = self.merge.lock().unwrap_or_else(|p| p.into_inner());
+        let m = &mut *m;
         let limit = self.seq();
         for s in 0..self.journals.len() {
             let mut j = self.journal(s);
-            held.extend(j.drain(..).map(|i| (s, i)));
+            m.held.extend(j.drain(..).map(|i| (s, i)));
         }
-        held.sort_by_key(|(_, i)| i.seq());
-        let n = held.partition_point(|(_, i)| i.seq() < limit);
-        let rest = held.split_off(n);
-        (limit, std::mem::replace(held, rest))
+        m.held.sort_by_key(|(_, i)| i.seq());
+        let n = m.held.partition_point(|(_, i)| i.seq() < limit);
+        let rest = m.held.split_off(n);
+        let ready = std::mem::replace(&mut m.held, rest);
+        if let Some(tap) = &mut m.tap {
+            if !ready.is_empty() {
+                tap(&ready);
+            }
+        }
+        (limit, ready)
     }
 
-    /// Drops everything journaled so far (the consumer went away).
+    /// Drops everything journaled so far (the consumer went away), unless the replication
+    /// stream still takes it.
     pub fn clear(&self) {
+        if self.repl_active() {
+            return;
+        }
         for s in 0..self.journals.len() {
             self.journal(s).clear();
         }
+        self.merge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .held
+            .clear();
     }
 
     /// Consumer side: sleeps until something is pushed or `timeout` passes.
@@ -468,7 +537,7 @@ impl StreamEncoder {
     }
 
     fn select(&mut self, out: &mut Vec<u8>, db: u32) {
-        if self.last_db != Some(db) {
+        if db != NO_DB && self.last_db != Some(db) {
             let mut b = itoa::Buffer::new();
             encode(out, &[&b"SELECT"[..], b.format(db).as_bytes()]);
             self.last_db = Some(db);
@@ -508,10 +577,9 @@ mod tests {
     }
 
     fn stream(hub: &Hub) -> String {
-        let mut held = Vec::new();
         let mut enc = StreamEncoder::new();
         let mut out = Vec::new();
-        for (_, item) in hub.take_ready(&mut held).1 {
+        for (_, item) in hub.take_ready().1 {
             if let Item::Unit { ops, .. } = item {
                 enc.unit(&mut out, &ops);
             }
@@ -563,13 +631,7 @@ mod tests {
         hub.push(1, vec![(0, argv("set x 1"))]);
         hub.push(0, vec![(0, argv("set y 1"))]);
         hub.push(1, vec![(0, argv("set z 1"))]);
-        let mut held = Vec::new();
-        let order: Vec<usize> = hub
-            .take_ready(&mut held)
-            .1
-            .iter()
-            .map(|(s, _)| *s)
-            .collect();
+        let order: Vec<usize> = hub.take_ready().1.iter().map(|(s, _)| *s).collect();
         assert_eq!(order, vec![1, 0, 1]);
     }
 

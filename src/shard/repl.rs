@@ -28,6 +28,9 @@ pub fn random_id() -> String {
 /// The smallest backlog (`CONFIG_REPL_BACKLOG_MIN_SIZE`).
 pub const MIN_BACKLOG: usize = 16 * 1024;
 
+/// Set in the epoch of a journal cut taken for a full sync (AOF rewrite epochs never have it).
+pub const CUT_EPOCH_BIT: u64 = 1 << 62;
+
 /// The replid2 of a server with no previous history.
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
@@ -220,6 +223,17 @@ pub struct ReplConf {
     pub rdb_filter_functions: bool,
     /// This connection is a replica (after SYNC / PSYNC): ACKs are taken.
     pub is_replica: bool,
+    /// Set by SYNC / PSYNC: how the feed starts (the connection then serves the replica).
+    pub start: Option<FeedStart>,
+}
+
+/// How a replica's feed starts.
+#[derive(Clone, Copy, Debug)]
+pub enum FeedStart {
+    /// `+CONTINUE`: the backlog from this offset.
+    Continue { from: i64 },
+    /// A full sync; `psync` false for the old SYNC (no `+FULLRESYNC` line).
+    Full { psync: bool },
 }
 
 /// Ids, offsets and backlog, changed together under one lock.
@@ -253,6 +267,11 @@ pub struct Repl {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// Full-sync cuts: (cut id, the stream offset at the cut), recorded by the stream tap.
+    cuts: Mutex<Vec<(u64, i64)>>,
+    next_cut: AtomicU64,
+    /// WAIT asked for `REPLCONF GETACK *` in the stream.
+    pub getack_wanted: AtomicBool,
     // --- replica side additions (branch repl-replica) go below this line ---
 }
 
@@ -285,6 +304,9 @@ impl Repl {
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
+            cuts: Mutex::new(Vec::new()),
+            next_cut: AtomicU64::new(1),
+            getack_wanted: AtomicBool::new(false),
         }
     }
 
@@ -540,6 +562,36 @@ impl Repl {
             .iter()
             .filter(|r| r.state == ReplicaState::Online && r.ack_off >= offset)
             .count()
+    }
+
+    /// A new full-sync cut id (marked in the journals with [`CUT_EPOCH_BIT`] set).
+    pub fn new_cut(&self) -> u64 {
+        self.next_cut.fetch_add(1, Ordering::SeqCst) | CUT_EPOCH_BIT
+    }
+
+    /// Stream side: cut `id` happened at `offset` (only its first shard's marker counts).
+    pub fn record_cut(&self, id: u64, offset: i64) -> bool {
+        let mut c = lock(&self.cuts);
+        if c.iter().any(|(i, _)| *i == id) {
+            return false;
+        }
+        c.push((id, offset));
+        if c.len() > 64 {
+            c.remove(0);
+        }
+        true
+    }
+
+    /// The offset of cut `id`, once the stream has reached it.
+    pub fn peek_cut(&self, id: u64) -> Option<i64> {
+        lock(&self.cuts).iter().find(|(x, _)| *x == id).map(|c| c.1)
+    }
+
+    /// The offset of cut `id`, once the stream has reached it (taken out).
+    pub fn take_cut(&self, id: u64) -> Option<i64> {
+        let mut c = lock(&self.cuts);
+        let i = c.iter().position(|(x, _)| *x == id)?;
+        Some(c.remove(i).1)
     }
 
     /// Registers a waker for the next stream append or replica change.

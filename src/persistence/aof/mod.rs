@@ -343,7 +343,6 @@ struct Writer {
     /// The incr file being appended to (None while the AOF is being switched on).
     file: Option<File>,
     enc: StreamEncoder,
-    held: Vec<(usize, Item)>,
     rw: Option<Rewrite>,
     last_fsync: Instant,
     unsynced: bool,
@@ -372,7 +371,7 @@ impl Writer {
 
     /// Writes out everything ready in the journals; fsyncs per policy.
     fn drain(&mut self) {
-        let (limit, ready) = self.shared.hub.take_ready(&mut self.held);
+        let (limit, ready) = self.shared.hub.take_ready();
         if ready.is_empty() {
             self.acked(limit);
             return;
@@ -812,7 +811,6 @@ pub fn startup(shared: &Arc<Shared>) -> Result<(), AofError> {
         manifest: m,
         file: Some(file),
         enc: StreamEncoder::new(),
-        held: Vec::new(),
         rw: None,
         last_fsync: Instant::now(),
         unsynced: false,
@@ -1172,7 +1170,6 @@ pub fn enable(shard: &Rc<Shard>) -> Result<(), String> {
         manifest: m,
         file: None,
         enc: StreamEncoder::new(),
-        held: Vec::new(),
         rw: None,
         last_fsync: Instant::now(),
         unsynced: false,
