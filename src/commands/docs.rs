@@ -701,6 +701,7 @@ static DOCS: &[Doc] = &[
     d("ping", "message:string?"),
     d("psetex", "key:key milliseconds:integer value:string"),
     d("psubscribe", "pattern{pattern:pattern}*"),
+    d("psync", "replicationid:string offset:integer"),
     d("pttl", "key:key")
         .history(&[
             ("2.8.0", "Added the -2 reply."),

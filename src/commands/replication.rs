@@ -15,8 +15,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         "server",
         "2.8.0",
-        "An internal command used in replication",
-        "O(1)",
+        "Internal command used for replication",
+        "",
         Handler::Conn(crate::replication::sync::sync_command),
     ),
     spec(
@@ -26,8 +26,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         "server",
         "1.0.0",
-        "An internal command used in replication",
-        "O(1)",
+        "Internal command used for replication",
+        "",
         Handler::Conn(crate::replication::sync::sync_command),
     ),
     spec(
