@@ -434,7 +434,7 @@ fn shutdown<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         if save || (!nosave && !shared.config().save_params.is_empty()) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
             let shard = conn.shard.clone();
-            if crate::persistence::snapshot::save_now(&shard, 0)
+            if crate::persistence::snapshot::save_final(&shard)
                 .await
                 .is_err()
                 && !force

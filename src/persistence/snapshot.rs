@@ -496,8 +496,23 @@ pub async fn save_to_disk(shard: &Rc<Shard>, held: usize) -> Result<SnapshotStat
             .and_then(|d| d.sync_all())
             .map_err(|e| format!("Failed to fsync the directory after saving: {e}"))
     };
-    let aux = aux_now();
-    let res = write_rdb_to(shard, held, opts, aux, open, finish).await;
+    // A replica's save names the master's offset its data holds, read inside the cut (the
+    // coordinator's hook), so a restart can continue with a partial resync.
+    let repl_info = Arc::new(std::sync::Mutex::new(None));
+    let (at_cut_info, fill_info) = (repl_info.clone(), repl_info);
+    let coordinator = shard.id;
+    let at_cut = move |sh: &Rc<Shard>| {
+        if sh.id == coordinator {
+            let info = sh.shared.link.save_info(sh.shared.repl.replid());
+            *at_cut_info.lock().unwrap_or_else(|p| p.into_inner()) = info;
+        }
+    };
+    let fill_aux = move |mut aux: AuxFields| {
+        aux.repl = fill_info.lock().unwrap_or_else(|p| p.into_inner()).take();
+        aux
+    };
+    let res =
+        write_rdb_to_at_cut_aux(shard, held, opts, fill_aux, aux_now(), at_cut, open, finish).await;
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -628,6 +643,24 @@ pub fn cron(shard: &Rc<Shard>) {
     }
 }
 
+/// The final save of a shutdown. On a replica the link first finishes the batch it is applying
+/// and starts no other (`link.hold`), so the file names the offset its data holds and the
+/// restarted replica continues with a partial resync. The hold ends if the save fails (the
+/// server then goes on serving).
+pub async fn save_final(shard: &Rc<Shard>) -> Result<(), String> {
+    let link = &shard.shared.link;
+    link.hold.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    while link.applying.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(1) {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    let res = save_now(shard, 0).await;
+    if res.is_err() {
+        link.hold.store(false, Ordering::SeqCst);
+    }
+    res
+}
+
 /// The final save at shutdown (SIGTERM/SIGINT, or SHUTDOWN that left the decision to us):
 /// run by shard 0 once shutdown is requested. Sets `exit_code` for the main thread; when the
 /// save fails the shutdown is called off and the server keeps serving, like Redis.
@@ -649,7 +682,7 @@ pub async fn on_shutdown(shard: Rc<Shard>) {
             break;
         }
         tracing::info!("Saving the final RDB snapshot before exiting.");
-        if save_now(&shard, 0).await.is_ok() {
+        if save_final(&shard).await.is_ok() {
             break;
         }
         tracing::warn!("Error trying to save the DB, can't exit.");
@@ -715,6 +748,18 @@ pub struct Loaded {
     pub dbs: Vec<Vec<Db>>,
     pub keys_loaded: u64,
     pub keys_expired: u64,
+    /// `(repl-stream-db, repl-id, repl-offset)` when the file names a valid replication
+    /// point (loadDataFromDisk's test: an id, an offset and a db, none of them -1).
+    pub repl: Option<(usize, String, i64)>,
+}
+
+/// The replication point of a loaded file's AUX fields, when complete and valid.
+fn repl_point(sum: &rdb::read::LoadSummary) -> Option<(usize, String, i64)> {
+    let text = |k: &[u8]| std::str::from_utf8(sum.aux_field(k)?).ok();
+    let id = text(b"repl-id")?;
+    let offset: i64 = text(b"repl-offset")?.parse().ok()?;
+    let db: i64 = text(b"repl-stream-db")?.parse().ok()?;
+    (id.len() == 40 && offset != -1 && db >= 0).then(|| (db as usize, id.to_string(), offset))
 }
 
 impl Loaded {
@@ -803,6 +848,7 @@ pub fn load_file(
                 dbs: shards,
                 keys_loaded: loaded,
                 keys_expired: expired,
+                repl: repl_point(&sum),
             }))
         }
         Err(e) => {

@@ -150,6 +150,25 @@ pub async fn link_task(shard: Rc<Shard>) {
         cached: None,
         client,
     };
+    let restored = shared
+        .link
+        .restored
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let (true, Some((db, replid, offset))) = (was_replica, restored) {
+        // A restarted replica (loadDataFromDisk): the RDB's replication point is the cached
+        // master, so the first PSYNC can continue where the saved data ends.
+        shared.repl.adopt(&replid, offset);
+        shared.link.reploff.store(offset, Ordering::Release);
+        shared.link.read_reploff.store(offset, Ordering::Release);
+        shared.link.stream_db.store(db, Ordering::SeqCst);
+        shared.link.has_master_client.store(true, Ordering::Release);
+        if db < shared.config().databases {
+            f.client.set_db(db);
+        }
+        f.cached = Some(Cached { replid, offset });
+    }
     loop {
         let generation = shared.link.generation.load(Ordering::Acquire);
         let Some((host, port)) = shared.link.master() else {

@@ -285,7 +285,12 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
         databases,
         Some(&shared.persistence),
     );
-    if let Some(loaded) = loaded? {
+    if let Some(mut loaded) = loaded? {
+        *shared
+            .link
+            .restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = loaded.repl.take();
         let dbs = loaded.record(&shared.persistence);
         *shared.preload.lock().unwrap_or_else(|p| p.into_inner()) =
             dbs.into_iter().map(Some).collect();

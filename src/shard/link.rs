@@ -3,7 +3,7 @@
 //! clients of a replica (READONLY, MASTERDOWN). The link task (`replication::replica`) writes
 //! it; no I/O here.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 pub use super::repl::LinkState;
@@ -56,6 +56,17 @@ pub struct MasterLink {
     pub gate: AtomicBool,
     /// Set by `CLIENT KILL TYPE master` or REPLICAOF: the link task drops the connection.
     pub drop_link: AtomicBool,
+    /// Set while the link applies a batch of stream commands. A snapshot cut taken then cannot
+    /// name the offset its data holds, so that snapshot carries no replication AUX fields.
+    pub applying: AtomicBool,
+    /// Set by a shutdown about to save: the link starts no new batch, so the final save can
+    /// name its offset and the restarted replica continues with a partial resync.
+    pub hold: AtomicBool,
+    /// The db the master client selected as of `reploff` (`repl-stream-db`).
+    pub stream_db: AtomicUsize,
+    /// `(repl-stream-db, repl-id, repl-offset)` read from the RDB loaded at startup: a
+    /// restarted replica's cached master (taken by the link task).
+    pub restored: Mutex<Option<(usize, String, i64)>>,
 }
 
 impl MasterLink {
@@ -79,6 +90,24 @@ impl MasterLink {
         crate::keyspace::expiry::set_replica(m.is_some());
         *self.master.lock().unwrap_or_else(|p| p.into_inner()) = m;
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The replication AUX fields for a snapshot cut taken now, as Redis's
+    /// rdbPopulateSaveInfo gives them on a replica: the master's id, the applied offset and
+    /// the stream's db. None when the data at the cut does not match one offset (no master
+    /// client, a batch half applied, a full sync in progress). Called inside the cut, where
+    /// the link's shard is stopped, so the fields read together.
+    pub fn save_info(&self, replid: String) -> Option<(usize, String, i64)> {
+        if !self.is_replica()
+            || self.state() == LinkState::Sync
+            || !self.has_master_client.load(Ordering::SeqCst)
+            || self.applying.load(Ordering::SeqCst)
+        {
+            return None;
+        }
+        let offset = self.reploff.load(Ordering::SeqCst);
+        (offset >= 0 && replid.len() == 40)
+            .then(|| (self.stream_db.load(Ordering::SeqCst), replid, offset))
     }
 
     pub fn state(&self) -> LinkState {

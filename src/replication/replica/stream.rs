@@ -169,10 +169,24 @@ async fn apply(
     Ok(())
 }
 
-/// Executes the queued commands and publishes the applied offset.
+/// Executes the queued commands and publishes the applied offset. The batch runs inside
+/// `link.applying`, so a snapshot cut meanwhile knows its data matches no single offset; a
+/// shutdown's `link.hold` keeps new batches from starting.
 async fn execute(f: &mut Follower, queue: &mut VecDeque<Vec<Bytes>>, off: &mut Offsets) {
     if !queue.is_empty() {
+        let link = &f.shard.shared.link;
+        loop {
+            link.applying.store(true, Ordering::SeqCst);
+            if !link.hold.load(Ordering::SeqCst) {
+                break;
+            }
+            link.applying.store(false, Ordering::SeqCst);
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
         f.client.run(queue).await;
+        feed(f, off);
+        link.applying.store(false, Ordering::SeqCst);
+        return;
     }
     feed(f, off);
 }
@@ -188,6 +202,7 @@ fn feed(f: &Follower, off: &mut Offsets) {
         off.unfed.drain(..n);
         off.fed = off.applied;
     }
-    shared.link.reploff.store(off.applied, Ordering::Release);
+    shared.link.stream_db.store(f.client.db(), Ordering::SeqCst);
+    shared.link.reploff.store(off.applied, Ordering::SeqCst);
     super::publish(shared);
 }

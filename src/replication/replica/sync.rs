@@ -58,8 +58,9 @@ pub async fn run(
     super::handshake::cache(f, replid, offset);
     link.read_reploff.store(offset, Ordering::Release);
     link.reploff.store(offset, Ordering::Release);
-    link.has_master_client.store(true, Ordering::Release);
+    link.stream_db.store(0, Ordering::SeqCst);
     shared.repl.adopt(&replid_for_repl, offset);
+    link.has_master_client.store(true, Ordering::SeqCst);
     shared
         .repl
         .create_backlog(super::handshake::backlog_size(&shared));
