@@ -1,13 +1,18 @@
 //! The high-availability layout (1 master + 2 replicas + 3 sentinels, quorum 2) started by
-//! scripts/ha-local, in the mixes that work today: a real redis-server master with ringkv
-//! replicas, under ringkv, redis and mixed sentinels. Checks discovery (SENTINEL REPLICAS and
-//! SENTINELS on every sentinel), INFO replication as the sentinels see it, `status`, `stop` by
-//! pid, and that replica-priority decides which replica a failover promotes. Every process is
-//! stopped by pid (the script's `stop`, also when a test fails); every wait is bounded.
+//! scripts/ha-local: a real redis-server master with ringkv replicas, and ringkv everywhere,
+//! under ringkv, redis and mixed sentinels. Checks discovery (SENTINEL REPLICAS and SENTINELS on
+//! every sentinel), INFO replication as the sentinels see it, `status`, `stop` by pid, that
+//! replica-priority decides which replica a failover promotes, and the whole kill -9 story on
+//! ringkv nodes: promotion, repointing, agreement, no loss of a write both replicas had,
+//! +switch-master, CONFIG REWRITE of the nodes' files, the old master rejoining as a replica.
+//! Every process is stopped by pid (the script's `stop`, also when a test fails); every wait is
+//! bounded.
 
 mod common;
 
-use common::{kill_pid, pid_alive, redis_cli, run_bounded, signal, wait_until, TestDir};
+use common::{
+    kill_pid, pid_alive, redis_cli, run_bounded, signal, wait_until, RawConn, ReadError, TestDir,
+};
 use std::time::Duration;
 
 const PASS: &str = "change-me-ha-secret";
@@ -54,6 +59,9 @@ impl Layout {
                 RINGKV_SERVER,
                 "--ringkv-sentinel",
                 RINGKV_SENTINEL,
+                // A full sync starts at once instead of after Redis's 5 s default.
+                "--repl-diskless-sync-delay",
+                "0",
             ],
         );
         let mut layout = Layout {
@@ -115,6 +123,27 @@ impl Layout {
         let out = run_bounded(60, &script(), &[cmd, "--dir", &self.dir.path_str()]);
         assert!(out.status.success(), "ha-local {cmd}: {}", out.status);
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `ha-local restart NAME`: the node starts again from its (rewritten) config file.
+    fn restart(&mut self, name: &str) {
+        let out = run_bounded(
+            60,
+            &script(),
+            &["restart", name, "--dir", &self.dir.path_str()],
+        );
+        self.read_nodes();
+        assert!(
+            out.status.success(),
+            "ha-local restart {name}: {}\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn conf(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(&format!("{name}.conf"))).unwrap_or_default()
     }
 }
 
@@ -342,4 +371,235 @@ fn replica_priority_decides_promotion_ringkv_sentinels() {
 #[test]
 fn replica_priority_decides_promotion_redis_sentinels() {
     priority_decides("redis,redis,redis");
+}
+
+/// The `name:value` field of an INFO reply.
+fn info_field(info: &str, name: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim_end().to_string())
+}
+
+fn info_num(port: u16, name: &str) -> i64 {
+    info_field(&auth_cli(port, &["INFO", "replication"]), name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
+}
+
+fn replicaof_lines(conf: &str) -> Vec<String> {
+    conf.lines()
+        .filter(|l| l.starts_with("replicaof "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Everything after SUBSCRIBE on `conn` until `needle` shows up (bounded by `timeout`).
+fn wait_message(conn: &mut RawConn, needle: &str, timeout: Duration) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut seen = String::new();
+    while std::time::Instant::now() < deadline {
+        match conn.read_reply_bytes(Duration::from_millis(500)) {
+            Ok(bytes) => {
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+                if seen.contains(needle) {
+                    return Ok(());
+                }
+            }
+            Err(ReadError::Timeout) => {}
+            Err(e) => return Err(format!("{e:?} after {seen:?}")),
+        }
+    }
+    Err(format!("no {needle:?} in {seen:?}"))
+}
+
+/// ringkv master + 2 ringkv replicas under `sentinels`: kill -9 of the master and everything a
+/// user expects afterwards.
+fn ringkv_failover(sentinels: &str) {
+    let mut l = Layout::start("ringkv", "ringkv,ringkv", sentinels, "100,100");
+    wait_discovery(&l);
+    let old = l.node("master").port;
+    let replicas = [l.node("replica1").port, l.node("replica2").port];
+    let mut sub = RawConn::connect(l.node("sentinel1").port);
+    let reply = String::from_utf8_lossy(&sub.cmd(&["SUBSCRIBE", "+switch-master"])).into_owned();
+    assert!(reply.contains("+switch-master"), "{reply}");
+
+    // Writes that both replicas have, by offset, before the kill.
+    for i in 0..50 {
+        assert_eq!(
+            auth_cli(old, &["SET", &format!("k{i}"), &format!("v{i}")]),
+            "OK\n"
+        );
+    }
+    assert_eq!(auth_cli(old, &["INCRBY", "counter", "41"]), "41\n");
+    let offset = info_num(old, "master_repl_offset");
+    assert!(offset > 0);
+    for port in replicas {
+        assert!(
+            wait_until(Duration::from_secs(20), || info_num(
+                port,
+                "slave_repl_offset"
+            ) >= offset),
+            "replica {port} did not reach offset {offset}:\n{}",
+            l.logs()
+        );
+    }
+    let info = auth_cli(old, &["INFO", "replication"]);
+    for n in 0..2 {
+        let line = info_field(&info, &format!("slave{n}")).unwrap_or_default();
+        assert!(line.contains("state=online"), "{info}");
+    }
+
+    signal(l.node("master").pid, libc::SIGKILL);
+    let old_pid = l.node("master").pid;
+    assert!(wait_until(Duration::from_secs(10), || !pid_alive(old_pid)));
+
+    // All sentinels agree on one of the replicas.
+    let mut new = 0u16;
+    let agreed = wait_until(Duration::from_secs(60), || {
+        let addrs: Vec<String> = l
+            .sentinels()
+            .map(|s| cli(s.port, &["SENTINEL", "get-master-addr-by-name", "mymaster"]))
+            .collect();
+        let first = &addrs[0];
+        if addrs.iter().any(|a| a != first) {
+            return false;
+        }
+        match replicas
+            .iter()
+            .find(|p| *first == format!("127.0.0.1\n{p}\n"))
+        {
+            Some(p) => {
+                new = *p;
+                true
+            }
+            None => false,
+        }
+    });
+    assert!(
+        agreed,
+        "the sentinels did not agree on a new master:\n{}",
+        l.logs()
+    );
+    let other = *replicas.iter().find(|p| **p != new).unwrap();
+    let (new_name, other_name) = if new == replicas[0] {
+        ("replica1", "replica2")
+    } else {
+        ("replica2", "replica1")
+    };
+    wait_message(
+        &mut sub,
+        &format!("mymaster 127.0.0.1 {old} 127.0.0.1 {new}"),
+        Duration::from_secs(20),
+    )
+    .unwrap_or_else(|e| panic!("+switch-master: {e}\n{}", l.logs()));
+
+    // Exactly one promoted; the other follows it.
+    assert!(
+        wait_until(Duration::from_secs(20), || auth_cli(new, &["ROLE"])
+            .starts_with("master\n")),
+        "{new_name} is not a master:\n{}",
+        l.logs()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let info = auth_cli(other, &["INFO", "replication"]);
+            info.contains("role:slave\r\n")
+                && info.contains(&format!("master_port:{new}\r\n"))
+                && info.contains("master_link_status:up\r\n")
+        }),
+        "{other_name} does not follow {new_name}:\n{}",
+        l.logs()
+    );
+    // Nothing both replicas had is lost.
+    for i in 0..50 {
+        assert_eq!(auth_cli(new, &["GET", &format!("k{i}")]), format!("v{i}\n"));
+    }
+    assert_eq!(auth_cli(new, &["INCR", "counter"]), "42\n");
+    assert_eq!(auth_cli(new, &["SET", "after", "failover"]), "OK\n");
+    assert!(
+        wait_until(Duration::from_secs(20), || auth_cli(
+            other,
+            &["GET", "after"]
+        ) == "failover\n"),
+        "{other_name} did not get the new master's write:\n{}\n{}\n{}",
+        auth_cli(new, &["INFO", "replication"]),
+        auth_cli(other, &["INFO", "replication"]),
+        l.logs()
+    );
+
+    // The sentinels' CONFIG REWRITE reached both files.
+    assert!(
+        wait_until(Duration::from_secs(10), || replicaof_lines(
+            &l.conf(new_name)
+        )
+        .is_empty()),
+        "{new_name}.conf still has replicaof:\n{}",
+        l.conf(new_name)
+    );
+    let want = vec![format!("replicaof 127.0.0.1 {new}")];
+    assert!(
+        wait_until(Duration::from_secs(10), || replicaof_lines(
+            &l.conf(other_name)
+        ) == want),
+        "{other_name}.conf:\n{}",
+        l.conf(other_name)
+    );
+    assert!(replicaof_lines(&l.conf("master")).is_empty());
+
+    // The old master, started again from its file, is turned into a replica of the new one
+    // and gets its data; its file gets the replicaof line.
+    l.restart("master");
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let info = auth_cli(old, &["INFO", "replication"]);
+            info.contains("role:slave\r\n")
+                && info.contains(&format!("master_port:{new}\r\n"))
+                && info.contains("master_link_status:up\r\n")
+        }),
+        "the old master did not rejoin:\n{}",
+        l.logs()
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || auth_cli(old, &["GET", "after"])
+            == "failover\n"),
+        "the old master did not get the new master's data:\n{}\n{}",
+        auth_cli(old, &["INFO", "replication"]),
+        l.logs()
+    );
+    assert_eq!(auth_cli(old, &["GET", "counter"]), "42\n");
+    assert!(
+        wait_until(Duration::from_secs(10), || replicaof_lines(
+            &l.conf("master")
+        ) == want),
+        "master.conf:\n{}",
+        l.conf("master")
+    );
+    // Every sentinel sees the new master with both replicas, the old master among them.
+    let ok = wait_until(Duration::from_secs(30), || {
+        l.sentinels().all(|s| {
+            let reply = cli(s.port, &["SENTINEL", "replicas", "mymaster"]);
+            reply.contains(&format!("port\n{old}\n"))
+                && reply.contains(&format!("port\n{other}\n"))
+                && reply.matches("\nflags\nslave\n").count() == 2
+                && reply.matches(&format!("master-port\n{new}\n")).count() == 2
+        })
+    });
+    assert!(ok, "sentinels' replicas after the rejoin:\n{}", l.logs());
+    let new_info = auth_cli(new, &["INFO", "replication"]);
+    assert!(new_info.contains("connected_slaves:2\r\n"), "{new_info}");
+}
+
+#[test]
+fn ringkv_nodes_fail_over_under_ringkv_sentinels() {
+    ringkv_failover("ringkv,ringkv,ringkv");
+}
+
+#[test]
+fn ringkv_nodes_fail_over_under_redis_sentinels() {
+    ringkv_failover("redis,redis,redis");
+}
+
+#[test]
+fn ringkv_nodes_fail_over_under_mixed_sentinels() {
+    ringkv_failover("redis,ringkv,redis");
 }
