@@ -50,10 +50,18 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
                 &mut conn.out,
                 &[
                     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "CHANGE-REPL-ID",
+                    "    Change the replication IDs of the instance.",
+                    "    Dangerous: should be used only for testing the replication subsystem.",
                     "DIGEST",
                     "    Output a hex signature representing the current DB content.",
                     "DIGEST-VALUE <key> [<key> ...]",
                     "    Output a hex signature of the values of all the specified keys.",
+                    "ERROR <string>",
+                    "    Return a Redis protocol error with <string> as message. Useful for clients",
+                    "    unit tests to simulate Redis errors.",
+                    "LOG <message>",
+                    "    Write <message> to the server log.",
                     "OBJECT <key>",
                     "    Show low level info about the `key` and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",
@@ -65,10 +73,20 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
                     "    Setting it to 0 disables expiring keys in background when they are not",
                     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
                     "    default.",
+                    "QUICKLIST-PACKED-THRESHOLD <size>",
+                    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+                    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
                     "SLEEP <seconds>",
                     "    Stop the server for <seconds>. Decimals allowed.",
                     "STRINGMATCH-TEST",
                     "    Run a fuzz tester against the stringmatchlen() function.",
+                    "LISTPACK <key>",
+                    "    Show low level info about the listpack encoding of <key>.",
+                    "QUICKLIST <key> [<0|1>]",
+                    "    Show low level info about the quicklist encoding of <key>.",
+                    "    The optional argument (0 by default) sets the level of detail",
+                    "PAUSE-CRON <0|1>",
+                    "    Stop periodic cron job processing.",
                 ],
             );
         } else if eq_ic(sub, "sleep") && n == 3 {
@@ -96,7 +114,7 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
                 Err(e) => conn.error(&format!("ERR Error trying to load the RDB dump: {e}")),
             }
         } else if eq_ic(sub, "set-active-expire") && n == 3 {
-            let on = parse_i64(&argv[2]).unwrap_or(0) != 0;
+            let on = atoi(&argv[2]) != 0;
             conn.shard.shared.active_expire.store(on, Ordering::Relaxed);
             conn.out.ok();
         } else if eq_ic(sub, "object") && n == 3 {
@@ -111,13 +129,126 @@ fn debug<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
             debug_digest_value(conn, &argv[2..]).await;
         } else if eq_ic(sub, "populate") && (3..=5).contains(&n) {
             debug_populate(conn, argv).await;
+        } else if eq_ic(sub, "quicklist-packed-threshold") && n == 3 {
+            match crate::config::syntax::parse_memory(&argv[2]) {
+                Some(sz) if sz <= (1u64 << 32) - (1 << 20) => {
+                    let sz = if sz == 0 { 1 << 30 } else { sz };
+                    PACKED_THRESHOLD.store(sz, Ordering::Relaxed);
+                    conn.out.ok();
+                }
+                _ => conn.error(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ),
+            }
+        } else if eq_ic(sub, "pause-cron") && n == 3 {
+            let on = atoi(&argv[2]) != 0;
+            conn.shard.shared.pause_cron.store(on, Ordering::Relaxed);
+            conn.out.ok();
+        } else if eq_ic(sub, "change-repl-id") && n == 2 {
+            tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
+            conn.shard.shared.repl.new_history();
+            conn.out.ok();
+        } else if eq_ic(sub, "listpack") && n == 3 {
+            debug_encoding_repr(conn, argv[2].clone(), "listpack", false).await;
+        } else if eq_ic(sub, "quicklist") && (n == 3 || n == 4) {
+            let full = argv.get(3).is_some_and(|a| atoi(a) != 0);
+            debug_encoding_repr(conn, argv[2].clone(), "quicklist", full).await;
+        } else if eq_ic(sub, "error") && n == 3 {
+            // Redis sends the string as the whole error line, newlines mapped to spaces.
+            let line: Vec<u8> = argv[2]
+                .iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+                .collect();
+            conn.error(&String::from_utf8_lossy(&line));
+        } else if eq_ic(sub, "log") && n == 3 {
+            tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&argv[2]));
+            conn.out.ok();
         } else {
-            conn.error(&format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(sub)
-            ));
+            conn.error(&unknown_subcommand(sub));
         }
     })
+}
+
+/// Redis's addReplySubcommandSyntaxError: the name cut at 128 bytes, newlines as spaces.
+fn unknown_subcommand(sub: &[u8]) -> String {
+    let name: Vec<u8> = sub
+        .iter()
+        .take(128)
+        .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+        .collect();
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        String::from_utf8_lossy(&name)
+    )
+}
+
+/// C's `atoi`: leading blanks, an optional sign, then digits; anything else reads as 0.
+fn atoi(a: &[u8]) -> i64 {
+    let s = std::str::from_utf8(a).unwrap_or("").trim_start();
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .take(18)
+        .collect();
+    let v: i64 = digits.parse().unwrap_or(0);
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: ringkv's list nodes have a fixed byte size and an element
+/// larger than a node always gets a node of its own (Redis's "plain" node), so the threshold
+/// changes no layout; it is validated and kept as Redis does, for the reply and DEBUG QUICKLIST.
+static PACKED_THRESHOLD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 30);
+
+/// DEBUG LISTPACK / DEBUG QUICKLIST: Redis prints the encoding's internals on stdout and
+/// replies a status; the error for a missing key or another encoding is Redis's. ringkv's
+/// internals differ, so what is printed is its own description of the value.
+async fn debug_encoding_repr(conn: &mut Conn, key: Bytes, encoding: &'static str, full: bool) {
+    let target = conn.shard.shard_of(&key);
+    let db = conn.db;
+    let found: Option<Option<String>> = Mesh::run_on(&conn.shard, target, move |sh| {
+        let mut d = sh.data.borrow_mut();
+        let now = crate::keyspace::now_ms();
+        let e = d.dbs[db].peek(&key, now)?;
+        if e.value.encoding() != encoding {
+            return Some(None);
+        }
+        let mut text = format!(
+            "{{{encoding} key:{} encoding:{} bytes:{} packed_threshold:{}",
+            String::from_utf8_lossy(&key),
+            encoding,
+            e.value.mem_usage(),
+            PACKED_THRESHOLD.load(Ordering::Relaxed)
+        );
+        if full {
+            text.push_str(&format!(" mem_usage_detail:{}", e.value.mem_usage()));
+        }
+        text.push('}');
+        Some(Some(text))
+    })
+    .await;
+    match found {
+        None => conn.error(errors::NO_SUCH_KEY),
+        Some(None) if encoding == "listpack" => conn.error("ERR Not a listpack encoded object."),
+        Some(None) => conn.error("ERR Not a quicklist encoded object."),
+        Some(Some(text)) => {
+            println!("{text}");
+            let what = if encoding == "listpack" {
+                "Listpack structure printed on stdout"
+            } else {
+                "Quicklist structure printed on stdout"
+            };
+            conn.out.simple(what);
+        }
+    }
 }
 
 /// DEBUG DIGEST: every shard xors its keys' digests per db, combined in db order as Redis does.
