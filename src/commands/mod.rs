@@ -9,6 +9,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod debug;
 pub mod digest;
 pub mod dispatch;
 pub mod docs;

@@ -16,6 +16,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::server::COMMANDS,
         super::client::COMMANDS,
         super::introspect::COMMANDS,
+        super::debug::COMMANDS,
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,
         super::zset::COMMANDS,

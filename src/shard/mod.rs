@@ -71,6 +71,8 @@ pub struct Shared {
     pub monitor_sinks: std::sync::Mutex<Vec<Arc<MonitorSink>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the shards' expiry cycles run.
     pub active_expire: AtomicBool,
+    /// DEBUG PAUSE-CRON: the per-shard cron skips its work while set.
+    pub pause_cron: AtomicBool,
     /// Multi-shard work passes through here so a snapshot cut never sees half of it.
     pub cut_gate: cut::CutGate,
     /// RDB persistence state (saves in progress, last status, last load).
@@ -159,6 +161,7 @@ impl Shared {
             monitors: std::sync::atomic::AtomicUsize::new(0),
             monitor_sinks: std::sync::Mutex::new(Vec::new()),
             active_expire: AtomicBool::new(true),
+            pause_cron: AtomicBool::new(false),
             cut_gate: cut::CutGate::default(),
             persistence: Default::default(),
             hub: journal::Hub::new(nshards),

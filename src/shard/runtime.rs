@@ -180,6 +180,13 @@ async fn cron(shard: Rc<Shard>) {
         let hz = shard.shared.config().hz.clamp(1, 500);
         glommio::timer::sleep(Duration::from_millis(1000 / hz as u64)).await;
         crate::keyspace::update_lru_clock();
+        if shard
+            .shared
+            .pause_cron
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            continue;
+        }
         active_expire_cycle(&shard);
         let now = crate::keyspace::now_ms();
         if now - last_sample >= 100 {
