@@ -210,6 +210,13 @@ fn redis_replica_follows_ringkv() {
                 common::wait_until(Duration::from_secs(20), up),
                 "replica never synced"
             );
+            // The master's log names the replica by its listening port, as Redis's does.
+            for line in [
+                format!("Replica 127.0.0.1:{rp} asks for synchronization"),
+                format!("Synchronization with replica 127.0.0.1:{rp} succeeded"),
+            ] {
+                assert!(m.wait_log(&line, Duration::from_secs(5)), "no '{line}'");
+            }
             common::redis_cli_ok(mp, &["-n", "5", "set", "other", "db"]);
             common::redis_cli_ok(mp, &["incrbyfloat", "f", "1.5"]);
             let mut c = RawConn::connect(mp);
