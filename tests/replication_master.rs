@@ -210,6 +210,13 @@ fn redis_replica_follows_ringkv() {
                 common::wait_until(Duration::from_secs(20), up),
                 "replica never synced"
             );
+            // The master's log names the replica by its listening port, as Redis's does.
+            for line in [
+                format!("Replica 127.0.0.1:{rp} asks for synchronization"),
+                format!("Synchronization with replica 127.0.0.1:{rp} succeeded"),
+            ] {
+                assert!(m.wait_log(&line, Duration::from_secs(5)), "no '{line}'");
+            }
             common::redis_cli_ok(mp, &["-n", "5", "set", "other", "db"]);
             common::redis_cli_ok(mp, &["incrbyfloat", "f", "1.5"]);
             let mut c = RawConn::connect(mp);
@@ -272,5 +279,54 @@ fn redis_replica_follows_ringkv() {
             drop(r);
             drop(m);
         }
+    }
+}
+
+/// WAIT on a master without replicas, byte for byte against redis-server: argument errors,
+/// the immediate answers, the timeout's count, the answer at once inside MULTI, COMMAND INFO
+/// and COMMAND DOCS.
+fn wait_session(port: u16) -> Vec<String> {
+    let mut c = RawConn::connect(port);
+    let cmds: &[&[&str]] = &[
+        &["WAIT"],
+        &["WAIT", "a", "0"],
+        &["WAIT", "0", "a"],
+        &["WAIT", "1", "-1"],
+        &["WAIT", "0", "1.5"],
+        &["WAIT", "1", "0x10"],
+        &["WAIT", "99999999999999999999", "0"],
+        &["WAIT", "0", "0"],
+        &["WAIT", "-1", "0"],
+        &["SET", "k", "v"],
+        &["WAIT", "1", "50"],
+        &["MULTI"],
+        &["WAIT", "5", "0"],
+        &["EXEC"],
+        &["COMMAND", "INFO", "wait"],
+        &["COMMAND", "DOCS", "wait"],
+        &["COMMAND", "GETKEYS", "wait", "0", "0"],
+    ];
+    cmds.iter().map(|a| show(&c.cmd(a))).collect()
+}
+
+#[test]
+fn wait_without_replicas_answers_as_redis() {
+    let mut redis = RedisServer::start(&[]);
+    let want = wait_session(redis.port);
+    redis.terminate();
+    for shards in SHARDS {
+        let mut s = Server::ringkv(shards, &[]);
+        assert_eq!(wait_session(s.port), want, "at {shards} shards");
+        // A client gone while blocked in WAIT is no longer counted as blocked.
+        let mut c = RawConn::connect(s.port);
+        c.send(&common::encode_command(&["WAIT", "3", "0"]));
+        let blocked = |n: &str| {
+            let r = common::redis_cli_ok(s.port, &["info", "clients"]);
+            r.contains(&format!("blocked_clients:{n}\r"))
+        };
+        assert!(common::wait_until(Duration::from_secs(5), || blocked("1")));
+        drop(c);
+        assert!(common::wait_until(Duration::from_secs(5), || blocked("0")));
+        s.terminate();
     }
 }

@@ -374,6 +374,7 @@ async fn execute(
         }
         Handler::Container => {}
     }
+    super::wait::after_command(conn);
     if let Some(argv) = monitor_argv {
         introspect::monitor_feed(conn, spec, &argv);
     }

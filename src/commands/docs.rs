@@ -858,6 +858,7 @@ static DOCS: &[Doc] = &[
     d("type", "key:key"),
     d("unlink", "key:key*"),
     d("unsubscribe", "channel:string?*"),
+    d("wait", "numreplicas:integer timeout:integer"),
     d("watch", "key:key*"),
     d("zadd", "key:key condition(NX | XX)^3.0.2? comparison(GT | LT)^6.2.0? CH=change:pure-token^3.0.2? INCR=increment:pure-token^3.0.2? score_member{score:double member:string}*")
         .history(&[

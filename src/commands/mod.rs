@@ -30,6 +30,7 @@ pub mod string;
 pub mod table;
 pub mod tracking;
 pub mod transaction;
+pub mod wait;
 pub mod zset;
 
 use crate::keyspace::{Db, Value};

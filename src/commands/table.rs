@@ -27,6 +27,7 @@ pub fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::sort::COMMANDS,
         super::persist::COMMANDS,
         super::replication::COMMANDS,
+        super::wait::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -289,7 +289,9 @@ fn exec<'a>(conn: &'a mut Conn, _argv: &'a [Bytes]) -> BoxFuture<'a> {
             conn.error(EXECABORT);
             return;
         }
+        conn.replconf.in_exec = true;
         run_block(conn, m.cmds, watched).await;
+        conn.replconf.in_exec = false;
         reset(conn);
     })
 }

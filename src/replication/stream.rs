@@ -63,6 +63,9 @@ fn tap(shared: &Shared, enc: &mut StreamEncoder, items: &[(usize, Item)]) {
         }
     }
     repl.append(&out);
+    if let Some((_, last)) = items.last() {
+        repl.mark_seq(last.seq() + 1);
+    }
 }
 
 /// Makes sure the stream is on before a replica is served: the backlog exists (its first

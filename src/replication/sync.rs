@@ -53,6 +53,7 @@ pub fn sync_command(conn: &mut Conn, argv: &[Bytes]) {
         conn.error("NOMASTERLINK Can't SYNC while not connected with my master");
         return;
     }
+    tracing::info!("Replica {} asks for synchronization", replica_name(conn));
     let psync = eq_ic(&argv[0], "psync");
     if psync {
         let Some(offset) = std::str::from_utf8(&argv[2])
@@ -64,6 +65,12 @@ pub fn sync_command(conn: &mut Conn, argv: &[Bytes]) {
         };
         let replid = String::from_utf8_lossy(&argv[1]).into_owned();
         if repl.can_continue(&replid, offset) {
+            tracing::info!(
+                "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+                replica_name(conn),
+                (repl.offset() + 1 - offset).max(0),
+                offset
+            );
             conn.replconf.start = Some(FeedStart::Continue { from: offset });
             become_replica(conn);
             repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
@@ -71,6 +78,8 @@ pub fn sync_command(conn: &mut Conn, argv: &[Bytes]) {
         }
         if replid != "?" {
             repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+        } else {
+            tracing::info!("Full resync requested by replica {}", replica_name(conn));
         }
     }
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
@@ -82,6 +91,22 @@ pub fn sync_command(conn: &mut Conn, argv: &[Bytes]) {
     super::stream::ensure_backlog(&shared);
     conn.replconf.start = Some(FeedStart::Full { psync });
     become_replica(conn);
+}
+
+/// How Redis's logs name a replica (replicationGetSlaveName): its announced or peer address
+/// with its listening port.
+fn replica_name(conn: &Conn) -> String {
+    let ip = conn.replconf.ip_address.clone().unwrap_or_else(|| {
+        let a = &conn.handle.addr;
+        a.rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_else(|| a.clone())
+    });
+    match conn.replconf.listening_port {
+        0 => format!("{ip}:<unknown-replica-port>"),
+        p if ip.contains(':') => format!("[{ip}]:{p}"),
+        p => format!("{ip}:{p}"),
+    }
 }
 
 fn become_replica(conn: &mut Conn) {
@@ -146,6 +171,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         },
     };
     let _ = ok;
+    tracing::warn!("Connection with replica {} lost.", replica_name(conn));
     shared.repl.remove_replica(id);
 }
 
@@ -208,6 +234,10 @@ async fn full_sync<S: AsyncWrite + Unpin>(
             }
         }
     }
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if eof { "replicas sockets" } else { "disk" }
+    );
     let cut = repl.new_cut();
     let payload: Arc<Mutex<Option<Vec<u8>>>> = Arc::new(Mutex::new(None));
     let (opts, mut aux) = {
@@ -310,13 +340,13 @@ async fn full_sync<S: AsyncWrite + Unpin>(
         out.extend_from_slice(&rdb);
     }
     drop(rdb);
-    tracing::info!(
-        "Synchronization with replica {} succeeded",
-        conn.handle.addr
-    );
     if !write_all(stream, &out, &shared).await {
         return None;
     }
+    tracing::info!(
+        "Synchronization with replica {} succeeded",
+        replica_name(conn)
+    );
     conn.shard.data.borrow_mut().stats.net_output_bytes += out.len() as u64;
     if !eof {
         repl.update_replica(id, |r| {

@@ -31,6 +31,9 @@ pub const MIN_BACKLOG: usize = 16 * 1024;
 /// Set in the epoch of a journal cut taken for a full sync (AOF rewrite epochs never have it).
 pub const CUT_EPOCH_BIT: u64 = 1 << 62;
 
+/// Sequence-to-offset marks kept for WAIT (clients waiting on older points wait a bit longer).
+const SEQ_MARKS: usize = 4096;
+
 /// The replid2 of a server with no previous history.
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
@@ -225,6 +228,11 @@ pub struct ReplConf {
     pub is_replica: bool,
     /// Set by SYNC / PSYNC: how the feed starts (the connection then serves the replica).
     pub start: Option<FeedStart>,
+    /// The journal's sequence counter after this client's last command: WAIT waits for the
+    /// stream offset that corresponds to it (Redis's `c->woff`, see `commands::wait`).
+    pub woff_seq: u64,
+    /// EXEC is running this client's block: WAIT answers at once (Redis's CLIENT_MULTI).
+    pub in_exec: bool,
 }
 
 /// How a replica's feed starts.
@@ -272,6 +280,9 @@ pub struct Repl {
     next_cut: AtomicU64,
     /// WAIT asked for `REPLCONF GETACK *` in the stream.
     pub getack_wanted: AtomicBool,
+    /// (journal sequence number, stream offset) after each batch the stream tap fed: every
+    /// unit numbered below the first had reached the stream at the second (oldest first).
+    seq_marks: Mutex<VecDeque<(u64, i64)>>,
     // --- replica side additions (branch repl-replica) go below this line ---
 }
 
@@ -307,6 +318,7 @@ impl Repl {
             cuts: Mutex::new(Vec::new()),
             next_cut: AtomicU64::new(1),
             getack_wanted: AtomicBool::new(false),
+            seq_marks: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -562,6 +574,37 @@ impl Repl {
             .iter()
             .filter(|r| r.state == ReplicaState::Online && r.ack_off >= offset)
             .count()
+    }
+
+    /// Stream side: every journal unit numbered below `seq` is in the stream now.
+    pub fn mark_seq(&self, seq: u64) {
+        let off = self.offset();
+        {
+            let mut m = lock(&self.seq_marks);
+            if m.back().is_some_and(|b| b.1 == off) {
+                // Nothing streamed since the last mark (the same offset serves both).
+                if let Some(b) = m.back_mut() {
+                    b.0 = b.0.max(seq);
+                }
+            } else {
+                m.push_back((seq, off));
+            }
+            if m.len() > SEQ_MARKS {
+                m.pop_front();
+            }
+        }
+        self.wake();
+    }
+
+    /// The stream offset once every journal unit numbered below `seq` had reached it; None
+    /// while the stream has not got there. A point older than the marks kept gets the oldest
+    /// one (a later offset: WAIT then waits for a little more than it needed).
+    pub fn offset_at_seq(&self, seq: u64) -> Option<i64> {
+        if seq == 0 {
+            return Some(0);
+        }
+        let m = lock(&self.seq_marks);
+        m.iter().find(|(s, _)| *s >= seq).map(|(_, o)| *o)
     }
 
     /// A new full-sync cut id (marked in the journals with [`CUT_EPOCH_BIT`] set).
