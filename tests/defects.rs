@@ -404,3 +404,114 @@ fn movablekeys_flags_and_getkeys_match_redis() {
         }
     });
 }
+
+/// Fills keys whose replies are each past 1 MB: a list, a set, a hash, a zset of 20000 elements
+/// of 100 bytes, and 20000 keys with 60-byte names (KEYS, SCAN).
+fn fill_big(c: &mut RawConn) {
+    let elems: Vec<String> = (0..20_000).map(|i| format!("{i:0>100}")).collect();
+    for chunk in elems.chunks(1000) {
+        let mut cmds = Vec::new();
+        for (cmd, key) in [("RPUSH", "biglist"), ("SADD", "bigset")] {
+            let mut args = vec![cmd, key];
+            args.extend(chunk.iter().map(String::as_str));
+            cmds.push(common::encode_command(&args));
+        }
+        let mut hset = vec!["HSET".to_string(), "bighash".to_string()];
+        let mut zadd = vec!["ZADD".to_string(), "bigzset".to_string()];
+        let mut mset = vec!["MSET".to_string()];
+        for (i, e) in chunk.iter().enumerate() {
+            hset.extend([e.clone(), "v".to_string()]);
+            zadd.extend([i.to_string(), e.clone()]);
+            mset.extend([format!("{:0>60}", &e[e.len() - 8..]), "1".to_string()]);
+        }
+        cmds.push(common::encode_command(&hset));
+        cmds.push(common::encode_command(&zadd));
+        cmds.push(common::encode_command(&mset));
+        c.send(&cmds.concat());
+        for _ in 0..cmds.len() {
+            let r = reply(c);
+            assert!(!r.starts_with(b"-"), "{}", common::show(&r));
+        }
+    }
+}
+
+/// Item 1: every command whose reply size the client chooses closes that client once its
+/// reply passes `client-output-buffer-limit normal`'s hard limit; others are served and the
+/// server stays up. The keys sit on either shard at 2 shards, so replies built on another
+/// shard close the client the same way.
+fn big_replies_close_only_their_client(server: &Server) {
+    let mut c = server.raw();
+    fill_big(&mut c);
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1mb 0 0"
+        ]),
+        b"+OK\r\n"
+    );
+    let mut sort_gets = vec!["SORT", "biglist", "BY", "nosort"];
+    for _ in 0..20 {
+        sort_gets.extend(["GET", "#"]);
+    }
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["LRANGE", "biglist", "0", "-1"],
+        vec!["SMEMBERS", "bigset"],
+        vec!["HGETALL", "bighash"],
+        vec!["HKEYS", "bighash"],
+        vec!["ZRANGE", "bigzset", "0", "-1", "WITHSCORES"],
+        vec!["ZRANGE", "bigzset", "-inf", "+inf", "BYSCORE"],
+        vec!["ZRANGE", "bigzset", "-", "+", "BYLEX"],
+        vec!["ZREVRANGEBYSCORE", "bigzset", "+inf", "-inf", "WITHSCORES"],
+        vec!["KEYS", "*"],
+        vec!["SCAN", "0", "COUNT", "1000000"],
+        vec!["SORT", "biglist", "BY", "nosort"],
+        sort_gets,
+    ];
+    for args in &cases {
+        let mut greedy = server.raw();
+        greedy.send(&common::encode_command(args));
+        assert!(
+            greedy.is_closed(Duration::from_secs(30)),
+            "{}: {args:?} was answered",
+            server.bin
+        );
+        let mut other = server.raw();
+        assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n", "{args:?}");
+    }
+    // Under the limit the same commands answer in full.
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 0 0"
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        array_len(&c.cmd_reply(&["LRANGE", "biglist", "0", "-1"])),
+        20_000
+    );
+    assert_eq!(array_len(&c.cmd_reply(&["KEYS", "*"])), 20_004);
+    let Reply::Bulk(Some(info)) = c.cmd_reply(&["INFO", "clients"]) else {
+        panic!("INFO")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    assert!(
+        wait_until(WAIT, || {
+            let Reply::Bulk(Some(i)) = c.cmd_reply(&["INFO", "clients"]) else {
+                return false;
+            };
+            String::from_utf8_lossy(&i).contains("connected_clients:1\r\n")
+        }),
+        "{info}"
+    );
+}
+
+#[test]
+fn big_client_sized_replies_close_only_that_client() {
+    big_replies_close_only_their_client(&common::RedisServer::start(&[]));
+    for_shards(&[], big_replies_close_only_their_client);
+}

@@ -165,8 +165,7 @@ fn normal_client_that_does_not_read(server: &Server, label: &str) {
         ]),
         Reply::Simple(b"OK".to_vec())
     );
-    // One 20 MB reply (ringkv reads no further requests of a client while the kernel does not
-    // take its replies, so a flood of small ones stays near the kernel's buffers; README).
+    // One 20 MB reply.
     let huge = vec![b'h'; 20 << 20];
     assert_eq!(
         admin.cmd_reply(&[&b"SET"[..], b"huge", &huge]),
@@ -254,4 +253,131 @@ fn query_buffer_shows_in_client_list_qbuf_and_qbuf_free() {
     query_buffer_shows_in_client_list(&RedisServer::start(&[]), "redis-server");
     query_buffer_shows_in_client_list(&Server::ringkv(1, &[]), "ringkv(1)");
     query_buffer_shows_in_client_list(&Server::ringkv(2, &[]), "ringkv(2)");
+}
+
+/// Pipelines `GET small` in writes of 1000 without ever reading, until `total` were sent or
+/// the server closed the connection. True when a write failed (the connection was closed).
+fn pipeline_without_reading(c: &mut common::RawConn, total: usize) -> bool {
+    use std::io::Write;
+    c.stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let chunk = common::encode_command(&["GET", "small"]).repeat(1000);
+    for _ in 0..total / 1000 {
+        match c.stream.write_all(&chunk) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("the server stopped reading the pipelining client: {e}")
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn info_field(admin: &mut common::RawConn, field: &str) -> i64 {
+    let Reply::Bulk(Some(text)) = admin.cmd_reply(&["INFO", "clients"]) else {
+        panic!("INFO did not answer a bulk");
+    };
+    let text = String::from_utf8_lossy(&text).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+}
+
+fn pipelining_client_that_never_reads(server: &Server, label: &str) {
+    let mut admin = server.raw();
+    let small = vec![b's'; 100];
+    assert_eq!(
+        admin.cmd_reply(&[&b"SET"[..], b"small", &small]),
+        Reply::Simple(b"OK".to_vec())
+    );
+    // Hard limit: small replies that only add up past it (each read of requests gives far
+    // less than 1 MB of replies), so the server must keep reading while they wait.
+    assert_eq!(
+        admin.cmd_reply(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1mb 0 0"
+        ]),
+        Reply::Simple(b"OK".to_vec())
+    );
+    let mut flood = server.raw();
+    set_name(&mut flood, "flood");
+    pipeline_without_reading(&mut flood, 400_000);
+    assert!(
+        flood.is_closed(Duration::from_secs(10)),
+        "{label}: the pipelining client was not closed"
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(10), || client_fields(
+            &mut admin, "flood"
+        )
+        .is_none()),
+        "{label}: still in CLIENT LIST"
+    );
+    assert!(
+        server.wait_log(
+            "scheduled to be closed ASAP for overcoming of output buffer limits",
+            Duration::from_secs(10)
+        ),
+        "{label}: no log line:\n{}",
+        server.log()
+    );
+
+    // Soft limit with seconds: past 512 KB, closed once a reply is added more than a second
+    // after it was first passed.
+    assert_eq!(
+        admin.cmd_reply(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 512kb 1"
+        ]),
+        Reply::Simple(b"OK".to_vec())
+    );
+    let mut soft = server.raw();
+    set_name(&mut soft, "softflood");
+    let mut closed = pipeline_without_reading(&mut soft, 60_000);
+    closed = closed
+        || common::wait_until(Duration::from_secs(15), || {
+            std::thread::sleep(Duration::from_millis(200));
+            pipeline_without_reading(&mut soft, 1000)
+                || client_fields(&mut admin, "softflood").is_none()
+        });
+    assert!(
+        closed,
+        "{label}: the client past the soft limit is still connected"
+    );
+    assert!(
+        soft.is_closed(Duration::from_secs(10)),
+        "{label}: soft: still open"
+    );
+
+    // Everyone else is served; the server's view of its clients is sane.
+    assert_eq!(admin.cmd_reply(&["PING"]), Reply::Simple(b"PONG".to_vec()));
+    let mut reader = server.raw();
+    for _ in 0..100 {
+        assert_eq!(
+            reader.cmd_reply(&["GET", "small"]),
+            Reply::Bulk(Some(small.clone()))
+        );
+    }
+    assert!(
+        common::wait_until(Duration::from_secs(10), || info_field(
+            &mut admin,
+            "connected_clients"
+        ) == 2),
+        "{label}: connected_clients: {}",
+        info_field(&mut admin, "connected_clients")
+    );
+}
+
+#[test]
+fn pipelining_client_that_never_reads_is_closed_hard_and_soft() {
+    pipelining_client_that_never_reads(&RedisServer::start(&[]), "redis-server");
+    pipelining_client_that_never_reads(&Server::ringkv(1, &[]), "ringkv(1)");
+    pipelining_client_that_never_reads(&Server::ringkv(2, &[]), "ringkv(2)");
 }

@@ -609,9 +609,10 @@ async fn keyed(
                     None => break,
                 }
             }
-            let (reply, events, ran) = run_remote(&shard, s, conn.db, conn.proto(), batch).await;
+            let ((reply, closing), events, ran) =
+                run_remote(&shard, s, conn.db, conn.proto(), batch).await;
             notify::absorb(events);
-            conn.out.raw(&reply);
+            conn.out.absorb(&reply, closing);
             introspect::after_remote(conn, ran);
             *clock = RunClock::start();
         }
@@ -645,8 +646,8 @@ async fn multi_batch(
         }
     }
     let single = cmds.len() == 1;
-    let (reply, ran) = multi::execute_timed(shard, conn.db, conn.proto(), cmds).await;
-    conn.out.raw(&reply);
+    let ((reply, closing), ran) = multi::execute_timed(shard, conn.db, conn.proto(), cmds).await;
+    conn.out.absorb(&reply, closing);
     if introspect::wants_argv(&conn.shard) {
         for (spec, argv, usec) in ran {
             // A command alone counts its whole transaction, as before.
@@ -728,9 +729,14 @@ fn squashable(
     }
 }
 
-/// What a remote shard sends back for a batch: the replies, the keyspace events, and the
-/// commands slow enough for the slow log (see [`introspect::Ran`]).
-type RemoteReply = (Bytes, Option<Vec<notify::Event>>, Vec<introspect::Ran>);
+/// What a remote shard sends back for a batch: the replies, whether they stopped at the
+/// output limit ([`ReplyBuf::closing`]: the client is closed as if they were built here), the
+/// keyspace events, and the commands slow enough for the slow log (see [`introspect::Ran`]).
+type RemoteReply = (
+    (Bytes, bool),
+    Option<Vec<notify::Event>>,
+    Vec<introspect::Ran>,
+);
 
 /// Sends a batch of single-shard commands to shard `target` and returns their replies and
 /// keyspace events.
@@ -758,7 +764,11 @@ async fn run_remote(
                     let usec = run_here(sh, db, &mut out, spec, f, &argv, &mut clock);
                     ran.note(spec, argv, usec);
                 }
-                resp.send(sh, Box::new((out.buf.freeze(), notify::take(), ran.done())));
+                let closing = out.closing;
+                resp.send(
+                    sh,
+                    Box::new(((out.buf.freeze(), closing), notify::take(), ran.done())),
+                );
                 return;
             }
             let sh = sh.clone();
@@ -769,9 +779,10 @@ async fn run_remote(
                     let usec = run_here(&sh, db, &mut out, spec, f, &argv, &mut RunClock::start());
                     ran.note(spec, argv, usec);
                 }
+                let closing = out.closing;
                 resp.send(
                     &sh,
-                    Box::new((out.buf.freeze(), notify::take(), ran.done())),
+                    Box::new(((out.buf.freeze(), closing), notify::take(), ran.done())),
                 );
             })
             .detach();

@@ -419,6 +419,9 @@ fn hkeys(ctx: &mut Ctx, argv: &[Bytes]) {
     with_hash(ctx, &argv[1], |h, out, _| {
         out.array(h.map_or(0, |h| h.len()));
         for (f, _) in h.iter().flat_map(|h| h.iter()) {
+            if out.stop() {
+                break;
+            }
             out.bulk(f);
         }
     })
@@ -428,6 +431,9 @@ fn hvals(ctx: &mut Ctx, argv: &[Bytes]) {
     with_hash(ctx, &argv[1], |h, out, _| {
         out.array(h.map_or(0, |h| h.len()));
         for (_, v) in h.iter().flat_map(|h| h.iter()) {
+            if out.stop() {
+                break;
+            }
             out.bulk(v);
         }
     })
@@ -437,6 +443,9 @@ fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) {
     with_hash(ctx, &argv[1], |h, out, _| {
         out.map(h.map_or(0, |h| h.len()));
         for (f, v) in h.iter().flat_map(|h| h.iter()) {
+            if out.stop() {
+                break;
+            }
             out.bulk(f);
             out.bulk(v);
         }

@@ -14,6 +14,7 @@ use crate::keyspace::evict;
 use crate::keyspace::notify::{self, NOTIFY_GENERIC};
 use crate::keyspace::{now_ms, Db, Entry, RString, Value, NO_EXPIRE};
 use crate::net::Conn;
+use crate::resp::{Proto, ReplyBuf};
 use crate::shard::Mesh;
 use bytes::Bytes;
 use rand::Rng;
@@ -750,29 +751,53 @@ fn object_help(ctx: &mut Ctx, _argv: &[Bytes]) {
 // KEYS SCAN RANDOMKEY (gather over every shard)
 
 /// The live keys of `db` matching `pattern` (`*` skips matching).
-pub fn op_keys(db: &Db, pattern: &[u8], now: i64) -> Vec<Box<[u8]>> {
+fn matching_keys<'a>(
+    db: &'a Db,
+    pattern: &'a [u8],
+    now: i64,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     let all = pattern == b"*";
     db.iter()
-        .filter(|(k, e)| {
+        .filter(move |(k, e)| {
             (e.expire_at == NO_EXPIRE || e.expire_at > now)
                 && (all || stringmatch(pattern, k, false))
         })
-        .map(|(k, _)| k.into())
-        .collect()
+        .map(|(k, _)| k)
+}
+
+/// The live keys of `db` matching `pattern` (`*` skips matching).
+pub fn op_keys(db: &Db, pattern: &[u8], now: i64) -> Vec<Box<[u8]>> {
+    matching_keys(db, pattern, now).map(Into::into).collect()
+}
+
+/// KEYS on one shard: its matching keys as reply bulks, written as they are found (no copy of
+/// the keys besides the reply), how many, and whether the reply stopped at the output limit.
+fn op_keys_reply(db: &Db, pattern: &[u8], now: i64, proto: Proto) -> (usize, Bytes, bool) {
+    let mut out = ReplyBuf::new(proto);
+    let mut n = 0;
+    for k in matching_keys(db, pattern, now) {
+        if out.stop() {
+            break;
+        }
+        out.bulk(k);
+        n += 1;
+    }
+    (n, out.buf.freeze(), out.closing)
 }
 
 fn keys<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
     Box::pin(async move {
         let db = conn.db;
         let pattern = argv[1].clone();
+        let proto = conn.proto();
         let parts = Mesh::run_on_all(&conn.shard, move |sh| {
-            op_keys(&sh.data.borrow().dbs[db], &pattern, now_ms())
+            op_keys_reply(&sh.data.borrow().dbs[db], &pattern, now_ms(), proto)
         })
         .await;
-        let n = parts.iter().map(Vec::len).sum();
+        let n = parts.iter().map(|p| p.0).sum();
         conn.out.array(n);
-        for k in parts.iter().flatten() {
-            conn.out.bulk(k);
+        for (_, bulks, closing) in &parts {
+            conn.out.absorb(bulks, *closing);
         }
     })
 }
@@ -918,6 +943,9 @@ fn scan<'a>(conn: &'a mut Conn, argv: &'a [Bytes]) -> BoxFuture<'a> {
         conn.out.bulk(itoa::Buffer::new().format(next).as_bytes());
         conn.out.array(keys.len());
         for k in &keys {
+            if conn.out.stop() {
+                break;
+            }
             conn.out.bulk(k);
         }
     })

@@ -419,6 +419,9 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) {
             let (first, n) = l.range(start, end);
             ctx.out.array(n);
             for item in l.iter_range(first, n) {
+                if ctx.out.stop() {
+                    break;
+                }
                 ctx.out.bulk(item);
             }
         }
@@ -587,6 +590,9 @@ fn lpos(ctx: &mut Ctx, argv: &[Bytes]) {
         (Some(_), _) => {
             ctx.out.array(found.len());
             for i in found {
+                if ctx.out.stop() {
+                    break;
+                }
                 ctx.out.int(i as i64);
             }
         }

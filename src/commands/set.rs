@@ -435,6 +435,9 @@ fn smembers(ctx: &mut Ctx, argv: &[Bytes]) {
     with_set(ctx, &argv[1], |s, out, _| {
         out.set(s.map_or(0, |s| s.len()));
         for m in s.iter().flat_map(|s| s.iter()) {
+            if out.stop() {
+                break;
+            }
             reply_member(out, m);
         }
     })

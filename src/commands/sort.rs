@@ -429,6 +429,10 @@ fn op_sort(ctx: &mut Ctx, argv: &[Bytes], o: &SortOpts) {
             let per = o.gets.len().max(1);
             ctx.out.array(out.len() * per);
             for e in &out {
+                // GET repeated many times multiplies the reply by the client's choice.
+                if ctx.out.stop() {
+                    break;
+                }
                 if o.gets.is_empty() {
                     ctx.out.bulk(e);
                 }
@@ -575,6 +579,9 @@ async fn coordinate(conn: &mut Conn, argv: &[Bytes], readonly: bool) {
         };
         if !reply.starts_with(format!("-{RETRY}").as_bytes()) {
             conn.out.raw(&reply);
+            // Built in a buffer of its own (maybe on another shard): one stopped at the limit
+            // is at least the limit long, so the same check raises `closing` here too.
+            conn.out.stop();
             return;
         }
     }

@@ -118,8 +118,8 @@ impl ClientHandle {
             (self.addr.clone(), self.laddr.clone())
         };
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
-            self.id, addr, laddr, self.fd, name, age, idle, flags, i.db, i.subs[0], i.subs[1], i.subs[2], i.multi, i.qbuf, i.qbuf_free, i.omem, i.tot_mem, i.last_cmd, i.user, i.resp
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+            self.id, addr, laddr, self.fd, name, age, idle, flags, i.db, i.subs[0], i.subs[1], i.subs[2], i.multi, i.qbuf, i.qbuf_free, i.omem, i.tot_mem, if i.omem > 0 { "rw" } else { "r" }, i.last_cmd, i.user, i.resp
         );
         // Redis 7.0 has no CLIENT SETINFO; the fields appear once a client library sets them
         // (as Redis 7.2 shows them), so 7.0-era parsers see the exact 7.0 line.

@@ -81,6 +81,24 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         let subscriber = conn.pubsub.clone().filter(|s| s.listening());
         let n = if std::mem::take(&mut carried) {
             0
+        } else if !conn.out.is_empty() && conn.monitor.is_none() && subscriber.is_none() {
+            // Replies the kernel has not taken yet. Redis keeps reading a client whatever its
+            // output holds, so one that pipelines without reading its replies grows its output
+            // until the limits close it: do the same, sending what the kernel takes meanwhile.
+            match send_or_read(&mut stream, &mut conn, &mut inbuf[start..]).await {
+                Io::Read(n) => n,
+                Io::Sent | Io::Tick => {
+                    inbuf.truncate(start);
+                    continue;
+                }
+                Io::Eof => {
+                    // Half-closed after its last requests: it still gets their replies.
+                    inbuf.truncate(start);
+                    write_out(&mut stream, &mut conn).await;
+                    break;
+                }
+                Io::Closed => break,
+            }
         } else if conn.monitor.is_some() || subscriber.is_some() {
             // A MONITOR or subscribed connection waits for either its own input or lines /
             // messages to stream; it is exempt from `timeout` like Redis's monitors and
@@ -96,7 +114,6 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     (None, None) => std::future::pending().await,
                 };
-                shard.data.borrow_mut().stats.net_output_bytes += l.len() as u64;
                 conn.out.raw(&l);
                 None
             };
@@ -108,7 +125,6 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
                     if !write_out(&mut stream, &mut conn).await {
                         break 'conn;
                     }
-                    conn.out.buf.clear();
                     continue;
                 }
             }
@@ -207,12 +223,20 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
             i.qbuf_free = inbuf.capacity() - inbuf.len();
             i.tot_mem = inbuf.capacity() + conn.out.buf.capacity() + CONN_OVERHEAD;
         }
-        if !conn.out.is_empty() {
-            shard.data.borrow_mut().stats.net_output_bytes += conn.out.len() as u64;
-            if !write_out(&mut stream, &mut conn).await {
-                break 'conn;
-            }
-            conn.out.buf.clear();
+        if conn.handle.killed.get() {
+            break;
+        }
+        // The replies leave at the top of the loop, while further requests are read; what
+        // must be sent before the connection closes or changes role (QUIT, a replica's
+        // +FULLRESYNC), or before it streams MONITOR lines or messages, is sent now.
+        let listening = conn.pubsub.as_ref().is_some_and(|s| s.listening());
+        if (conn.close_after_reply
+            || conn.replconf.start.is_some()
+            || conn.monitor.is_some()
+            || listening)
+            && !write_out(&mut stream, &mut conn).await
+        {
+            break 'conn;
         }
         if conn.close_after_reply {
             break;
@@ -244,29 +268,107 @@ const CONN_OVERHEAD: usize = 2048;
 /// left and the output buffer limits apply to it (re-checked each second for the soft limit's
 /// seconds). False when the connection is to close (write error, or past the limits).
 async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, conn: &mut Conn) -> bool {
-    let mut pos = 0;
-    let total = conn.out.buf.len();
-    while pos < total {
-        let left = total - pos;
-        conn.handle.info.borrow_mut().omem = left;
-        if conn.over_output_limit(left) {
+    while !conn.out.is_empty() {
+        if conn.over_output_limit(conn.out.len()) {
             return false;
         }
-        let buf = &conn.out.buf[pos..];
-        let wrote = futures_lite::future::or(async { Some(stream.write(buf).await) }, async {
-            glommio::timer::sleep(std::time::Duration::from_secs(1)).await;
-            None
-        })
-        .await;
+        let wrote =
+            futures_lite::future::or(async { Some(stream.write(&conn.out.buf).await) }, async {
+                glommio::timer::sleep(TICK).await;
+                None
+            })
+            .await;
         match wrote {
             Some(Ok(0)) | Some(Err(_)) => return false,
-            Some(Ok(n)) => pos += n,
+            Some(Ok(n)) => sent(conn, n),
             None => {} // the kernel took nothing for a second: re-check the limits
         }
     }
-    conn.handle.info.borrow_mut().omem = 0;
-    conn.handle.obuf_soft_since.set(0);
     true
+}
+
+/// How often held replies that the kernel does not take re-check the limits (the soft
+/// limit's seconds, `timeout`).
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What happened while replies were held: the kernel took some, a request arrived (bytes
+/// read), a second passed, the peer half-closed, or the connection is to close.
+enum Io {
+    Sent,
+    Read(usize),
+    Tick,
+    Eof,
+    Closed,
+}
+
+/// Sends held replies and reads further requests, whichever the socket allows first
+/// (glommio's stream I/O is readiness based: the side that loses leaves nothing in flight).
+/// The limits and `timeout` are re-checked each second while neither moves.
+async fn send_or_read<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    conn: &mut Conn,
+    buf: &mut [u8],
+) -> Io {
+    use std::pin::Pin;
+    use std::task::Poll;
+    enum Ready {
+        Wrote(usize),
+        Read(usize),
+        Eof,
+        Failed,
+    }
+    conn.handle.info.borrow_mut().omem = conn.out.len();
+    let out = &conn.out.buf;
+    let io = std::future::poll_fn(|cx| {
+        match Pin::new(&mut *stream).poll_write(cx, out) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Some(Ready::Failed)),
+            Poll::Ready(Ok(n)) => return Poll::Ready(Some(Ready::Wrote(n))),
+            Poll::Pending => {}
+        }
+        match Pin::new(&mut *stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Some(Ready::Eof)),
+            Poll::Ready(Ok(n)) => Poll::Ready(Some(Ready::Read(n))),
+            Poll::Pending => Poll::Pending,
+        }
+    });
+    let tick = async {
+        glommio::timer::sleep(TICK).await;
+        None
+    };
+    let ready = futures_lite::future::or(io, tick).await;
+    match ready {
+        Some(Ready::Wrote(n)) => {
+            sent(conn, n);
+            Io::Sent
+        }
+        Some(Ready::Read(n)) => Io::Read(n),
+        Some(Ready::Eof) => Io::Eof,
+        Some(Ready::Failed) => Io::Closed,
+        None => {
+            let idle = conn.handle.last_interaction.get().elapsed().as_secs();
+            if conn.over_output_limit(conn.out.len())
+                || (conn.cfg.timeout != 0 && idle >= conn.cfg.timeout)
+            {
+                return Io::Closed;
+            }
+            Io::Tick
+        }
+    }
+}
+
+/// The kernel took `n` bytes of the held replies.
+fn sent(conn: &mut Conn, n: usize) {
+    use bytes::Buf;
+    conn.out.buf.advance(n);
+    conn.shard.data.borrow_mut().stats.net_output_bytes += n as u64;
+    conn.handle.last_interaction.set(std::time::Instant::now());
+    let mut info = conn.handle.info.borrow_mut();
+    info.omem = conn.out.len();
+    if conn.out.is_empty() {
+        conn.handle.obuf_soft_since.set(0);
+        // Back to the start of the allocation rather than creeping along it.
+        conn.out.buf.clear();
+    }
 }
 
 async fn read_some<S: AsyncRead + Unpin>(

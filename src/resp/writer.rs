@@ -50,6 +50,13 @@ impl ReplyBuf {
         self.closing
     }
 
+    /// Appends a reply (or part of one) built in another buffer, another shard's, with its
+    /// outcome: cut short at the limit, it closes this client too.
+    pub fn absorb(&mut self, part: &[u8], closing: bool) {
+        self.buf.extend_from_slice(part);
+        self.closing |= closing;
+    }
+
     pub fn new(proto: Proto) -> Self {
         ReplyBuf {
             buf: BytesMut::with_capacity(16 * 1024),

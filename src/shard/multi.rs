@@ -59,17 +59,18 @@ pub async fn execute(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> Bytes {
-    run(shard, db, proto, cmds, true).await.0
+    run(shard, db, proto, cmds, true).await.0 .0
 }
 
-/// [`execute`] that also hands back each command with the µs its handler took (for the slow
-/// log of a batch of pipelined commands run as one transaction).
+/// [`execute`] that also hands back whether the replies stopped at the output limit
+/// ([`ReplyBuf::closing`]) and each command with the µs its handler took (for the slow log of a
+/// batch of pipelined commands run as one transaction).
 pub async fn execute_timed(
     shard: &Rc<Shard>,
     db: usize,
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
-) -> (Bytes, Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
+) -> ((Bytes, bool), Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
     run(shard, db, proto, cmds, true).await
 }
 
@@ -81,7 +82,7 @@ pub async fn execute_locked(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> Bytes {
-    run(shard, db, proto, cmds, false).await.0
+    run(shard, db, proto, cmds, false).await.0 .0
 }
 
 async fn run(
@@ -90,7 +91,7 @@ async fn run(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
     take_locks: bool,
-) -> (Bytes, Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
+) -> ((Bytes, bool), Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
     // A snapshot cut never sees half of this transaction. `execute_locked` runs inside an
     // EXEC block that already holds the gate.
     let _pass = match take_locks {
@@ -274,5 +275,6 @@ async fn run(
         .zip(usecs)
         .map(|((spec, _, argv), usec)| (spec, argv, usec))
         .collect();
-    (out.buf.freeze(), ran)
+    let closing = out.closing;
+    ((out.buf.freeze(), closing), ran)
 }
