@@ -119,9 +119,13 @@ fn replica_priority_announced_and_announce_ip_reach_info_and_the_master() {
         info_field(replica.port, "replication", "replica_announced").as_deref(),
         Some("0")
     );
-    let slave0 = info_field(master.port, "replication", "slave0").unwrap_or_default();
+    // The replica's link is up before the master has its first ACK (state=online then).
+    let mut slave0 = String::new();
     assert!(
-        slave0.starts_with("ip=10.1.2.3,port=7777,state=online"),
+        common::wait_until(WAIT, || {
+            slave0 = info_field(master.port, "replication", "slave0").unwrap_or_default();
+            slave0.starts_with("ip=10.1.2.3,port=7777,state=online")
+        }),
         "{slave0}"
     );
     let mut r = replica.raw();
@@ -260,4 +264,54 @@ fn replica_directives_ringkv() {
 #[test]
 fn replica_directives_redis() {
     replica_directives(RedisServer::start(&[]));
+}
+
+/// A deadline already past, set on a replica (a writable one here; a PEXPIREAT of the master
+/// that arrives late is the same case): Redis's checkAlreadyExpired does not delete on a
+/// replica, it sets the deadline, so the key is hidden from reads and DBSIZE still counts it.
+fn past_deadline_on_a_replica(kind: common::Kind) {
+    let master = RedisServer::start(&[]);
+    let mport = master.port.to_string();
+    let replica = Server::start(
+        kind,
+        None,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &mport,
+            "--replica-read-only",
+            "no",
+        ],
+    );
+    assert!(
+        common::wait_until(WAIT, || linked(replica.port)),
+        "{}",
+        replica.log()
+    );
+    let mut r = replica.raw();
+    let (a, b) = (
+        common::key_on_shard("past", "", 0, 2),
+        common::key_on_shard("past", "", 1, 2),
+    );
+    for (k, cmd) in [(&a, "PEXPIREAT"), (&b, "EXPIREAT")] {
+        assert_eq!(r.cmd(&["SET", k, "v"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&[cmd, k, "1"]), b":1\r\n", "{cmd} in the past");
+    }
+    assert_eq!(r.cmd(&["EXISTS", &a, &b]), b":0\r\n", "{}", kind.label());
+    assert_eq!(r.cmd(&["DBSIZE"]), b":2\r\n", "{}", kind.label());
+}
+
+#[test]
+fn past_deadline_on_a_replica_ringkv_1_shard() {
+    past_deadline_on_a_replica(common::Kind::Ringkv(1));
+}
+
+#[test]
+fn past_deadline_on_a_replica_ringkv_2_shards() {
+    past_deadline_on_a_replica(common::Kind::Ringkv(2));
+}
+
+#[test]
+fn past_deadline_on_a_replica_redis() {
+    past_deadline_on_a_replica(common::Kind::Redis);
 }
