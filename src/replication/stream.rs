@@ -20,13 +20,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn conf_i64(shared: &Shared, name: &str, default: i64) -> i64 {
-    shared
-        .config()
-        .get_one(name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use super::sync::conf_i64;
 
 /// Installs the tap and starts the stream thread (once, at startup).
 pub fn start(shared: &Arc<Shared>) {

@@ -28,7 +28,9 @@ fn eq_ic(a: &[u8], b: &str) -> bool {
     a.eq_ignore_ascii_case(b.as_bytes())
 }
 
-fn conf_i64(shared: &Shared, name: &str, default: i64) -> i64 {
+/// A numeric directive of the replication family, read through CONFIG's table (the stream
+/// thread uses it too).
+pub(crate) fn conf_i64(shared: &Shared, name: &str, default: i64) -> i64 {
     shared
         .config()
         .get_one(name)
