@@ -119,6 +119,39 @@ impl Layout {
         s
     }
 
+    /// What a failure message needs to tell where a rejoin stopped: both nodes' replication
+    /// sections, the old master's log, and every sentinel's view of the master and replicas.
+    fn views(&self, old: u16, new: u16) -> String {
+        let mut s = String::new();
+        for port in [old, new] {
+            s.push_str(&format!(
+                "--- INFO replication of {port} ---\n{}\n",
+                auth_cli(port, &["INFO", "replication"])
+            ));
+        }
+        if let Some(n) = self.nodes.iter().find(|n| n.port == old) {
+            let text = std::fs::read_to_string(self.dir.join(&format!("{}.log", n.name)))
+                .unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            s.push_str(&format!("--- the end of {}.log ---\n", n.name));
+            for l in tail.into_iter().rev() {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        for x in self.sentinels() {
+            for what in ["master", "replicas"] {
+                s.push_str(&format!(
+                    "--- SENTINEL {what} mymaster on {} ---\n{}",
+                    x.port,
+                    cli(x.port, &["SENTINEL", what, "mymaster"]).replace('\n', " ")
+                ));
+                s.push('\n');
+            }
+        }
+        s
+    }
+
     fn run(&self, cmd: &str) -> String {
         let out = run_bounded(60, &script(), &[cmd, "--dir", &self.dir.path_str()]);
         assert!(out.status.success(), "ha-local {cmd}: {}", out.status);
@@ -556,8 +589,9 @@ fn ringkv_failover(sentinels: &str) {
                 && info.contains(&format!("master_port:{new}\r\n"))
                 && info.contains("master_link_status:up\r\n")
         }),
-        "the old master did not rejoin:\n{}",
-        l.logs()
+        "the old master did not rejoin:\n{}\n{}",
+        l.logs(),
+        l.views(old, new)
     );
     assert!(
         wait_until(Duration::from_secs(20), || auth_cli(old, &["GET", "after"])

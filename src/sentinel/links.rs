@@ -816,6 +816,9 @@ pub fn refresh_info(s: &mut Sentinel, loc: Loc, info: &str, now: Ms) {
                 "+failover-state-reconf-slaves",
                 Loc::Master(mi),
             );
+            let from = s.masters[mi].inst.addr();
+            let to = s.masters[mi].replicas[ri].addr();
+            s.client_reconfig(mi, "leader", from, to);
             // Tell everyone about the new configuration as soon as possible.
             let m = &mut s.masters[mi];
             m.inst.last_pub_time = 0;
