@@ -550,6 +550,18 @@ async fn block(
 
 /// Waits for the waiter's outcome, the deadline, or the connection's end.
 async fn wait(conn: &Conn, w: &Arc<Waiter>, timeout_ms: u64) -> Outcome {
+    wait_or(conn, w, timeout_ms, |_| false).await
+}
+
+/// [`wait`], and also done (with an empty `Outcome::Reply`) once `ready` says so: WAIT's
+/// condition is the replicas' ACKs rather than a key. `ready` gets the context so it can
+/// register its waker before it checks, and an update landing in between still wakes us.
+pub(crate) async fn wait_or(
+    conn: &Conn,
+    w: &Arc<Waiter>,
+    timeout_ms: u64,
+    mut ready: impl FnMut(&mut std::task::Context<'_>) -> bool,
+) -> Outcome {
     let mut timer = (timeout_ms > 0).then(|| {
         Box::pin(glommio::timer::sleep(std::time::Duration::from_millis(
             timeout_ms,
@@ -563,13 +575,19 @@ async fn wait(conn: &Conn, w: &Arc<Waiter>, timeout_ms: u64) -> Outcome {
             if w.claim() {
                 return Poll::Ready(Outcome::Gone);
             }
-        } else if let Some(t) = timer.as_mut() {
+            return Poll::Pending;
+        }
+        if let Some(t) = timer.as_mut() {
             if t.as_mut().poll(cx).is_ready() {
                 timer = None;
                 if w.claim() {
                     return Poll::Ready(Outcome::TimedOut);
                 }
+                return Poll::Pending;
             }
+        }
+        if ready(cx) && w.claim() {
+            return Poll::Ready(Outcome::Reply(Bytes::new()));
         }
         // Claimed by a server of the key (or CLIENT UNBLOCK): its outcome is on the way.
         Poll::Pending

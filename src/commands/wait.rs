@@ -19,9 +19,7 @@ use super::{errors, parse_i64, BoxFuture, Ctx, Handler};
 use crate::net::Conn;
 use crate::shard::blocking::{Outcome, Request, Waiter, Wants};
 use bytes::Bytes;
-use std::future::{poll_fn, Future};
 use std::sync::Arc;
-use std::task::Poll;
 
 pub static COMMANDS: &[CommandSpec] = &[spec(
     "wait",
@@ -136,36 +134,9 @@ async fn block(conn: &mut Conn, numreplicas: i64, timeout_ms: u64) -> Outcome {
 
 async fn wait_for(conn: &Conn, w: &Arc<Waiter>, numreplicas: i64, timeout_ms: u64) -> Outcome {
     let repl = &conn.shard.shared.repl;
-    let mut timer = (timeout_ms > 0).then(|| {
-        Box::pin(glommio::timer::sleep(std::time::Duration::from_millis(
-            timeout_ms,
-        )))
-    });
-    poll_fn(|cx| {
-        if let Some(o) = w.poll_outcome(cx.waker()) {
-            return Poll::Ready(o);
-        }
-        if conn.handle.eof.get() || conn.handle.killed.get() {
-            if w.claim() {
-                return Poll::Ready(Outcome::Gone);
-            }
-            return Poll::Pending;
-        }
-        if let Some(t) = timer.as_mut() {
-            if t.as_mut().poll(cx).is_ready() {
-                timer = None;
-                if w.claim() {
-                    return Poll::Ready(Outcome::TimedOut);
-                }
-                return Poll::Pending;
-            }
-        }
-        // Registered before the check, so an ACK landing in between still wakes us.
+    super::blocking::wait_or(conn, w, timeout_ms, |cx| {
         repl.register(cx.waker());
-        if acked(conn) as i64 >= numreplicas && w.claim() {
-            return Poll::Ready(Outcome::Reply(Bytes::new()));
-        }
-        Poll::Pending
+        acked(conn) as i64 >= numreplicas
     })
     .await
 }
