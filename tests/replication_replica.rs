@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{rcmd as cmd, value_text as text};
+
 use common::{RedisServer, Server};
 use redis::Value;
 use std::collections::BTreeMap;
@@ -11,15 +13,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 const DBS: [u32; 3] = [0, 3, 9];
-
-fn cmd(con: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query::<Value>(con)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 /// A command whose error (e.g. -LOADING while the replica loads) is a value, not a panic: the
 /// datasets then differ and the comparison is retried.
@@ -30,18 +23,6 @@ fn try_cmd(con: &mut redis::Connection, args: &[&str]) -> Value {
     }
     c.query::<Value>(con)
         .unwrap_or_else(|e| Value::SimpleString(format!("error: {e}")))
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Nil => "(nil)".into(),
-        Value::Okay => "OK".into(),
-        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
-        other => format!("{other:?}"),
-    }
 }
 
 fn auth(con: &mut redis::Connection, pass: Option<&str>) {

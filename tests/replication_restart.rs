@@ -9,31 +9,13 @@
 
 mod common;
 
+use common::{rcmd as cmd, value_text as text};
+
 use common::{RedisServer, Server};
 use redis::Value;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn cmd(con: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query::<Value>(con)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Nil => "(nil)".into(),
-        Value::Okay => "OK".into(),
-        other => format!("{other:?}"),
-    }
-}
 
 fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
     let info = text(&cmd(con, &["INFO", section]));

@@ -427,6 +427,30 @@ pub fn client(port: u16) -> redis::Connection {
 // ---------------------------------------------------------------------------------------
 // Raw RESP
 
+/// One command through redis-rs; an error reply panics with the command in the message.
+pub fn rcmd(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query::<redis::Value>(con)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// A redis-rs reply as text: scalars as redis-cli prints them, arrays comma-joined.
+pub fn value_text(v: &redis::Value) -> String {
+    use redis::Value;
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Nil => "(nil)".into(),
+        Value::Okay => "OK".into(),
+        Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(","),
+        other => format!("{other:?}"),
+    }
+}
+
 /// RESP multibulk encoding of one command.
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
