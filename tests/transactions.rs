@@ -173,3 +173,101 @@ fn client_list_shows_multi_state() {
         "{after}"
     );
 }
+
+/// The commands of a RESP stream (an AOF), each as its arguments.
+fn stream_commands(mut bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let mut cmds = Vec::new();
+    while let Ok(Some((Reply::Array(Some(items)), used))) = common::parse_reply(bytes) {
+        cmds.push(
+            items
+                .into_iter()
+                .map(|r| match r {
+                    Reply::Bulk(Some(b)) => b,
+                    other => panic!("not a bulk argument: {other:?}"),
+                })
+                .collect(),
+        );
+        bytes = &bytes[used..];
+    }
+    cmds
+}
+
+/// While a block whose keys live on both shards waits for the other shard, other clients'
+/// writes on its shard run; they must be journaled as their own units, never inside the block's
+/// MULTI ... EXEC (which would hold them back until the block ends and make them part of it).
+#[test]
+fn other_clients_writes_stay_out_of_a_cross_shard_block() {
+    let server = Server::ringkv(2, &["--appendonly", "yes", "--appendfsync", "no"]);
+    let a = key_on_shard("blk", "a", 0, 2);
+    let b = key_on_shard("blk", "b", 1, 2);
+    let port = server.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let stop = stop.clone();
+        writers.push(std::thread::spawn(move || {
+            let mut c = common::RawConn::connect(port);
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(c.cmd(&["SET", &format!("other:{w}:{i}"), "x"]), b"+OK\r\n");
+                i += 1;
+            }
+        }));
+    }
+    let mut c = server.raw();
+    for i in 0..300 {
+        let v = i.to_string();
+        assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["SET", &a, &v]), b"+QUEUED\r\n");
+        assert_eq!(c.cmd(&["SET", &b, &v]), b"+QUEUED\r\n");
+        assert_eq!(c.cmd(&["INCR", &a]), b"+QUEUED\r\n");
+        assert!(matches!(c.cmd_reply(&["EXEC"]), Reply::Array(Some(_))));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    // appendfsync no: the file catches up shortly after the replies; wait (bounded) for
+    // every block to be there.
+    let dir = server.dir.join("appendonlydir");
+    let read_all = || {
+        let mut bytes = Vec::new();
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+            .collect();
+        names.sort();
+        for p in names {
+            bytes.extend(std::fs::read(p).unwrap());
+        }
+        stream_commands(&bytes)
+    };
+    let mut blocks = 0;
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(10),
+        || {
+            let cmds = read_all();
+            blocks = cmds
+                .iter()
+                .filter(|c| c[0].eq_ignore_ascii_case(b"MULTI"))
+                .count();
+            blocks >= 300
+        }
+    ));
+    let mut inside = false;
+    for cmd in read_all() {
+        let name = String::from_utf8_lossy(&cmd[0]).to_ascii_uppercase();
+        match name.as_str() {
+            "MULTI" => inside = true,
+            "EXEC" => inside = false,
+            _ if inside => assert!(
+                !cmd.iter().any(|a| a.starts_with(b"other:")),
+                "another client's write inside a block: {}",
+                common::show_args(&cmd)
+            ),
+            _ => {}
+        }
+    }
+}

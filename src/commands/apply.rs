@@ -69,6 +69,7 @@ impl StreamClient {
                 origin: Some(origin),
                 kept_pushes: None,
                 replconf: Default::default(),
+                block_unit: None,
             },
         }
     }

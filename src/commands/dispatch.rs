@@ -435,11 +435,12 @@ pub async fn coord_write(
         let data = &mut *data;
         data.effects
             .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
-        data.effects.absorb(
-            &shard.shared.hub,
-            shard.id,
-            vec![(conn.db as u32, argv.to_vec())],
-        );
+        let op = vec![(conn.db as u32, argv.to_vec())];
+        match conn.block_unit.as_mut() {
+            // Inside a cross-shard EXEC block: part of the block's unit.
+            Some(unit) => unit.extend(op),
+            None => data.effects.absorb(&shard.shared.hub, shard.id, op),
+        }
     }
 }
 

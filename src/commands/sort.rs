@@ -556,7 +556,14 @@ async fn coordinate(conn: &mut Conn, argv: &[Bytes], readonly: bool) {
         let reply = if in_exec {
             // The block holds the locks of SORT's own keys; pattern keys are read unlocked.
             // (Counted once, by the transaction step: EXEC does not count its coordinators.)
-            multi::execute_locked(&shard, db, proto, vec![(step_spec, sort_step, step)]).await
+            multi::execute_locked(
+                &shard,
+                db,
+                proto,
+                vec![(step_spec, sort_step, step)],
+                conn.block_unit.as_mut(),
+            )
+            .await
         } else if owners.len() == 1 || shard.nshards == 1 {
             let target = owners.into_iter().next().unwrap_or(shard.id);
             let locks: Vec<LockKey> = pos

@@ -423,14 +423,17 @@ async fn run_block(
     intact &= !token.as_ref().is_some_and(watch::is_dirty);
     if intact {
         conn.out.array(cmds.len());
-        shard.data.borrow_mut().effects.begin_unit();
+        conn.block_unit = Some(Vec::new());
         for (spec, argv) in cmds {
             let t = clock::cycles();
             run_one(conn, spec, argv.clone()).await;
             let usec = clock::to_us(clock::cycles().wrapping_sub(t));
             introspect::exec_ran(conn, spec, &argv, usec);
         }
-        commit_unit(&shard);
+        // One MULTI/EXEC in the stream (the hub ignores an empty unit).
+        if let Some(unit) = conn.block_unit.take() {
+            shard.shared.hub.push(shard.id, unit);
+        }
     } else {
         conn.out.null_array();
     }
@@ -449,8 +452,7 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
             let db = conn.db;
             if owners.all(|s| s == first) && !has_other_db_keys(spec, &argv, db) {
                 if first == shard.id {
-                    let mut clock = RunClock::start();
-                    run_here(&shard, db, &mut conn.out, spec, f, &argv, &mut clock);
+                    run_into_block(conn, spec, f, &argv);
                 } else {
                     let proto = conn.proto();
                     let (reply, ops) = Mesh::run_on(&shard, first, move |sh| {
@@ -465,20 +467,23 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
                     let (ops, events) = ops;
                     crate::keyspace::notify::absorb(events);
                     conn.out.raw(&reply);
-                    // This shard's part of the block joins the block's unit.
-                    let mut data = shard.data.borrow_mut();
-                    data.effects.absorb(&shard.shared.hub, shard.id, ops);
+                    // That shard's part of the block joins the block's unit.
+                    block_absorb(conn, ops);
                 }
             } else {
-                let reply =
-                    multi::execute_locked(&shard, db, conn.proto(), vec![(spec, f, argv)]).await;
+                let proto = conn.proto();
+                let reply = multi::execute_locked(
+                    &shard,
+                    db,
+                    proto,
+                    vec![(spec, f, argv)],
+                    conn.block_unit.as_mut(),
+                )
+                .await;
                 conn.out.raw(&reply);
             }
         }
-        Handler::Local(f) => {
-            let mut clock = RunClock::start();
-            run_here(&shard, conn.db, &mut conn.out, spec, f, &argv, &mut clock);
-        }
+        Handler::Local(f) => run_into_block(conn, spec, f, &argv),
         Handler::Conn(f) => f(conn, &argv),
         Handler::Coord(f) => {
             if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && shard.shared.hub.active() {
@@ -488,6 +493,33 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
             }
         }
         Handler::Container => {}
+    }
+}
+
+/// Runs a command of a cross-shard block here, with nothing awaited in between, and moves
+/// its effects into the block's unit.
+fn run_into_block(conn: &mut Conn, spec: &'static CommandSpec, f: multi::KeyedFn, argv: &[Bytes]) {
+    let shard = conn.shard.clone();
+    shard.data.borrow_mut().effects.begin_unit();
+    run_here(
+        &shard,
+        conn.db,
+        &mut conn.out,
+        spec,
+        f,
+        argv,
+        &mut RunClock::start(),
+    );
+    let ops = shard.data.borrow_mut().effects.end_unit();
+    block_absorb(conn, ops.unwrap_or_default());
+}
+
+/// Adds effects to the cross-shard block being run, or journals them as a unit of their own
+/// when no block runs.
+pub(crate) fn block_absorb(conn: &mut Conn, ops: Vec<crate::shard::journal::Op>) {
+    match conn.block_unit.as_mut() {
+        Some(unit) => unit.extend(ops),
+        None => conn.shard.shared.hub.push(conn.shard.id, ops),
     }
 }
 

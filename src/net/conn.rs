@@ -62,6 +62,7 @@ pub async fn serve<E: Engine, S: AsyncRead + AsyncWrite + Unpin>(
         multi: None,
         watched: Vec::new(),
         replconf: Default::default(),
+        block_unit: None,
         pubsub: None,
         origin: None,
     };

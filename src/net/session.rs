@@ -61,6 +61,11 @@ pub struct Conn {
     pub origin: Option<crate::shard::origin::Origin>,
     /// What REPLCONF set (listening port, capabilities; replica connections).
     pub replconf: crate::shard::repl::ReplConf,
+    /// While an EXEC block that spans shards runs: the effects of its commands so far. The
+    /// block awaits other shards between its commands and other clients run meanwhile, so its
+    /// unit is gathered here, on the connection, rather than in the shard's open unit (which
+    /// would take in their effects too).
+    pub block_unit: Option<Vec<crate::shard::journal::Op>>,
 }
 
 impl Conn {

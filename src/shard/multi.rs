@@ -13,6 +13,7 @@
 //! of a transaction; commands on other keys keep running inline. Cost: one round trip per remote
 //! shard to lock (sequential) and one to write back (parallel), plus copying the involved values.
 
+use super::journal::Op;
 use super::locks::LockKey;
 use super::{Mesh, Shard};
 use crate::commands::spec::CommandSpec;
@@ -59,7 +60,7 @@ pub async fn execute(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> Bytes {
-    run(shard, db, proto, cmds, true).await.0 .0
+    run(shard, db, proto, cmds, true, None).await.0 .0
 }
 
 /// [`execute`] that also hands back whether the replies stopped at the output limit
@@ -71,7 +72,7 @@ pub async fn execute_timed(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
 ) -> ((Bytes, bool), Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
-    run(shard, db, proto, cmds, true).await
+    run(shard, db, proto, cmds, true, None).await
 }
 
 /// [`execute`] for a caller that already holds the locks of every key of `cmds` (a MULTI/EXEC
@@ -81,8 +82,9 @@ pub async fn execute_locked(
     db: usize,
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
+    unit: Option<&mut Vec<Op>>,
 ) -> Bytes {
-    run(shard, db, proto, cmds, false).await.0 .0
+    run(shard, db, proto, cmds, false, unit).await.0 .0
 }
 
 async fn run(
@@ -91,6 +93,7 @@ async fn run(
     proto: Proto,
     cmds: Vec<(&'static CommandSpec, KeyedFn, Vec<Bytes>)>,
     take_locks: bool,
+    unit: Option<&mut Vec<Op>>,
 ) -> ((Bytes, bool), Vec<(&'static CommandSpec, Vec<Bytes>, u64)>) {
     // A snapshot cut never sees half of this transaction. `execute_locked` runs inside an
     // EXEC block that already holds the gate.
@@ -196,7 +199,10 @@ async fn run(
         let dirty = ctx.dirty;
         if propagate {
             if let Some(ops) = data.effects.end_unit() {
-                hub.push(shard.id, ops);
+                match unit {
+                    Some(unit) => unit.extend(ops),
+                    None => hub.push(shard.id, ops),
+                }
             }
         }
         dirty
