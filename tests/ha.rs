@@ -107,16 +107,18 @@ impl Layout {
     fn logs(&self) -> String {
         let mut s = String::new();
         for n in &self.nodes {
-            let text = std::fs::read_to_string(self.dir.join(&format!("{}.log", n.name)))
-                .unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(15).collect();
             s.push_str(&format!("--- {} ({}) ---\n", n.name, n.kind));
-            for l in tail.into_iter().rev() {
-                s.push_str(l);
-                s.push('\n');
-            }
+            s.push_str(&self.log_tail(&n.name, 15));
         }
         s
+    }
+
+    /// The last `lines` lines of node `name`'s log, each ending in a newline.
+    fn log_tail(&self, name: &str, lines: usize) -> String {
+        let text =
+            std::fs::read_to_string(self.dir.join(&format!("{name}.log"))).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+        tail.into_iter().rev().map(|l| format!("{l}\n")).collect()
     }
 
     /// What a failure message needs to tell where a rejoin stopped: both nodes' replication
@@ -130,14 +132,8 @@ impl Layout {
             ));
         }
         if let Some(n) = self.nodes.iter().find(|n| n.port == old) {
-            let text = std::fs::read_to_string(self.dir.join(&format!("{}.log", n.name)))
-                .unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
             s.push_str(&format!("--- the end of {}.log ---\n", n.name));
-            for l in tail.into_iter().rev() {
-                s.push_str(l);
-                s.push('\n');
-            }
+            s.push_str(&self.log_tail(&n.name, 40));
         }
         for x in self.sentinels() {
             for what in ["master", "replicas"] {

@@ -22,15 +22,23 @@ fn linked(replica: u16) -> bool {
     info_field(replica, "replication", "master_link_status").as_deref() == Some("up")
 }
 
-fn expired_keys_wait_for_the_masters_del(shards: usize) {
-    let master = RedisServer::start(&["--enable-debug-command", "yes"]);
-    let mport = master.port.to_string();
-    let replica = Server::ringkv(shards, &["--replicaof", "127.0.0.1", &mport]);
+/// `kind` started as a replica of `master` (with `extra` arguments), once its link is up.
+fn linked_replica(kind: common::Kind, master: u16, extra: &[&str]) -> Server {
+    let mport = master.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", &mport];
+    args.extend_from_slice(extra);
+    let replica = Server::start(kind, None, &args);
     assert!(
         common::wait_until(WAIT, || linked(replica.port)),
         "{}",
         replica.log()
     );
+    replica
+}
+
+fn expired_keys_wait_for_the_masters_del(shards: usize) {
+    let master = RedisServer::start(&["--enable-debug-command", "yes"]);
+    let replica = linked_replica(common::Kind::Ringkv(shards), master.port, &[]);
     let mut m = master.raw();
     // The master keeps logically expired keys until something touches them.
     assert_eq!(m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), b"+OK\r\n");
@@ -89,13 +97,10 @@ fn expired_keys_wait_for_the_masters_del_2_shards() {
 #[test]
 fn replica_priority_announced_and_announce_ip_reach_info_and_the_master() {
     let master = RedisServer::start(&[]);
-    let mport = master.port.to_string();
-    let replica = Server::ringkv(
-        2,
+    let replica = linked_replica(
+        common::Kind::Ringkv(2),
+        master.port,
         &[
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
             "--replica-priority",
             "42",
             "--replica-announced",
@@ -105,11 +110,6 @@ fn replica_priority_announced_and_announce_ip_reach_info_and_the_master() {
             "--replica-announce-port",
             "7777",
         ],
-    );
-    assert!(
-        common::wait_until(WAIT, || linked(replica.port)),
-        "{}",
-        replica.log()
     );
     assert_eq!(
         info_field(replica.port, "replication", "slave_priority").as_deref(),
@@ -188,23 +188,10 @@ fn replica_ignores_maxmemory_by_default() {
     for i in 0..300 {
         assert_eq!(m.cmd(&["SET", &format!("k{i}"), &big]), b"+OK\r\n");
     }
-    let mport = master.port.to_string();
-    let replica = Server::ringkv(
-        2,
-        &[
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
-            "--maxmemory",
-            "1mb",
-            "--maxmemory-policy",
-            "allkeys-random",
-        ],
-    );
-    assert!(
-        common::wait_until(WAIT, || linked(replica.port)),
-        "{}",
-        replica.log()
+    let replica = linked_replica(
+        common::Kind::Ringkv(2),
+        master.port,
+        &["--maxmemory", "1mb", "--maxmemory-policy", "allkeys-random"],
     );
     let mut r = replica.raw();
     assert!(common::wait_until(WAIT, || r.cmd(&["DBSIZE"]) == b":300\r\n"));
@@ -271,23 +258,7 @@ fn replica_directives_redis() {
 /// replica, it sets the deadline, so the key is hidden from reads and DBSIZE still counts it.
 fn past_deadline_on_a_replica(kind: common::Kind) {
     let master = RedisServer::start(&[]);
-    let mport = master.port.to_string();
-    let replica = Server::start(
-        kind,
-        None,
-        &[
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
-            "--replica-read-only",
-            "no",
-        ],
-    );
-    assert!(
-        common::wait_until(WAIT, || linked(replica.port)),
-        "{}",
-        replica.log()
-    );
+    let replica = linked_replica(kind, master.port, &["--replica-read-only", "no"]);
     let mut r = replica.raw();
     let (a, b) = (
         common::key_on_shard("past", "", 0, 2),

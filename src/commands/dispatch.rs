@@ -364,7 +364,7 @@ async fn execute(
         Handler::Coord(f) => {
             let t = clock::cycles();
             if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && conn.shard.shared.hub.active() {
-                coord_write(conn, f, &argv, true).await;
+                coord_write(conn, f, &argv).await;
             } else {
                 f(conn, &argv).await;
             }
@@ -414,33 +414,29 @@ fn replica_ignores_maxmemory(conn: &Conn) -> bool {
 }
 
 /// A whole-server write (FLUSHALL, FLUSHDB, SWAPDB) while effects are recorded: it spans
-/// shards, and propagates as received when it succeeded. `guard`: enter the multi-shard gate
-/// (false when the caller, an EXEC block, holds it already).
+/// shards, and propagates as received when it succeeded. It enters the multi-shard gate unless
+/// it runs inside a cross-shard EXEC block, which holds the gate already.
 pub async fn coord_write(
     conn: &mut Conn,
     f: for<'a> fn(&'a mut Conn, &'a [Bytes]) -> super::BoxFuture<'a>,
     argv: &[Bytes],
-    guard: bool,
 ) {
     let shard = conn.shard.clone();
-    let _cross = if guard {
-        Some(shard.shared.cut_gate.enter().await)
-    } else {
-        None
+    let _cross = match conn.block_unit {
+        None => Some(shard.shared.cut_gate.enter().await),
+        Some(_) => None,
     };
     let mark = conn.out.len();
     f(conn, argv).await;
     if conn.out.buf.get(mark) != Some(&b'-') {
-        let mut data = shard.data.borrow_mut();
-        let data = &mut *data;
-        data.effects
-            .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
-        let op = vec![(conn.db as u32, argv.to_vec())];
-        match conn.block_unit.as_mut() {
-            // Inside a cross-shard EXEC block: part of the block's unit.
-            Some(unit) => unit.extend(op),
-            None => data.effects.absorb(&shard.shared.hub, shard.id, op),
+        {
+            let mut data = shard.data.borrow_mut();
+            let data = &mut *data;
+            data.effects
+                .flush_expired(&shard.shared.hub, shard.id, &mut data.dbs);
         }
+        let op = vec![(conn.db as u32, argv.to_vec())];
+        transaction::block_absorb(conn, op);
     }
 }
 

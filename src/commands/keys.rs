@@ -349,8 +349,6 @@ pub fn expire_deadline(n: i64, seconds: bool, base: i64) -> Option<i64> {
     Some(ms + base)
 }
 
-/// Sets `key` to expire at `when` under `flags`. Returns whether the TTL was set (1) or not
-/// (0); a time already past deletes the key and counts as set.
 /// Whether an EXPIRE-family deadline deletes the key at once (Redis's checkAlreadyExpired). A
 /// replica sets a past deadline instead: the key is then hidden from reads and goes with the
 /// master's DEL, so a PEXPIREAT that reaches it late (the stream is behind the master's
@@ -359,6 +357,8 @@ fn deadline_passed(when: i64, now: i64) -> bool {
     when <= now && !crate::keyspace::expiry::replica()
 }
 
+/// Sets `key` to expire at `when` under `flags`. Returns whether the TTL was set (1) or not
+/// (0); a time already past deletes the key and counts as set.
 pub fn op_expire(db: &mut Db, key: &[u8], when: i64, flags: ExpireFlags, now: i64) -> bool {
     let Some(e) = db.get_mut(key, now) else {
         return false;
@@ -395,10 +395,11 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], seconds: bool, absolute: bool, 
     let set = op_expire(ctx.db(), &argv[1], when, flags, now);
     if set {
         ctx.dirty += 1;
+        let deleted = deadline_passed(when, now);
         if ctx.propagating() {
             // Absolute, so a replay later sets the same deadline (Redis: PEXPIREAT with the
             // flags kept, or DEL/UNLINK when the deadline had already passed).
-            let effect = if deadline_passed(when, now) {
+            let effect = if deleted {
                 vec![
                     crate::shard::journal::expiry_delete_command(),
                     argv[1].clone(),
@@ -414,11 +415,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], seconds: bool, absolute: bool, 
             };
             ctx.rewrite(effect);
         }
-        let event = if deadline_passed(when, now) {
-            "del"
-        } else {
-            "expire"
-        };
+        let event = if deleted { "del" } else { "expire" };
         ctx.notify(NOTIFY_GENERIC, event, &argv[1]);
     }
     ctx.out.int(set as i64);

@@ -457,11 +457,9 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
                     let proto = conn.proto();
                     let (reply, ops) = Mesh::run_on(&shard, first, move |sh| {
                         let mut out = ReplyBuf::new(proto);
-                        sh.data.borrow_mut().effects.begin_unit();
-                        run_here(sh, db, &mut out, spec, f, &argv, &mut RunClock::start());
-                        let ops = sh.data.borrow_mut().effects.end_unit();
+                        let ops = run_captured(sh, db, &mut out, spec, f, &argv);
                         let events = crate::keyspace::notify::take();
-                        (out.buf.freeze(), (ops.unwrap_or_default(), events))
+                        (out.buf.freeze(), (ops, events))
                     })
                     .await;
                     let (ops, events) = ops;
@@ -487,7 +485,7 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
         Handler::Conn(f) => f(conn, &argv),
         Handler::Coord(f) => {
             if spec.flags & (WRITE | OWN_EFFECTS) == WRITE && shard.shared.hub.active() {
-                super::dispatch::coord_write(conn, f, &argv, false).await;
+                super::dispatch::coord_write(conn, f, &argv).await;
             } else {
                 f(conn, &argv).await;
             }
@@ -496,22 +494,27 @@ async fn run_one(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) 
     }
 }
 
-/// Runs a command of a cross-shard block here, with nothing awaited in between, and moves
-/// its effects into the block's unit.
+/// Runs a command of a cross-shard block on `shard` with nothing awaited in between, and
+/// returns its effects (for the block's unit) instead of journaling them.
+fn run_captured(
+    shard: &Shard,
+    db: usize,
+    out: &mut ReplyBuf,
+    spec: &'static CommandSpec,
+    f: multi::KeyedFn,
+    argv: &[Bytes],
+) -> Vec<crate::shard::journal::Op> {
+    shard.data.borrow_mut().effects.begin_unit();
+    run_here(shard, db, out, spec, f, argv, &mut RunClock::start());
+    let ops = shard.data.borrow_mut().effects.end_unit();
+    ops.unwrap_or_default()
+}
+
+/// [`run_captured`] on this connection's shard, its effects into the block's unit.
 fn run_into_block(conn: &mut Conn, spec: &'static CommandSpec, f: multi::KeyedFn, argv: &[Bytes]) {
     let shard = conn.shard.clone();
-    shard.data.borrow_mut().effects.begin_unit();
-    run_here(
-        &shard,
-        conn.db,
-        &mut conn.out,
-        spec,
-        f,
-        argv,
-        &mut RunClock::start(),
-    );
-    let ops = shard.data.borrow_mut().effects.end_unit();
-    block_absorb(conn, ops.unwrap_or_default());
+    let ops = run_captured(&shard, conn.db, &mut conn.out, spec, f, argv);
+    block_absorb(conn, ops);
 }
 
 /// Adds effects to the cross-shard block being run, or journals them as a unit of their own
